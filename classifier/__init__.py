@@ -1,0 +1,1 @@
+"""Pure ML: fine-tuning, the batched inference engine, label maps, model cards."""

@@ -1,0 +1,1 @@
+"""The Streamlit dashboard; reads PostgreSQL through ``storage`` only."""

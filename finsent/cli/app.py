@@ -1,0 +1,87 @@
+"""The root command group, shared option helpers and the translation of errors.
+
+Errors the user can fix end the process with one line on stderr, never a traceback:
+exit code 2 for bad settings or arguments, 1 for everything else we can explain.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from finsent import __version__, logs
+from finsent.settings import CONCERNS, Settings, SettingsError, env_var, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Each package's root exception; anything else is a bug and keeps its traceback.
+EXPLAINED_ERRORS: tuple[type[BaseException], ...] = ()
+
+
+def explained_errors() -> tuple[type[BaseException], ...]:
+    """The packages' root exceptions, imported lazily so ``--help`` stays fast."""
+    from classifier.exceptions import ClassifierError
+    from storage.exceptions import StorageError
+    from streams.exceptions import StreamsError
+
+    return (StorageError, StreamsError, ClassifierError)
+
+
+class FinsentGroup(click.Group):
+    """A group whose commands turn known errors into one clear line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SettingsError as e:
+            raise UserError(str(e), exit_code=2) from None
+        except explained_errors() as e:
+            raise UserError(str(e), exit_code=1) from None
+
+
+class UserError(click.ClickException):
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def setting_option(
+    *param_decls: str, concern: str, field: str, help: str | None = None, **kwargs: Any
+) -> Callable[[F], F]:
+    """A CLI option that overrides one setting; its help names the environment variable."""
+    model = CONCERNS[concern].model_fields[field]
+    text = help or model.description or ""
+    kwargs.setdefault("default", None)
+    kwargs.setdefault("show_default", False)
+    return click.option(*param_decls, help=f"{text} [env: {env_var(concern, field)}]", **kwargs)
+
+
+def settings_from(overrides: dict[str, dict[str, Any]] | None = None) -> Settings:
+    """Read the settings once for this command and configure logging from them."""
+    settings = load_settings(overrides)
+    logs.configure(settings.general.log_level)
+    return settings
+
+
+@click.group(cls=FinsentGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="finsent")
+def cli() -> None:
+    """finsent: a streaming financial-news sentiment monitor.
+
+    Settings come from FINSENT_* environment variables (see `finsent config`); options
+    on the commands override them.
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        cli.main(args=argv, prog_name="finsent", standalone_mode=True)
+    except KeyboardInterrupt:  # pragma: no cover - click turns it into Abort already
+        sys.exit(130)

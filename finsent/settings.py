@@ -1,0 +1,227 @@
+"""Typed settings, one class per concern, read from the environment once at start-up.
+
+Every field is read from ``FINSENT_<CONCERN>_<FIELD>`` (or ``FINSENT_<FIELD>`` for the
+general ones). ``load_settings`` is the only place that reads the environment; the
+rest of the program receives plain values taken from the returned object.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "FINSENT_"
+
+
+def default_data_dir() -> Path:
+    """Where the embedded defaults keep their files (SQLite database, models)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "finsent"
+
+
+class _Concern(BaseSettings):
+    """Base of every settings class: strict about unknown values, quiet about others."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", validate_default=True, frozen=True
+    )
+
+
+class GeneralSettings(_Concern):
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Directory for the embedded defaults: the SQLite file and trained models.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Log level of every process."
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class DatabaseSettings(_Concern):
+    model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}DATABASE_")
+
+    url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL, e.g. postgresql+psycopg://user:pw@host:5432/finsent. "
+            "Unset: a SQLite file under the data directory."
+        ),
+    )
+    connect_retries: int = Field(
+        default=5, ge=0, le=100, description="Connection attempts after the first one fails."
+    )
+    connect_retry_delay: float = Field(
+        default=1.0, gt=0, le=60, description="Seconds before the first retry; doubles each time."
+    )
+    connect_timeout: float = Field(
+        default=5.0, gt=0, le=300, description="Seconds one connection attempt may take."
+    )
+    pool_size: int = Field(default=5, ge=1, le=100, description="Connections kept in the pool.")
+    echo: bool = Field(default=False, description="Log every SQL statement.")
+
+
+class KafkaSettings(_Concern):
+    model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}KAFKA_")
+
+    bootstrap_servers: str | None = Field(
+        default=None,
+        description="host:port[,host:port]. Unset: the embedded broker on the broker port.",
+    )
+    topic_prefix: str = Field(
+        default="", pattern=r"^[A-Za-z0-9._-]*$", description="Prefix of every topic name."
+    )
+    partitions: int = Field(default=8, ge=1, le=1024, description="Partitions of new topics.")
+    session_timeout: float = Field(
+        default=6.0, gt=0, le=600, description="Consumer group session timeout, seconds."
+    )
+    heartbeat_interval: float = Field(
+        default=1.0, gt=0, le=60, description="Consumer group heartbeat interval, seconds."
+    )
+    commit_interval: float = Field(
+        default=2.8, gt=0, le=600, description="Offset commit interval, seconds."
+    )
+
+
+class BrokerSettings(_Concern):
+    model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}BROKER_")
+
+    host: str = Field(default="127.0.0.1", description="Address the embedded broker listens on.")
+    port: int = Field(default=9092, ge=0, le=65535, description="Port of the embedded broker.")
+    startup_timeout: float = Field(
+        default=30.0, gt=0, le=600, description="Seconds to wait for the embedded broker to answer."
+    )
+
+
+class ModelSettings(_Concern):
+    model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}MODEL_")
+
+    path: str | None = Field(
+        default=None,
+        description=(
+            "Fine-tuned model: a local directory or a Hugging Face model id. "
+            "Unset: <data dir>/models/finsent-sentiment."
+        ),
+    )
+    device: str = Field(
+        default="auto",
+        pattern=r"^(auto|cpu|cuda(:\d+)?)$",
+        description="auto, cpu, cuda or cuda:N.",
+    )
+    batch_size: int = Field(default=64, ge=1, le=4096, description="Texts per forward pass.")
+    max_length: int = Field(default=128, ge=8, le=4096, description="Tokens per text at most.")
+    threads: int = Field(
+        default=0, ge=0, le=512, description="CPU threads for inference; 0 = all cores."
+    )
+
+
+class Settings(BaseModel):
+    """Every concern, composed. Built by ``load_settings``; passed down, never re-read."""
+
+    model_config = {"frozen": True}
+
+    general: GeneralSettings
+    database: DatabaseSettings
+    kafka: KafkaSettings
+    broker: BrokerSettings
+    model: ModelSettings
+
+    @property
+    def database_url(self) -> str:
+        """The configured database URL, or the embedded SQLite file."""
+        if self.database.url is not None:
+            return self.database.url.get_secret_value()
+        return f"sqlite:///{self.general.data_dir / 'finsent.db'}"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka.bootstrap_servers or f"{self.broker.host}:{self.broker.port}"
+
+    @property
+    def uses_embedded_broker(self) -> bool:
+        return self.kafka.bootstrap_servers is None
+
+    @property
+    def model_path(self) -> str:
+        return self.model.path or str(self.general.data_dir / "models" / "finsent-sentiment")
+
+
+CONCERNS: dict[str, type[_Concern]] = {
+    "general": GeneralSettings,
+    "database": DatabaseSettings,
+    "kafka": KafkaSettings,
+    "broker": BrokerSettings,
+    "model": ModelSettings,
+}
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; the message names the variable."""
+
+
+def env_var(concern: str, field: str) -> str:
+    """The environment variable that sets ``concern.field``."""
+    prefix = CONCERNS[concern].model_config.get("env_prefix", ENV_PREFIX)
+    return f"{prefix}{field}".upper()
+
+
+def load_settings(overrides: dict[str, dict[str, Any]] | None = None) -> Settings:
+    """Read every concern from the environment; ``overrides`` (e.g. CLI options) win.
+
+    Raises ``SettingsError`` with one line naming the variable and its value.
+    """
+    overrides = overrides or {}
+    built: dict[str, _Concern] = {}
+    for name, cls in CONCERNS.items():
+        given = {k: v for k, v in overrides.get(name, {}).items() if v is not None}
+        try:
+            built[name] = cls(**given)
+        except ValidationError as e:
+            raise SettingsError(_describe(name, given, e)) from None
+    return Settings(**built)  # type: ignore[arg-type]
+
+
+def _describe(concern: str, given: dict[str, Any], error: ValidationError) -> str:
+    first = error.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else "?"
+    var = env_var(concern, field)
+    if field in given:
+        source, value = f"option for {var}", given[field]
+    else:
+        source, value = var, os.environ.get(var, first.get("input"))
+    return f"{source}={value!r} is not valid: {first['msg']}"
+
+
+def masked(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The effective settings as plain data, secrets masked, keyed by environment variable."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in CONCERNS:
+        concern: _Concern = getattr(settings, name)
+        values: dict[str, Any] = {}
+        for field, value in concern.model_dump().items():
+            if isinstance(value, SecretStr):
+                value = _mask_secret(value.get_secret_value())
+            elif isinstance(value, Path):
+                value = str(value)
+            values[env_var(name, field)] = value
+        out[name] = values
+    return out
+
+
+def _mask_secret(value: str) -> str:
+    """Mask a secret; for a URL keep everything but the password so it stays useful."""
+    from sqlalchemy.engine import make_url  # local: only needed when printing
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(value).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "****"

@@ -1,0 +1,146 @@
+"""Engines: built from a URL, checked with a bounded retry, never at import time."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from storage.exceptions import DatabaseUnavailable, InvalidDatabaseURL
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_BACKENDS = ("postgresql", "sqlite")
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    connect_retries: int = 5
+    connect_retry_delay: float = 1.0
+    connect_timeout: float = 5.0
+    pool_size: int = 5
+    echo: bool = False
+
+
+def parse_url(url: str) -> URL:
+    """Parse and check a database URL; a plain ``postgresql://`` uses psycopg 3."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as e:
+        raise InvalidDatabaseURL(f"cannot parse database URL {_redact(url)!r}: {e}") from None
+    if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
+        raise InvalidDatabaseURL(
+            f"unsupported database {parsed.get_backend_name()!r} in "
+            f"{describe(parsed)!r}: use postgresql+psycopg://... or sqlite:///path"
+        )
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def describe(url: URL) -> str:
+    """The URL with its password hidden, for messages and logs."""
+    return url.render_as_string(hide_password=True)
+
+
+def _redact(raw: str) -> str:
+    """Hide anything that looks like a password in a URL we could not parse."""
+    if "@" in raw and "://" in raw:
+        scheme, rest = raw.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return raw
+
+
+def make_engine(url: str, options: EngineOptions | None = None) -> Engine:
+    """Create an engine and prove it can connect, retrying with a doubling delay.
+
+    Raises ``InvalidDatabaseURL`` for a URL that cannot work and ``DatabaseUnavailable``
+    (naming the host) once the retry budget is spent.
+    """
+    options = options or EngineOptions()
+    parsed = parse_url(url)
+    engine = _create(parsed, options)
+    wait_until_reachable(engine, options.connect_retries, options.connect_retry_delay)
+    return engine
+
+
+def _create(url: URL, options: EngineOptions) -> Engine:
+    kwargs: dict[str, Any] = {"echo": options.echo, "pool_pre_ping": True}
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": options.connect_timeout}
+    else:
+        kwargs["pool_size"] = options.pool_size
+        kwargs["connect_args"] = {"connect_timeout": max(1, round(options.connect_timeout))}
+    try:
+        engine = create_engine(url, **kwargs)
+    except (ArgumentError, NoSuchModuleError, ImportError) as e:
+        raise InvalidDatabaseURL(f"cannot use database URL {describe(url)!r}: {e}") from None
+    if url.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def wait_until_reachable(
+    engine: Engine,
+    retries: int,
+    delay: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Run ``SELECT 1`` until it works, at most ``retries`` more times after the first."""
+    url = engine.url
+    where = _where(url)
+    for attempt in range(retries + 1):
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return
+        except OperationalError as e:
+            reason = _first_line(e.orig) if e.orig is not None else _first_line(e)
+            if attempt == retries:
+                raise DatabaseUnavailable(
+                    f"cannot connect to the database at {where} after {attempt + 1} "
+                    f"attempt(s): {reason}"
+                ) from None
+            wait = delay * 2**attempt
+            log.warning(
+                "database at %s not reachable (%s); retry %d/%d in %.1fs",
+                where, reason, attempt + 1, retries, wait,
+            )
+            sleep(wait)
+
+
+def _where(url: URL) -> str:
+    if url.get_backend_name() == "sqlite":
+        return f"sqlite file {url.database or ':memory:'}"
+    return f"{url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
+
+
+def _first_line(error: object) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"

@@ -1,0 +1,220 @@
+"""SQLAlchemy 2.0 typed models: the whole schema, one MetaData with a naming convention.
+
+Natural keys make replays harmless: an article is keyed by its item id, a bucket by
+(topic, width, start), a delivery by (event id, receiver). Every timestamp is UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.sqltypes import UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+LABELS = ("negative", "neutral", "positive")
+ALERT_STATUSES = ("firing", "resolved")
+DELIVERY_STATUSES = ("pending", "delivered", "failed", "disabled")
+
+ITEM_ID_LENGTH = 128
+TOPIC_LENGTH = 100
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Article(Base):
+    """A news item as published to ``news.raw`` (the NewsItem of DESIGN.md)."""
+
+    __tablename__ = "articles"
+
+    id: Mapped[str] = mapped_column(String(ITEM_ID_LENGTH), primary_key=True)
+    source: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime]
+    fetched_at: Mapped[datetime]
+    lang: Mapped[str | None] = mapped_column(String(16))
+    tickers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Not a foreign key on purpose: with several workers the first report may be
+    # committed by another worker after this copy; the link is informational.
+    duplicate_of: Mapped[str | None] = mapped_column(String(ITEM_ID_LENGTH), index=True)
+    stored_at: Mapped[datetime] = mapped_column(server_default=text("CURRENT_TIMESTAMP"))
+
+    sentiment: Mapped[ArticleSentiment | None] = relationship(
+        back_populates="article", cascade="all, delete-orphan", passive_deletes=True
+    )
+    topics: Mapped[list[ArticleTopic]] = relationship(
+        back_populates="article", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    __table_args__ = (
+        Index("ix_articles_published_at", "published_at"),
+        Index("ix_articles_source_published_at", "source", "published_at"),
+    )
+
+
+class ArticleSentiment(Base):
+    """The model's verdict on one article."""
+
+    __tablename__ = "article_sentiment"
+
+    article_id: Mapped[str] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    label: Mapped[str] = mapped_column(String(8))
+    p_negative: Mapped[float] = mapped_column(Float)
+    p_neutral: Mapped[float] = mapped_column(Float)
+    p_positive: Mapped[float] = mapped_column(Float)
+    polarity: Mapped[float] = mapped_column(Float)
+    model_name: Mapped[str] = mapped_column(String(200))
+    model_revision: Mapped[str] = mapped_column(String(100))
+    scored_at: Mapped[datetime]
+
+    article: Mapped[Article] = relationship(back_populates="sentiment")
+
+    __table_args__ = (
+        CheckConstraint(_in("label", LABELS), name="label"),
+        CheckConstraint(
+            "p_negative >= 0 AND p_negative <= 1 AND p_neutral >= 0 AND p_neutral <= 1 "
+            "AND p_positive >= 0 AND p_positive <= 1",
+            name="probabilities",
+        ),
+        CheckConstraint("polarity >= -1 AND polarity <= 1", name="polarity"),
+        Index("ix_article_sentiment_label", "label"),
+    )
+
+
+class ArticleTopic(Base):
+    """Which watched topics an article is about. ``published_at`` is copied from the
+    article so that "latest articles on a topic" is one index range scan."""
+
+    __tablename__ = "article_topics"
+
+    article_id: Mapped[str] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic: Mapped[str] = mapped_column(String(TOPIC_LENGTH), primary_key=True)
+    published_at: Mapped[datetime]
+
+    article: Mapped[Article] = relationship(back_populates="topics")
+
+    __table_args__ = (Index("ix_article_topics_topic_published_at", "topic", "published_at"),)
+
+
+class TopicBucket(Base):
+    """Per-topic counters over one fixed-width time bucket (one row per topic per bucket)."""
+
+    __tablename__ = "topic_buckets"
+
+    topic: Mapped[str] = mapped_column(String(TOPIC_LENGTH), primary_key=True)
+    width_s: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bucket_start: Mapped[datetime] = mapped_column(primary_key=True)
+    n_negative: Mapped[int] = mapped_column(Integer, default=0)
+    n_neutral: Mapped[int] = mapped_column(Integer, default=0)
+    n_positive: Mapped[int] = mapped_column(Integer, default=0)
+    polarity_sum: Mapped[float] = mapped_column(Float, default=0.0)
+
+    __table_args__ = (
+        CheckConstraint("width_s > 0", name="width_positive"),
+        CheckConstraint("n_negative >= 0 AND n_neutral >= 0 AND n_positive >= 0", name="counts"),
+        Index("ix_topic_buckets_width_s_bucket_start", "width_s", "bucket_start"),
+    )
+
+
+class Alert(Base):
+    """One alert occurrence of a rule on a topic, from firing to resolved."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(200))
+    rule: Mapped[str] = mapped_column(String(100))
+    topic: Mapped[str] = mapped_column(String(TOPIC_LENGTH))
+    severity: Mapped[str] = mapped_column(String(20), default="warning")
+    status: Mapped[str] = mapped_column(String(10))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+    value: Mapped[float | None] = mapped_column(Float)
+    baseline: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (
+        CheckConstraint(_in("status", ALERT_STATUSES), name="status"),
+        UniqueConstraint("fingerprint", "starts_at"),
+        Index("ix_alerts_status_starts_at", "status", "starts_at"),
+        Index("ix_alerts_starts_at", "starts_at"),
+    )
+
+
+class WebhookDelivery(Base):
+    """The outbox: one row per (event, receiver), with its retry state."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64))
+    receiver: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=text("CURRENT_TIMESTAMP"))
+    delivered_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint(_in("status", DELIVERY_STATUSES), name="status"),
+        CheckConstraint("attempts >= 0", name="attempts"),
+        UniqueConstraint("event_id", "receiver"),
+        Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+
+class SourceHealth(Base):
+    """What the last polls of one feed did."""
+
+    __tablename__ = "source_health"
+
+    feed: Mapped[str] = mapped_column(String(200), primary_key=True)
+    url: Mapped[str | None] = mapped_column(Text)
+    last_fetch_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    items_seen: Mapped[int] = mapped_column(Integer, default=0)
+    items_new: Mapped[int] = mapped_column(Integer, default=0)
+    items_duplicate: Mapped[int] = mapped_column(Integer, default=0)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)

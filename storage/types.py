@@ -1,0 +1,130 @@
+"""Plain data that goes into and comes out of ``storage``: no sessions, no ORM objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredArticle:
+    """A news item with its sentiment and topics, ready to store (a ScoredItem)."""
+
+    id: str
+    source: str
+    title: str
+    published_at: datetime
+    fetched_at: datetime
+    label: str
+    p_negative: float
+    p_neutral: float
+    p_positive: float
+    model_name: str
+    model_revision: str
+    scored_at: datetime
+    url: str | None = None
+    body: str | None = None
+    lang: str | None = None
+    topics: tuple[str, ...] = ()
+    tickers: tuple[str, ...] = ()
+    duplicate_of: str | None = None
+
+    @property
+    def polarity(self) -> float:
+        return self.p_positive - self.p_negative
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPoint:
+    """One topic over one time bucket. Empty buckets have zero counts and no means."""
+
+    topic: str
+    bucket_start: datetime
+    n_negative: int
+    n_neutral: int
+    n_positive: int
+    polarity_sum: float
+
+    @property
+    def n(self) -> int:
+        return self.n_negative + self.n_neutral + self.n_positive
+
+    @property
+    def mean_polarity(self) -> float | None:
+        return self.polarity_sum / self.n if self.n else None
+
+    @property
+    def negative_share(self) -> float | None:
+        return self.n_negative / self.n if self.n else None
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleView:
+    """An article as a reader sees it: text, sentiment, topics."""
+
+    id: str
+    source: str
+    url: str | None
+    title: str
+    published_at: datetime
+    label: str | None
+    p_negative: float | None
+    p_neutral: float | None
+    p_positive: float | None
+    polarity: float | None
+    model_name: str | None
+    topics: tuple[str, ...]
+    tickers: tuple[str, ...]
+    duplicate_of: str | None
+
+    @property
+    def confidence(self) -> float | None:
+        probs = (self.p_negative, self.p_neutral, self.p_positive)
+        return max(p for p in probs if p is not None) if self.label else None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    id: str
+    fingerprint: str
+    rule: str
+    topic: str
+    severity: str
+    status: str
+    starts_at: datetime
+    ends_at: datetime | None
+    updated_at: datetime
+    value: float | None
+    baseline: float | None
+    threshold: float | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePoll:
+    """The outcome of one poll of a feed, as the scheduler reports it."""
+
+    feed: str
+    fetched_at: datetime
+    ok: bool
+    url: str | None = None
+    http_status: int | None = None
+    error: str | None = None
+    items_seen: int = 0
+    items_new: int = 0
+    items_duplicate: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealthView:
+    feed: str
+    url: str | None
+    last_fetch_at: datetime | None
+    last_success_at: datetime | None
+    last_error: str | None
+    last_status: int | None
+    items_seen: int
+    items_new: int
+    items_duplicate: int
+    consecutive_failures: int

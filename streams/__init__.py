@@ -1,0 +1,1 @@
+"""Kafka side of finsent: records, the Faust app and agents, sources, alerts."""
