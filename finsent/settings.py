@@ -186,7 +186,7 @@ def load_settings(overrides: dict[str, dict[str, Any]] | None = None) -> Setting
             built[name] = cls(**given)
         except ValidationError as e:
             raise SettingsError(_describe(name, given, e)) from None
-    return Settings(**built)  # type: ignore[arg-type]
+    return Settings(**built)
 
 
 def _describe(concern: str, given: dict[str, Any], error: ValidationError) -> str:

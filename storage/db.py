@@ -126,7 +126,11 @@ def wait_until_reachable(
             wait = delay * 2**attempt
             log.warning(
                 "database at %s not reachable (%s); retry %d/%d in %.1fs",
-                where, reason, attempt + 1, retries, wait,
+                where,
+                reason,
+                attempt + 1,
+                retries,
+                wait,
             )
             sleep(wait)
 

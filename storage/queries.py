@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from storage.buckets import floor_time, grid, require_aware, source_width
@@ -85,7 +85,7 @@ def latest_articles(
     (case-insensitive, literal) and a published time range."""
     if limit <= 0:
         return []
-    query: Select[Any] = select(Article, ArticleSentiment).outerjoin(
+    query = select(Article, ArticleSentiment).outerjoin(
         ArticleSentiment, ArticleSentiment.article_id == Article.id
     )
     if topic is not None:

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, update
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    Connection,
+    CursorResult,
+    Engine,
+    String,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 
@@ -32,15 +47,6 @@ def _table(model: type[Any]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
-
-
-def _insert(conn: Connection, model: type[Any]) -> Any:
-    """The dialect's INSERT, which has ``on_conflict_do_nothing/do_update``."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(_table(model))
-    if conn.dialect.name == "sqlite":
-        return sqlite.insert(_table(model))
-    raise DatabaseUnavailable(f"unsupported database dialect {conn.dialect.name!r}")
 
 
 def check_article(item: ScoredArticle) -> None:
@@ -93,23 +99,29 @@ def save_scored_batch(
 
 
 def _save(conn: Connection, items: list[ScoredArticle]) -> list[str]:
-    stmt = _insert(conn, Article).on_conflict_do_nothing(index_elements=["id"])
-    result = conn.execute(stmt.returning(_table(Article).c.id), [_article_row(i) for i in items])
+    result = _insert_many(
+        conn,
+        Article,
+        [_article_row(i) for i in items],
+        lambda stmt: stmt.on_conflict_do_nothing(index_elements=["id"]).returning(stmt.table.c.id),
+    )
+    assert result is not None
     new_ids = set(result.scalars().all())
     if not new_ids:
         return []
     new = [i for i in items if i.id in new_ids]
-    conn.execute(
-        _insert(conn, ArticleSentiment).on_conflict_do_nothing(index_elements=["article_id"]),
+    _insert_many(
+        conn,
+        ArticleSentiment,
         [_sentiment_row(i) for i in new],
+        lambda stmt: stmt.on_conflict_do_nothing(index_elements=["article_id"]),
     )
     topic_rows = [
         {"article_id": i.id, "topic": t, "published_at": i.published_at}
         for i in new
         for t in sorted(set(i.topics))
     ]
-    if topic_rows:
-        conn.execute(_insert(conn, ArticleTopic).on_conflict_do_nothing(), topic_rows)
+    _insert_many(conn, ArticleTopic, topic_rows, lambda stmt: stmt.on_conflict_do_nothing())
     _increment_buckets(conn, [i for i in new if i.duplicate_of is None])
     return [i.id for i in new]
 
@@ -118,8 +130,6 @@ def _increment_buckets(conn: Connection, items: list[ScoredArticle]) -> None:
     increments = bucket_increments(
         ((i.topics, i.published_at, i.label, i.polarity) for i in items), STORED_WIDTHS
     )
-    if not increments:
-        return
     rows = [
         {
             "topic": topic,
@@ -132,18 +142,62 @@ def _increment_buckets(conn: Connection, items: list[ScoredArticle]) -> None:
         }
         for (topic, width, start), c in sorted(increments.items())
     ]
-    stmt = _insert(conn, TopicBucket)
-    bucket = _table(TopicBucket).c
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["topic", "width_s", "bucket_start"],
-        set_={
-            "n_negative": bucket.n_negative + stmt.excluded.n_negative,
-            "n_neutral": bucket.n_neutral + stmt.excluded.n_neutral,
-            "n_positive": bucket.n_positive + stmt.excluded.n_positive,
-            "polarity_sum": bucket.polarity_sum + stmt.excluded.polarity_sum,
-        },
-    )
-    conn.execute(stmt, rows)
+
+    def add_on_conflict(stmt: Any) -> Any:
+        bucket = stmt.table.c
+        return stmt.on_conflict_do_update(
+            index_elements=["topic", "width_s", "bucket_start"],
+            set_={
+                name: bucket[name] + stmt.excluded[name]
+                for name in ("n_negative", "n_neutral", "n_positive", "polarity_sum")
+            },
+        )
+
+    _insert_many(conn, TopicBucket, rows, add_on_conflict)
+
+
+def _insert_many(
+    conn: Connection,
+    model: type[Any],
+    rows: list[dict[str, Any]],
+    finish: Callable[[Any], Any],
+) -> CursorResult[Any] | None:
+    """Insert ``rows`` (all with the same keys, in lock order) in one round trip.
+
+    PostgreSQL gets one ``INSERT ... SELECT unnest(array), ...`` whose text is the same
+    for every batch (so it is prepared once) and whose parameters are one array per
+    column. SQLite gets an executemany. ``finish`` adds the ON CONFLICT clause and any
+    RETURNING to the dialect's INSERT. No rows, no statement.
+    """
+    if not rows:
+        return None
+    table = _table(model)
+    if conn.dialect.name == "postgresql":
+        columns = list(rows[0])
+        source = select(*(func.unnest(_pg_array(table, name)) for name in columns))
+        stmt = finish(postgresql.insert(table).from_select(columns, source))
+        params = {name: _pg_column(table, name, [row[name] for row in rows]) for name in columns}
+        return conn.execute(stmt, params)
+    if conn.dialect.name == "sqlite":
+        return conn.execute(finish(sqlite.insert(table)), rows)
+    raise DatabaseUnavailable(f"unsupported database dialect {conn.dialect.name!r}")
+
+
+def _pg_array(table: Table, name: str) -> Any:
+    """``CAST(:name AS <column type>[])``. JSON travels as text (nested lists would
+    otherwise be read as a multi-dimensional array)."""
+    column_type = table.c[name].type
+    if isinstance(column_type, String):
+        # VARCHAR(n)[] would silently truncate; unbounded text lets the column refuse.
+        column_type = Text()
+    bind_type = Text() if isinstance(column_type, JSON) else column_type
+    return cast(bindparam(name, type_=ARRAY(bind_type)), ARRAY(column_type))
+
+
+def _pg_column(table: Table, name: str, values: list[Any]) -> list[Any]:
+    if isinstance(table.c[name].type, JSON):
+        return [None if v is None else json.dumps(v) for v in values]
+    return values
 
 
 def _article_row(item: ScoredArticle) -> dict[str, Any]:
@@ -195,10 +249,19 @@ def record_source_poll(engine: Engine, poll: SourcePoll) -> None:
             consecutive_failures=health.consecutive_failures + 1,
         )
     with engine.begin() as conn:
-        conn.execute(
-            _insert(conn, SourceHealth)
-            .values(feed=poll.feed, url=poll.url)
-            .on_conflict_do_nothing(index_elements=["feed"])
+        fresh = {
+            "feed": poll.feed,
+            "url": poll.url,
+            "items_seen": 0,
+            "items_new": 0,
+            "items_duplicate": 0,
+            "consecutive_failures": 0,
+        }
+        _insert_many(
+            conn,
+            SourceHealth,
+            [fresh],
+            lambda stmt: stmt.on_conflict_do_nothing(index_elements=["feed"]),
         )
         conn.execute(update(SourceHealth).where(health.feed == poll.feed).values(**changes))
 

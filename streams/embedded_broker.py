@@ -83,7 +83,7 @@ def answers_metadata(host: str, port: int, timeout: float = 1.0) -> bool:
     if head is None:
         return False
     size, got_id = struct.unpack(">ii", head)
-    return size >= 4 and got_id == correlation_id
+    return bool(size >= 4 and got_id == correlation_id)
 
 
 def _recv_exact(s: socket.socket, n: int) -> bytes | None:
@@ -126,14 +126,21 @@ class EmbeddedBroker:
             self.log_path = Path(name)
         url = f"tcp://{self.host}:{self.port}"
         argv = [
-            binary, "broker",
-            "--listener-url", url,
-            "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/",
+            binary,
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
         ]
         with open(self.log_path, "ab") as out:
             self._process = subprocess.Popen(
-                argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         log.info("embedded broker starting on %s (pid %d)", url, self._process.pid)

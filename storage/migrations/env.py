@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Engine
 
-from storage.sqltypes import UTCDateTime
-
 from storage.models import Base
+from storage.sqltypes import UTCDateTime
 
 config = context.config
 engine = config.attributes.get("engine")
@@ -18,8 +17,7 @@ if not isinstance(engine, Engine):
     raise RuntimeError("run migrations through `finsent db ...` (storage.migrate), not alembic")
 
 
-
-def render_item(kind: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+def render_item(kind: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Write our column types as the plain SQLAlchemy types they store."""
     if kind == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"

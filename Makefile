@@ -1,0 +1,42 @@
+# finsent: `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install finsent with its dev tools (pinned by constraints.txt)
+
+run: $(STAMP) ## Run the product on its embedded defaults (broker, SQLite, ...): finsent up
+	$(BIN)/finsent up
+
+test: $(STAMP) ## Run every test (unit, integration, e2e) against real PostgreSQL and the embedded broker
+	$(BIN)/pytest
+
+lint: $(STAMP) ## ruff and mypy over the packages
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench-storage: $(STAMP) ## Batched vs per-row storage writes (PostgreSQL)
+	$(BIN)/python bench/storage.py
+
+lock: ## Re-pin constraints.txt from the current .venv
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^finsent' > constraints.txt
+
+clean: ## Remove caches and test artifacts (keeps .venv)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache test-artifacts bench/out
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+.PHONY: help install run test lint bench-storage lock clean

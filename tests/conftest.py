@@ -1,0 +1,132 @@
+"""Shared fixtures: a fresh PostgreSQL database per run, an embedded broker per run.
+
+Nothing that can run here is mocked. The PostgreSQL server comes from
+``FINSENT_TEST_DATABASE_URL`` (default: the local server as user postgres); a database
+named ``finsent_test_<random>`` is created for the run, migrated to head once, emptied
+before each test that uses it, and dropped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import URL, make_url
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by the folder it lives in: unit, integration or e2e."""
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
+        if parts and parts[0] in ("unit", "integration", "e2e"):
+            item.add_marker(getattr(pytest.mark, parts[0]))
+
+
+# --- PostgreSQL --------------------------------------------------------------------
+
+
+def server_url() -> URL:
+    url = make_url(os.environ.get("FINSENT_TEST_DATABASE_URL", DEFAULT_SERVER))
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def create_database(prefix: str = "finsent_test") -> URL:
+    """Create an empty database on the test server; return its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return server_url().set(database=name)
+
+
+def drop_database(url: URL) -> None:
+    admin = create_engine(server_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """URL of this run's database, migrated to head."""
+    from storage import migrate
+    from storage.db import make_engine
+
+    url = create_database()
+    rendered = url.render_as_string(hide_password=False)
+    engine = make_engine(rendered)
+    migrate.upgrade(engine)
+    engine.dispose()
+    yield rendered
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def pg_engine(pg_url: str) -> Iterator[Engine]:
+    from storage.db import make_engine
+
+    engine = make_engine(pg_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db(pg_engine: Engine) -> Engine:
+    """The run's database, emptied for this test."""
+    from storage.models import Base
+
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with pg_engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    return pg_engine
+
+
+@pytest.fixture
+def empty_pg_url() -> Iterator[str]:
+    """A brand-new, unmigrated database of its own, for migration and CLI tests."""
+    url = create_database("finsent_empty")
+    yield url.render_as_string(hide_password=False)
+    drop_database(url)
+
+
+# --- Kafka ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[object]:
+    """An embedded Kafka-protocol broker on a free port for the whole run."""
+    from streams.embedded_broker import EmbeddedBroker
+
+    with EmbeddedBroker(port=0, startup_timeout=60) as running:
+        yield running
+
+
+@pytest.fixture
+def topic_name(request: pytest.FixtureRequest) -> str:
+    """A topic name no other test uses."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", request.node.name).strip("-")[:60]
+    return f"test.{slug}.{uuid.uuid4().hex[:8]}"
+
+
+# --- processes -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    """An environment for running ``finsent`` as a subprocess: no FINSENT_ leaks in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FINSENT_")}
+    env["FINSENT_DATA_DIR"] = str(tmp_path / "data")
+    env["FINSENT_DATABASE_CONNECT_RETRIES"] = "0"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env

@@ -1,0 +1,85 @@
+from pathlib import Path
+
+import pytest
+
+from finsent.settings import SettingsError, env_var, load_settings, masked
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("FINSENT_"):
+            monkeypatch.delenv(key)
+
+
+def test_defaults_use_the_embedded_services(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FINSENT_DATA_DIR", str(tmp_path))
+    s = load_settings()
+    assert s.database_url == f"sqlite:///{tmp_path / 'finsent.db'}"
+    assert s.uses_embedded_broker
+    assert s.bootstrap_servers == "127.0.0.1:9092"
+    assert s.model_path == str(tmp_path / "models" / "finsent-sentiment")
+
+
+def test_environment_is_read_per_concern(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FINSENT_DATABASE_URL", "postgresql://u:pw@db:5432/x")
+    monkeypatch.setenv("FINSENT_KAFKA_BOOTSTRAP_SERVERS", "k1:9092,k2:9092")
+    monkeypatch.setenv("FINSENT_BROKER_PORT", "19092")
+    monkeypatch.setenv("FINSENT_LOG_LEVEL", "debug")
+    s = load_settings()
+    assert s.database_url == "postgresql://u:pw@db:5432/x"
+    assert s.bootstrap_servers == "k1:9092,k2:9092"
+    assert not s.uses_embedded_broker
+    assert s.broker.port == 19092
+    assert s.general.log_level == "DEBUG"
+
+
+def test_overrides_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FINSENT_BROKER_PORT", "19092")
+    assert load_settings({"broker": {"port": 29092}}).broker.port == 29092
+    assert load_settings({"broker": {"port": None}}).broker.port == 19092
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [
+        ("FINSENT_BROKER_PORT", "abc"),
+        ("FINSENT_BROKER_PORT", "70000"),
+        ("FINSENT_MODEL_DEVICE", "gpu"),
+        ("FINSENT_LOG_LEVEL", "LOUD"),
+        ("FINSENT_KAFKA_PARTITIONS", "0"),
+        ("FINSENT_DATABASE_ECHO", "maybe"),
+        ("FINSENT_KAFKA_TOPIC_PREFIX", "bad prefix!"),
+    ],
+)
+def test_a_bad_value_names_the_variable_and_the_value(
+    monkeypatch: pytest.MonkeyPatch, var: str, value: str
+) -> None:
+    monkeypatch.setenv(var, value)
+    with pytest.raises(SettingsError) as e:
+        load_settings()
+    message = str(e.value)
+    assert message.startswith(f"{var}={value!r} is not valid")
+    assert "\n" not in message
+
+
+def test_a_bad_override_names_its_variable() -> None:
+    with pytest.raises(SettingsError, match="option for FINSENT_BROKER_PORT=-5"):
+        load_settings({"broker": {"port": -5}})
+
+
+def test_masked_hides_the_database_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FINSENT_DATABASE_URL", "postgresql+psycopg://u:s3cret@db:5432/x")
+    shown = masked(load_settings())
+    assert shown["database"]["FINSENT_DATABASE_URL"] == "postgresql+psycopg://u:***@db:5432/x"
+    assert "s3cret" not in repr(shown)
+
+
+def test_env_var_names() -> None:
+    assert env_var("database", "url") == "FINSENT_DATABASE_URL"
+    assert env_var("general", "data_dir") == "FINSENT_DATA_DIR"
+    assert env_var("kafka", "bootstrap_servers") == "FINSENT_KAFKA_BOOTSTRAP_SERVERS"
