@@ -32,6 +32,9 @@ lint: $(STAMP) ## ruff and mypy over the packages
 bench-storage: $(STAMP) ## Batched vs per-row storage writes (PostgreSQL)
 	$(BIN)/python bench/storage.py
 
+bench-pipeline: $(STAMP) ## Model alone vs the whole pipeline (needs a trained model: MODEL=dir)
+	$(BIN)/python bench/pipeline.py --model $${MODEL:-$$($(BIN)/finsent config --json | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["derived"]["model path in use"])')}
+
 lock: ## Re-pin constraints.txt from the current .venv
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^finsent' > constraints.txt
 
@@ -39,4 +42,4 @@ clean: ## Remove caches and test artifacts (keeps .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache test-artifacts bench/out
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
-.PHONY: help install run test lint bench-storage lock clean
+.PHONY: help install run test lint bench-storage bench-pipeline lock clean

@@ -10,3 +10,6 @@ def configure(level: str, prefix: str = "") -> None:
     """Configure the root logger once; ``prefix`` names the process (e.g. ``worker``)."""
     fmt = f"%(asctime)s {prefix + ' ' if prefix else ''}%(levelname)-7s %(name)s: %(message)s"
     logging.basicConfig(level=level, format=fmt, stream=sys.stderr, force=True)
+    # Client libraries narrate every connection at INFO; keep their warnings only.
+    for noisy in ("kafka", "aiokafka", "httpx", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

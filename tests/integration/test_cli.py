@@ -37,6 +37,12 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
         ["db", "current"],
         ["db", "check"],
         ["broker"],
+        ["up"],
+        ["worker"],
+        ["publish"],
+        ["replay"],
+        ["train"],
+        ["evaluate"],
     ],
 )
 def test_every_command_has_help(command: list[str], cli_env: dict[str, str]) -> None:
@@ -140,3 +146,70 @@ def test_config_masks_the_password(cli_env: dict[str, str]) -> None:
     assert "hunter2" not in result.stdout
     assert "FINSENT_DATABASE_URL = postgresql+psycopg://app:***@db:5432/finsent" in result.stdout
     assert "FINSENT_KAFKA_BOOTSTRAP_SERVERS = (unset)" in result.stdout
+
+
+def test_publish_sends_valid_rows_keyed_by_id(
+    broker: object, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    import json
+
+    from streams.records import stable_id
+    from tests.processes import consume_all, unique_prefix
+
+    bootstrap = broker.bootstrap_servers  # type: ignore[attr-defined]
+    prefix = unique_prefix()
+    cli_env["FINSENT_KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
+    cli_env["FINSENT_KAFKA_TOPIC_PREFIX"] = prefix
+    path = tmp_path / "items.jsonl"
+    path.write_text(
+        '{"title": "Oil jumps", "url": "https://a.example/1"}\n'
+        '{"title": ""}\n'
+        '{"title": "Fed holds rates", "source": "wire"}\n'
+    )
+    result = run(["publish", str(path)], cli_env)
+    assert result.returncode == 0, result.stderr
+    assert "published 2 of 2 items" in result.stdout
+    assert "line 2: empty title" in result.stderr
+    got = consume_all(bootstrap, f"{prefix}news.raw", expect=2)
+    keys = sorted(k.decode() for k, _ in got if k)
+    assert keys == sorted(
+        [
+            stable_id("https://a.example/1", "items", "Oil jumps"),
+            stable_id(None, "wire", "Fed holds rates"),
+        ]
+    )
+    assert all(json.loads(v or b"{}")["schema"] == 1 for _, v in got)
+
+
+def test_publish_to_an_unreachable_broker_is_one_line(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    from streams.embedded_broker import free_port
+
+    cli_env["FINSENT_KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{free_port()}"
+    path = tmp_path / "items.jsonl"
+    path.write_text('{"title": "Oil jumps", "source": "s"}\n')
+    result = run(["publish", str(path)], cli_env, timeout=120)
+    assert result.returncode == 1
+    assert "cannot reach Kafka" in one_line_error(result)
+
+
+def test_worker_refuses_a_malformed_watchlist_naming_the_line(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    watchlist = tmp_path / "watchlist.yaml"
+    watchlist.write_text("topics:\n  - name: oil\n    patterns: ['(unclosed']\n")
+    result = run(["worker", "--watchlist", str(watchlist)], cli_env)
+    assert result.returncode == 1
+    assert f"{watchlist} line 2 (topic 'oil') pattern '(unclosed'" in one_line_error(result)
+
+
+def test_worker_without_a_model_says_how_to_train_one(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    cli_env["FINSENT_MODEL_PATH"] = str(tmp_path / "missing-model")
+    result = run(["worker"], cli_env)
+    assert result.returncode == 1
+    line = one_line_error(result)
+    assert str(tmp_path / "missing-model") in line
+    assert "finsent train" in line

@@ -1,0 +1,188 @@
+"""The whole pipeline against the model alone, in one run on one machine.
+
+1. model only: the worker's engine (same model, variant, batch size) on N headlines;
+2. full load: N items published at once to the embedded broker, a real ``finsent
+   worker`` process classifies and stores them in PostgreSQL; sustained items/s from
+   the first to the last stored article, and its ratio to (1);
+3. latency from publish to stored (``stored_at - fetched_at``; the bench stamps
+   ``fetched_at`` when it sends) at full load and at half the sustained rate.
+
+    python bench/pipeline.py --model PATH [--items 4000] [--variant onnx-int8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.machine import header
+from classifier.loading import load_engine
+from storage import migrate
+from storage.db import make_engine
+from storage.models import Article
+from streams.embedded_broker import EmbeddedBroker
+from tests.processes import FinsentProcess
+
+SERVER = os.environ.get(
+    "FINSENT_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+VALID = (
+    Path(__file__).resolve().parents[2] / "shared/data/twitter-financial-news-sentiment/valid.csv"
+)
+
+
+def headlines(n: int) -> list[str]:
+    import csv
+
+    if VALID.is_file():
+        with VALID.open(encoding="utf-8") as f:
+            texts = [row["text"] for row in csv.DictReader(f)]
+    else:
+        texts = [f"Shares of company {i} move after results" for i in range(500)]
+    return [f"{texts[i % len(texts)]} #{i}" for i in range(n)]
+
+
+def percentiles(values: list[float]) -> tuple[float, float, float]:
+    q = statistics.quantiles(values, n=100, method="inclusive")
+    return q[49], q[94], q[98]
+
+
+def publish(bootstrap: str, topic: str, titles: list[str], rate: float | None) -> None:
+    """Send titles, stamping fetched_at at send time; ``rate`` items/s, or all at once."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
+    started = time.monotonic()
+    for i, title in enumerate(titles):
+        if rate:
+            wait = started + i / rate - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+        now = datetime.now(UTC)
+        value = {
+            "title": title,
+            "source": "bench",
+            "url": f"https://bench.example/{uuid.uuid4()}",
+            "published_at": now.isoformat(),
+            "fetched_at": now.isoformat(),
+        }
+        producer.send(topic, value=json.dumps(value).encode())
+    producer.flush(120)
+    producer.close()
+
+
+def stored(
+    engine_url: str, since_n: int, total: int, timeout: float
+) -> list[tuple[datetime, datetime]]:
+    engine = create_engine(engine_url)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            n = conn.execute(select(func.count()).select_from(Article)).scalar_one()
+        if n >= since_n + total:
+            break
+        time.sleep(0.5)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Article.fetched_at, Article.stored_at).order_by(Article.stored_at)
+        ).all()
+    engine.dispose()
+    return [(r[0], r[1]) for r in rows[since_n:]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="fine-tuned model directory")
+    parser.add_argument("--variant", default="auto")
+    parser.add_argument("--items", type=int, default=4000)
+    parser.add_argument("--batch-size", type=int, default=64, help="model and agent batch size")
+    parser.add_argument(
+        "--half-seconds", type=float, default=30.0, help="length of the half-load run"
+    )
+    args = parser.parse_args()
+
+    titles = headlines(args.items)
+    engine = load_engine(args.model, variant=args.variant, batch_size=args.batch_size)
+    engine.predict(titles[:64])  # warm up
+    started = time.perf_counter()
+    engine.predict(titles)
+    model_rate = len(titles) / (time.perf_counter() - started)
+    variant = engine.variant
+    del engine
+
+    server = make_url(SERVER)
+    name = f"finsent_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    db = make_engine(url)
+    migrate.upgrade(db)
+    db.dispose()
+    workdir = Path(tempfile.mkdtemp(prefix="finsent-bench-"))
+    try:
+        with EmbeddedBroker(port=0) as broker:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("FINSENT_")}
+            env.update(
+                FINSENT_DATA_DIR=str(workdir),
+                FINSENT_DATABASE_URL=url,
+                FINSENT_KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers,
+                FINSENT_MODEL_PATH=args.model,
+                FINSENT_MODEL_VARIANT=variant,
+                FINSENT_MODEL_BATCH_SIZE=str(args.batch_size),
+                FINSENT_PIPELINE_BATCH_SIZE=str(args.batch_size),
+                FINSENT_PIPELINE_MAX_WAIT="0.2",
+                FINSENT_LOG_LEVEL="WARNING",
+            )
+            worker = FinsentProcess(["worker"], env, workdir / "worker.log").start()
+            try:
+                # warm up: the worker is ready once it has stored these
+                publish(broker.bootstrap_servers, "news.raw", titles[:64], None)
+                if len(stored(url, 0, 64, 300)) < 64:
+                    raise SystemExit(f"the worker did not start:\n{worker.log()[-3000:]}")
+                publish(broker.bootstrap_servers, "news.raw", titles, None)
+                full = stored(url, 64, len(titles), 900)
+                span = (full[-1][1] - full[0][1]) / timedelta(seconds=1)
+                sustained = (len(full) - 1) / span if span > 0 else float("nan")
+                full_lat = [(s - f) / timedelta(seconds=1) for f, s in full]
+                half_rate = sustained / 2
+                n_half = int(half_rate * args.half_seconds)
+                publish(broker.bootstrap_servers, "news.raw", headlines(n_half), half_rate)
+                half = stored(url, 64 + len(titles), n_half, 600)
+                half_lat = [(s - f) / timedelta(seconds=1) for f, s in half]
+            finally:
+                worker.stop()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    print(header())
+    print(f"- model: {args.model} variant {variant}, batch size {args.batch_size}")
+    print(f"- items: {len(titles):,} at full load; {n_half:,} at half load ({half_rate:.0f}/s)")
+    print("- latency: stored_at (transaction start) minus fetched_at (stamped at send)\n")
+    print("| measure | value |")
+    print("|---|---:|")
+    print(f"| model alone, texts/s | {model_rate:,.0f} |")
+    print(f"| pipeline sustained, items/s | {sustained:,.0f} |")
+    print(f"| ratio pipeline / model | {sustained / model_rate:.2f} |")
+    for label, lat in (("full load", full_lat), ("half load", half_lat)):
+        p50, p95, p99 = percentiles(lat)
+        print(f"| {label} latency p50 / p95 / p99, s | {p50:.2f} / {p95:.2f} / {p99:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""The model card (``README.md``) written from the same facts as ``metrics.json``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from classifier.labels import CANONICAL
+
+
+def render_card(metrics: dict[str, Any]) -> str:
+    """A Hugging Face style model card: what it is, how it was trained, how well it does."""
+    hp = metrics["hyperparameters"]
+    data = metrics["data"]
+    hw = metrics["hardware"]
+    lines = [
+        "---",
+        "library_name: transformers",
+        "pipeline_tag: text-classification",
+        "tags: [sentiment-analysis, finance, finsent]",
+        "metrics: [accuracy, f1]",
+        "---",
+        "",
+        "# finsent financial sentiment classifier",
+        "",
+        f"A three-way sentiment classifier ({', '.join(CANONICAL)}) for financial news "
+        f"headlines and posts, fine-tuned from `{metrics['base_model']}`.",
+        "",
+        "## Labels",
+        "",
+        "| id | label |",
+        "|---:|---|",
+        *[f"| {i} | {name} |" for i, name in enumerate(CANONICAL)],
+        "",
+        "Data labels were mapped with "
+        + ", ".join(f"`{raw}` → {name}" for raw, name in metrics["label_map"].items())
+        + "."
+        if metrics["label_map"]
+        else "Data labels were already canonical names.",
+        "",
+        f"Text normalisation (training and inference): {metrics['normalisation']}.",
+        "",
+        "## Results on the validation set",
+        "",
+        f"Best epoch {metrics['best_epoch']} of {metrics['epochs_run']} run "
+        f"(kept by macro-F1): **accuracy {metrics['accuracy']:.4f}**, "
+        f"**macro-F1 {metrics['macro_f1']:.4f}**.",
+        "",
+        "| label | precision | recall | F1 | support |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name in CANONICAL:
+        c = metrics["per_class"][name]
+        lines.append(
+            f"| {name} | {c['precision']:.4f} | {c['recall']:.4f} | {c['f1']:.4f} | "
+            f"{c['support']} |"
+        )
+    matrix = metrics["confusion_matrix"]["matrix"]
+    lines += [
+        "",
+        "Confusion matrix (rows: true label, columns: predicted label):",
+        "",
+        "| true \\ predicted | " + " | ".join(CANONICAL) + " |",
+        "|---|" + "---:|" * len(CANONICAL),
+        *[
+            f"| {name} | " + " | ".join(str(v) for v in row) + " |"
+            for name, row in zip(CANONICAL, matrix, strict=True)
+        ],
+        "",
+        "Per epoch:",
+        "",
+        "| epoch | train loss | accuracy | macro-F1 | seconds |",
+        "|---:|---:|---:|---:|---:|",
+        *[
+            f"| {h['epoch']} | {h['train_loss']:.4f} | {h['accuracy']:.4f} | "
+            f"{h['macro_f1']:.4f} | {h['seconds']:.0f} |"
+            for h in metrics["history"]
+        ],
+        "",
+        "## Training",
+        "",
+        "| data | rows | " + " | ".join(CANONICAL) + " |",
+        "|---|---:|" + "---:|" * len(CANONICAL),
+        *[
+            f"| {split} (`{data[split]['path']}`) | {data[split]['rows']} | "
+            + " | ".join(str(data[split][n]) for n in CANONICAL)
+            + " |"
+            for split in ("train", "valid")
+        ],
+        "",
+        "Hyper-parameters:",
+        "",
+        *[f"- {k}: {v}" for k, v in hp.items()],
+        "- class weights: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in metrics["class_weights"].items()),
+        "- optimiser: AdamW, linear warm-up then linear decay, gradient clipping at 1.0",
+        "",
+        f"Wall time {metrics['wall_time_s']:.0f} s on {hw['device']} "
+        f"({hw['cpu']}, {hw['cpu_cores']} cores, {hw['torch_threads']} torch threads"
+        + (f", GPU {hw['gpu']}" if "gpu" in hw else "")
+        + f"), torch {hw['torch']}, created {metrics['created_at']}.",
+        "",
+        "## Use",
+        "",
+        "```python",
+        "from transformers import pipeline",
+        f"classify = pipeline('text-classification', model='{metrics['model_dir']}')",
+        "```",
+        "",
+        "or `finsent evaluate MODEL CSV`, or set `FINSENT_MODEL_PATH` for the worker.",
+        "",
+        "## Limitations",
+        "",
+        "Trained on finance tweets; news headlines differ in style. Watch per-class recall "
+        "(above), not only accuracy: the data is mostly neutral.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_card(out: str | Path, metrics: dict[str, Any]) -> Path:
+    path = Path(out) / "README.md"
+    path.write_text(render_card(metrics), encoding="utf-8")
+    return path

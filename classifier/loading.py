@@ -1,0 +1,220 @@
+"""One function from plain values to a ready inference engine.
+
+``load_engine(model, device=..., variant=..., batch_size=..., max_length=..., threads=...)``
+checks the model (a local directory or a Hugging Face model id), maps its labels,
+picks the device and the variant, builds the engine, logs what it chose, and raises
+``ModelLoadError`` naming the path and saying how to train a model when it cannot.
+
+The hub is offline unless ``HF_HUB_OFFLINE=0`` is set: a model id must then already be
+in the local Hugging Face cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from classifier.engine import CPU_VARIANTS, CUDA_VARIANTS, VARIANTS, Engine, resolve_device
+from classifier.exceptions import ClassifierError, LabelMapError, ModelLoadError
+from classifier.labels import model_order, parse_label_map
+
+log = logging.getLogger(__name__)
+
+#: The CPU variant ``auto`` picks: the fastest one that kept accuracy within 0.5 points
+#: of fp32 in bench/classifier.py (see BENCHMARKS.md).
+DEFAULT_CPU_VARIANT = "onnx-int8"
+#: The CUDA variant ``auto`` picks.
+DEFAULT_CUDA_VARIANT = "fp16"
+
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+def train_hint(path: str) -> str:
+    return f"train one with `finsent train --out {path}` (or point FINSENT_MODEL_PATH at one)"
+
+
+def hub_offline() -> bool:
+    """Offline unless the user explicitly allows the hub with HF_HUB_OFFLINE=0."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return os.environ["HF_HUB_OFFLINE"].strip().lower() not in ("0", "false", "no", "off")
+
+
+def locate(model: str) -> Path | None:
+    """The local directory of ``model``, None for a hub id; a clear error when missing."""
+    path = Path(model).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ModelLoadError(
+                f"model path {path} is a file, not a model directory; " + train_hint(str(path))
+            )
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(
+                f"model directory {path} has no config.json: it is not a Hugging Face model "
+                "directory (or it is incomplete); " + train_hint(str(path))
+            )
+        if not any((path / w).is_file() for w in WEIGHT_FILES):
+            raise ModelLoadError(
+                f"model directory {path} has no weights ({' or '.join(WEIGHT_FILES[::2])}); "
+                + train_hint(str(path))
+            )
+        return path
+    if path.is_absolute() or model.startswith((".", "~")) or not _HUB_ID.match(model):
+        raise ModelLoadError(f"no model at {path}: " + train_hint(str(path)))
+    return None
+
+
+def choose_variant(variant: str, device: str) -> str:
+    if variant not in VARIANTS:
+        raise ModelLoadError(f"variant {variant!r} is not one of {', '.join(VARIANTS)}")
+    on_cuda = device.startswith("cuda")
+    if variant == "auto":
+        return DEFAULT_CUDA_VARIANT if on_cuda else DEFAULT_CPU_VARIANT
+    allowed = CUDA_VARIANTS if on_cuda else CPU_VARIANTS
+    if variant not in allowed:
+        raise ModelLoadError(
+            f"variant {variant!r} does not run on {device}; choose one of {', '.join(allowed)}"
+        )
+    return variant
+
+
+def load_engine(
+    model: str,
+    *,
+    device: str = "auto",
+    variant: str = "auto",
+    batch_size: int = 64,
+    max_length: int = 128,
+    threads: int = 0,
+    labels: str | None = None,
+    normalise_text: bool = True,
+    onnx_cache: str | None = None,
+) -> Engine:
+    """A ready engine for ``model`` (local directory or hub id); logs what it chose.
+
+    ``labels`` is a label map (``"0=negative,1=positive,2=neutral"``) for models whose
+    ``id2label`` is generic (``LABEL_0``...); models with named labels need none.
+    ``threads`` = 0 uses every core. ``onnx_cache`` overrides where ONNX files go.
+    """
+    started = time.perf_counter()
+    local = locate(model)
+    offline = hub_offline()
+    source = str(local) if local is not None else model
+    resolved = resolve_device(device)
+    chosen = choose_variant(variant, resolved)
+
+    config: Any
+    tokenizer: Any
+    if chosen.startswith("onnx") and local is not None and (local / "tokenizer.json").is_file():
+        # ONNX Runtime serving: the tokenizer and config without transformers (or torch)
+        from classifier.tokenizer import RustTokenizer, read_config
+
+        try:
+            config = read_config(local)
+        except ModelLoadError as e:
+            raise ModelLoadError(f"{e}; " + train_hint(str(local))) from e
+        tokenizer = RustTokenizer(local)
+    else:
+        from transformers import AutoConfig, AutoTokenizer
+
+        try:
+            config = AutoConfig.from_pretrained(source, local_files_only=offline)
+            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=offline)
+        except Exception as e:  # transformers raises OSError, ValueError, JSON and key errors
+            raise _load_error(model, local, offline, e) from e
+    try:
+        order = model_order(config.id2label, parse_label_map(labels))
+    except LabelMapError as e:
+        raise ModelLoadError(f"model {source}: {e}") from e
+
+    limit = getattr(config, "max_position_embeddings", None)
+    if isinstance(limit, int) and max_length > limit:
+        log.info(
+            "max length %d is above the model's %d positions: using %d", max_length, limit, limit
+        )
+        max_length = limit
+
+    def load_torch_model() -> Any:
+        from transformers import AutoModelForSequenceClassification
+
+        try:
+            return AutoModelForSequenceClassification.from_pretrained(
+                source, local_files_only=offline
+            )
+        except Exception as e:  # safetensors, torch and transformers each raise their own
+            raise _load_error(model, local, offline, e) from e
+
+    backend: Any
+    if chosen.startswith("onnx"):
+        from classifier.ort import OnnxBackend, prepare
+
+        try:
+            path = prepare(
+                chosen,
+                model_dir=local,
+                model_id=model,
+                load_torch_model=load_torch_model,
+                config=config,
+                cache_root=Path(onnx_cache) if onnx_cache else None,
+            )
+        except ClassifierError:
+            raise
+        except Exception as e:  # export, fusion and quantisation raise their own errors
+            raise ModelLoadError(
+                f"model {source}: building the {chosen} ONNX file failed: {e}"
+            ) from e
+        backend = OnnxBackend(path, variant=chosen, threads=threads)
+    else:
+        import torch
+
+        from classifier.engine import TorchBackend
+
+        if threads:
+            torch.set_num_threads(threads)
+        backend = TorchBackend(load_torch_model(), device=resolved, variant=chosen)
+
+    engine = Engine(
+        tokenizer,
+        backend,
+        order=order,
+        max_length=max_length,
+        batch_size=batch_size,
+        normalise_text=normalise_text,
+        model_name=source,
+    )
+    log.info(
+        "classifier ready in %.1f s: %s threads=%s labels=%s",
+        time.perf_counter() - started,
+        engine.describe(),
+        threads or os.cpu_count(),
+        {
+            name: int(index)
+            for name, index in zip(("negative", "neutral", "positive"), order, strict=True)
+        },
+    )
+    return engine
+
+
+def _load_error(model: str, local: Path | None, offline: bool, error: Exception) -> ModelLoadError:
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if local is not None:
+        return ModelLoadError(
+            f"model directory {local} cannot be loaded (corrupt or incomplete: {reason}); "
+            + train_hint(str(local))
+        )
+    if offline:
+        return ModelLoadError(
+            f"model {model!r} is not a local directory and is not in the Hugging Face cache "
+            f"(the hub is offline; set HF_HUB_OFFLINE=0 to download): {reason}; "
+            + train_hint(model)
+        )
+    return ModelLoadError(f"model {model!r} cannot be loaded: {reason}")

@@ -1,0 +1,236 @@
+"""ONNX Runtime serving: export once, fuse the graph, quantise to int8, cache on disk.
+
+``prepare(...)`` returns the path of an ONNX file for a model and a variant, building
+it the first time: ``model.onnx`` (the exported graph), ``model-opt.onnx`` (ONNX
+Runtime's transformer fusions: attention, layer norm, GELU, skip connections),
+``model-int8.onnx`` (the fused graph with dynamic per-channel int8 weights). The
+cache sits in the model directory's ``onnx/`` folder when it is writable, otherwise
+under ``~/.cache/finsent/onnx``; it is rebuilt when the checkpoint changes.
+
+At serving time only onnxruntime, numpy and the tokenizer run: no torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from classifier.exceptions import ModelLoadError
+
+log = logging.getLogger(__name__)
+
+OPSET = 17
+FILES = {"export": "model.onnx", "onnx-fp32": "model-opt.onnx", "onnx-int8": "model-int8.onnx"}
+
+
+def fingerprint(model_dir: Path | None, model_id: str) -> dict[str, Any]:
+    """What the cached files were built from; a change means they are stale."""
+    import onnxruntime
+
+    weights: list[list[Any]] = []
+    if model_dir is not None:
+        for name in sorted(os.listdir(model_dir)):
+            if name.endswith((".safetensors", ".bin")) or name == "config.json":
+                st = (model_dir / name).stat()
+                weights.append([name, st.st_size, int(st.st_mtime)])
+    return {"model": model_id, "weights": weights, "opset": OPSET, "ort": onnxruntime.__version__}
+
+
+def cache_dir_for(model_dir: Path | None, model_id: str, cache_root: Path | None) -> Path:
+    """``<model dir>/onnx`` when writable, else a folder under the cache root."""
+    if model_dir is not None and cache_root is None:
+        candidate = model_dir / "onnx"
+        try:
+            candidate.mkdir(exist_ok=True)
+            probe = candidate / ".write-test"
+            probe.write_text("", encoding="utf-8")
+            probe.unlink()
+            return candidate
+        except OSError:
+            pass
+    root = (
+        cache_root
+        or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "finsent" / "onnx"
+    )
+    key = hashlib.sha256(str(model_dir.resolve() if model_dir else model_id).encode()).hexdigest()[
+        :16
+    ]
+    folder = root / key
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def export(model: Any, path: Path) -> None:
+    """Export a transformers sequence classifier to ONNX with dynamic batch and length."""
+    import inspect
+
+    import torch
+    from torch.jit._trace import TracerWarning
+
+    takes = set(inspect.signature(model.forward).parameters)
+    input_names = tuple(n for n in ("input_ids", "attention_mask", "token_type_ids") if n in takes)
+
+    class Logits(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+            out: torch.Tensor = self.inner(**dict(zip(input_names, inputs, strict=True))).logits
+            return out
+
+    # torch.onnx.export restores the training flag of the module it is given: the
+    # wrapper itself must be in eval mode or the exported graph runs dropout.
+    wrapper = Logits(model.float().to("cpu").eval()).eval()
+    dummy = tuple(torch.ones((2, 16), dtype=torch.long) for _ in input_names)
+    axes: dict[str, dict[int, str]] = {n: {0: "batch", 1: "sequence"} for n in input_names}
+    axes["logits"] = {0: "batch"}
+    with warnings.catch_warnings():
+        # the TorchScript-based exporter announces that the dynamo exporter replaces it
+        warnings.filterwarnings(
+            "ignore", category=DeprecationWarning, message=r"You are using the legacy TorchScript"
+        )
+        # ... deprecates pieces of itself that it still calls, and notes how it lowers
+        # advanced indexing (our indices are never negative)
+        warnings.filterwarnings("ignore", module=r"torch\.onnx\.")
+        warnings.filterwarnings("ignore", category=TracerWarning)
+        torch.onnx.export(
+            wrapper,
+            dummy,
+            str(path),
+            input_names=list(input_names),
+            output_names=["logits"],
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+
+
+def optimise(src: Path, dst: Path, num_heads: int, hidden_size: int, model_type: str) -> None:
+    """Fuse attention, layer norm, GELU and bias adds (ONNX Runtime's transformer optimiser)."""
+    from onnxruntime.transformers.optimizer import (
+        optimize_model,
+    )
+
+    supported = {"bert", "roberta", "distilbert", "albert", "xlm-roberta", "electra", "deberta"}
+    kind = model_type if model_type in supported else "bert"
+    if kind in ("roberta", "xlm-roberta", "electra", "deberta"):
+        kind = "bert"
+    optimised = optimize_model(
+        str(src), model_type=kind, num_heads=num_heads, hidden_size=hidden_size, opt_level=1
+    )
+    optimised.save_model_to_file(str(dst))
+
+
+def quantise(src: Path, dst: Path) -> None:
+    """Dynamic int8: int8 weights per output channel, activations quantised on the fly."""
+    root = logging.getLogger()
+    level = root.level
+    # the quantiser logs every node (and advice that does not apply to a fused graph) on the
+    # root logger
+    root.setLevel(max(level, logging.ERROR))
+    try:
+        _quantize(src, dst)
+    finally:
+        root.setLevel(level)
+
+
+def _quantize(src: Path, dst: Path) -> None:
+    from onnx import TensorProto
+    from onnxruntime.quantization import (
+        QuantType,
+        quantize_dynamic,
+    )
+
+    quantize_dynamic(
+        str(src),
+        str(dst),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        op_types_to_quantize=["MatMul", "Attention", "Gemm"],
+        # fused nodes (com.microsoft domain) defeat shape inference: their outputs are float
+        extra_options={"DefaultTensorType": TensorProto.FLOAT},
+    )
+
+
+def prepare(
+    variant: str,
+    *,
+    model_dir: Path | None,
+    model_id: str,
+    load_torch_model: Any,
+    config: Any,
+    cache_root: Path | None = None,
+) -> Path:
+    """The ONNX file for ``variant`` (onnx-fp32 or onnx-int8), built and cached if needed."""
+    if variant not in ("onnx-fp32", "onnx-int8"):
+        raise ModelLoadError(f"variant {variant!r} is not an ONNX Runtime variant")
+    folder = cache_dir_for(model_dir, model_id, cache_root)
+    stamp = folder / "source.json"
+    want = fingerprint(model_dir, model_id)
+    target = folder / FILES[variant]
+    try:
+        fresh = json.loads(stamp.read_text(encoding="utf-8")) == want
+    except (OSError, ValueError):
+        fresh = False
+    if fresh and target.is_file():
+        return target
+    if not fresh:
+        for name in FILES.values():
+            (folder / name).unlink(missing_ok=True)
+    exported, optimised = folder / FILES["export"], folder / FILES["onnx-fp32"]
+    if not exported.is_file():
+        log.info("exporting %s to ONNX in %s (once)", model_id, folder)
+        export(load_torch_model(), exported)
+    if not optimised.is_file():
+        optimise(
+            exported,
+            optimised,
+            num_heads=int(getattr(config, "num_attention_heads", 0) or 0),
+            hidden_size=int(getattr(config, "hidden_size", 0) or 0),
+            model_type=str(getattr(config, "model_type", "bert")),
+        )
+    if variant == "onnx-int8" and not target.is_file():
+        log.info("quantising %s to int8 (once)", optimised)
+        quantise(optimised, target)
+    stamp.write_text(json.dumps(want), encoding="utf-8")
+    return target
+
+
+class OnnxBackend:
+    """An ONNX Runtime session on the CPU with a fixed thread count."""
+
+    device = "cpu"
+
+    def __init__(self, path: Path, *, variant: str, threads: int = 0) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads or (os.cpu_count() or 1)
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        try:
+            self.session = ort.InferenceSession(
+                str(path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as e:  # onnxruntime raises its own untyped errors
+            raise ModelLoadError(f"ONNX model {path} cannot be loaded: {e}") from e
+        self.name = variant
+        self.path = path
+        self.input_names = tuple(i.name for i in self.session.get_inputs())
+
+    def forward(self, batch: dict[str, npt.NDArray[np.int64]]) -> npt.NDArray[np.float32]:
+        feed = {k: batch[k] for k in self.input_names}
+        (logits,) = self.session.run(["logits"], feed)
+        out: npt.NDArray[np.float32] = np.asarray(logits, dtype=np.float32)
+        return out

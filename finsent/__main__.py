@@ -1,0 +1,5 @@
+"""``python -m finsent`` is the ``finsent`` command."""
+
+from finsent.cli import main
+
+main()

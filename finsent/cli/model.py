@@ -1,0 +1,205 @@
+"""``finsent train`` and ``finsent evaluate``: fine-tune the sentiment model, score it."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from finsent.cli.app import UserError, cli, setting_option, settings_from
+
+
+@cli.command("train")
+@setting_option("--train", "train_csv", concern="model", field="train_csv", metavar="CSV")
+@setting_option("--valid", "valid_csv", concern="model", field="valid_csv", metavar="CSV")
+@setting_option(
+    "--base",
+    concern="model",
+    field="base",
+    metavar="MODEL",
+)
+@setting_option("--labels", concern="model", field="labels", metavar="MAP")
+@setting_option(
+    "--out",
+    concern="model",
+    field="path",
+    metavar="DIR",
+    help="Where the model goes. Unset: <data dir>/models/finsent-sentiment.",
+)
+@setting_option(
+    "--profile",
+    concern="model",
+    field="train_profile",
+    type=click.Choice(["quick", "full"]),
+)
+@click.option("--epochs", type=click.IntRange(min=1), help="Epochs at most (default: profile's).")
+@click.option(
+    "--lr",
+    "learning_rate",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Peak learning rate of AdamW (default: profile's).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    help="Training batch size (default: profile's). Not the inference batch size.",
+)
+@click.option(
+    "--max-length",
+    type=click.IntRange(min=8),
+    help="Training tokens per text at most (default: profile's).",
+)
+@click.option("--seed", type=int, help="Random seed (default 42).")
+@click.option(
+    "--class-weighting",
+    type=click.Choice(["balanced", "sqrt", "none"]),
+    help="Loss weights against the label imbalance (default sqrt).",
+)
+@click.option(
+    "--patience",
+    type=click.IntRange(min=0),
+    help="Stop after this many epochs without a better macro-F1; 0 never stops early.",
+)
+@setting_option("--device", concern="model", field="device")
+@setting_option("--threads", concern="model", field="threads", type=int)
+@click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
+def train_command(
+    train_csv: str | None,
+    valid_csv: str | None,
+    base: str | None,
+    labels: str | None,
+    out: str | None,
+    profile: str | None,
+    epochs: int | None,
+    learning_rate: float | None,
+    batch_size: int | None,
+    max_length: int | None,
+    seed: int | None,
+    class_weighting: str | None,
+    patience: int | None,
+    device: str | None,
+    threads: int | None,
+    no_progress: bool,
+) -> None:
+    """Fine-tune a sentiment classifier on labelled CSVs (columns text,label).
+
+    Writes a Hugging Face model directory with metrics.json and a model card
+    (README.md). The best epoch by validation macro-F1 is kept.
+    """
+    settings = settings_from(
+        {
+            "model": {
+                "train_csv": train_csv,
+                "valid_csv": valid_csv,
+                "base": base,
+                "labels": labels,
+                "path": out,
+                "train_profile": profile,
+                "device": device,
+                "threads": threads,
+            }
+        }
+    )
+    model = settings.model
+    if model.train_csv is None or model.valid_csv is None:
+        missing = (
+            "--train (FINSENT_MODEL_TRAIN_CSV)"
+            if model.train_csv is None
+            else ("--valid (FINSENT_MODEL_VALID_CSV)")
+        )
+        raise UserError(f"no {missing} given: training needs a labelled CSV", exit_code=2)
+    from classifier.train import profile_config, train
+
+    config = profile_config(
+        model.train_profile,
+        train_csv=str(model.train_csv),
+        valid_csv=str(model.valid_csv),
+        out=settings.model_path,
+        base=model.base,
+        labels=model.labels,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        max_length=max_length,
+        seed=seed,
+        class_weighting=class_weighting,
+        patience=patience,
+        device=model.device,
+        threads=model.threads,
+    )
+    result = train(config, progress=not no_progress)
+    m = result.metrics
+    click.echo(
+        f"model written to {result.out}: validation accuracy {m['accuracy']:.4f}, "
+        f"macro-F1 {m['macro_f1']:.4f} (best epoch {m['best_epoch']} of {m['epochs_run']}, "
+        f"{m['wall_time_s']:.0f} s)"
+    )
+
+
+@cli.command("evaluate")
+@click.argument("model_path", metavar="MODEL")
+@click.argument("csv_path", metavar="CSV", type=click.Path(dir_okay=False))
+@setting_option("--labels", concern="model", field="labels", metavar="MAP")
+@setting_option("--device", concern="model", field="device")
+@setting_option(
+    "--variant",
+    concern="model",
+    field="variant",
+    type=click.Choice(["auto", "fp32", "fp16", "bf16", "int8", "onnx-fp32", "onnx-int8"]),
+)
+@setting_option("--batch-size", concern="model", field="batch_size", type=int)
+@setting_option("--max-length", concern="model", field="max_length", type=int)
+@setting_option("--threads", concern="model", field="threads", type=int)
+def evaluate_command(
+    model_path: str,
+    csv_path: str,
+    labels: str | None,
+    device: str | None,
+    variant: str | None,
+    batch_size: int | None,
+    max_length: int | None,
+    threads: int | None,
+) -> None:
+    """Print the classification report and confusion matrix of MODEL on CSV.
+
+    MODEL is a model directory or a Hugging Face model id; CSV has columns text,label,
+    its labels mapped by --labels (the same map applies to models whose outputs are
+    named LABEL_0..2).
+    """
+    settings = settings_from(
+        {
+            "model": {
+                "labels": labels,
+                "device": device,
+                "variant": variant,
+                "batch_size": batch_size,
+                "max_length": max_length,
+                "threads": threads,
+            }
+        }
+    )
+    model = settings.model
+    from classifier.data import load_csv
+    from classifier.labels import parse_label_map
+    from classifier.loading import load_engine
+    from classifier.metrics import classification_metrics, format_report
+
+    data = load_csv(csv_path, parse_label_map(model.labels))
+    engine = load_engine(
+        model_path,
+        device=model.device,
+        variant=model.variant,
+        batch_size=model.batch_size,
+        max_length=model.max_length,
+        threads=model.threads,
+        labels=model.labels,
+    )
+    started = time.perf_counter()
+    predicted = engine.predict_proba(data.texts).argmax(axis=1).tolist()
+    seconds = time.perf_counter() - started
+    click.echo(
+        f"model {model_path} ({engine.variant} on {engine.device}) on {csv_path}: "
+        f"{len(data)} texts in {seconds:.1f} s ({len(data) / max(seconds, 1e-9):.0f}/s)"
+    )
+    click.echo("")
+    click.echo(format_report(classification_metrics(data.labels, predicted)))

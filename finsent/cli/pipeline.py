@@ -1,0 +1,155 @@
+"""``finsent worker``, ``finsent publish`` and ``finsent replay``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from finsent.cli.app import UserError, cli, setting_option, settings_from
+
+if TYPE_CHECKING:
+    from streams.publish import Publisher
+    from streams.records import NewsItem
+
+
+@cli.command("worker")
+@setting_option("--batch-size", concern="pipeline", field="batch_size", type=int)
+@setting_option("--max-wait", concern="pipeline", field="max_wait", type=float)
+@setting_option("--concurrency", concern="pipeline", field="concurrency", type=int)
+@setting_option("--partitions", concern="kafka", field="partitions", type=int)
+@setting_option(
+    "--watchlist", concern="pipeline", field="watchlist", type=click.Path(path_type=Path)
+)
+@setting_option("--bootstrap-servers", concern="kafka", field="bootstrap_servers")
+def worker_command(
+    batch_size: int | None,
+    max_wait: float | None,
+    concurrency: int | None,
+    partitions: int | None,
+    watchlist: Path | None,
+    bootstrap_servers: str | None,
+) -> None:
+    """Run the Faust worker: classify news.raw, store news.scored, until SIGTERM.
+
+    Several workers with the same group share the partitions; a worker that dies is
+    replaced by the others after the session timeout.
+    """
+    from finsent.runtime import open_pipeline, worker_config
+    from streams.worker import run_worker
+
+    settings = settings_from(
+        {
+            "pipeline": {
+                "batch_size": batch_size,
+                "max_wait": max_wait,
+                "concurrency": concurrency,
+                "watchlist": watchlist,
+            },
+            "kafka": {"partitions": partitions, "bootstrap_servers": bootstrap_servers},
+        }
+    )
+    config = worker_config(settings)
+    pipeline = open_pipeline(settings)
+    click.echo(
+        f"worker {config.app_id} on {config.bootstrap_servers}: {config.topics.raw} -> "
+        f"{config.topics.scored} -> database; batches of {config.batch_size} within "
+        f"{config.max_wait}s",
+        err=True,
+    )
+    run_worker(config, pipeline, loglevel=settings.general.log_level)
+
+
+def _load(path: Path, source: str | None) -> list[NewsItem]:
+    from streams.publish import prepare, read_rows
+
+    prepared = prepare(read_rows(path), default_source=source or path.stem)
+    for error in prepared.errors[:20]:
+        click.echo(f"skipped {path}: {error}", err=True)
+    if len(prepared.errors) > 20:
+        click.echo(f"skipped {len(prepared.errors) - 20} more bad rows", err=True)
+    if not prepared.items:
+        raise UserError(f"{path}: no valid news items to publish")
+    return prepared.items
+
+
+def _send(
+    bootstrap_servers: str | None, total: int, verb: str, send: Callable[[Publisher], None]
+) -> None:
+    """Open a producer, let ``send`` use it, wait for every acknowledgement, report."""
+    from streams.publish import Publisher
+    from streams.topics import topic_names
+
+    settings = settings_from({"kafka": {"bootstrap_servers": bootstrap_servers}})
+    publisher = Publisher(settings.bootstrap_servers, topic_names(settings.kafka.topic_prefix).raw)
+    try:
+        send(publisher)
+        sent = publisher.flush()
+    finally:
+        publisher.close()
+    click.echo(f"{verb} {sent} of {total} items to {publisher.topic}")
+    if sent != total:
+        raise UserError(f"{total - sent} items were not acknowledged by the broker")
+
+
+@cli.command("publish")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--source", help="Source name for rows without one (default: the file name).")
+@setting_option("--bootstrap-servers", concern="kafka", field="bootstrap_servers")
+def publish_command(file: Path, source: str | None, bootstrap_servers: str | None) -> None:
+    """Send the news items of a CSV or JSONL FILE to news.raw (acks=all, keyed by id).
+
+    CSV needs a header with title (or text/headline); optional columns: id, source, url,
+    body, published_at, lang. Rows without an id get the stable id (sha256 of the URL,
+    or of source and title). Bad rows are reported with their line and skipped.
+    """
+    from tqdm import tqdm
+
+    items = _load(file, source)
+
+    def send_all(publisher: Publisher) -> None:
+        for item in tqdm(items, desc="publish", unit="item", disable=None):
+            publisher.send(item)
+
+    _send(bootstrap_servers, len(items), "published", send_all)
+
+
+@cli.command("replay")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0.001),
+    default=1.0,
+    show_default=True,
+    help="Time compression: 60 replays an hour in a minute.",
+)
+@click.option(
+    "--keep-time/--rebase",
+    default=False,
+    show_default=True,
+    help="Keep the items' own publication times, or move them to start now.",
+)
+@click.option("--source", help="Source name for rows without one (default: the file name).")
+@setting_option("--bootstrap-servers", concern="kafka", field="bootstrap_servers")
+def replay_command(
+    file: Path, speed: float, keep_time: bool, source: str | None, bootstrap_servers: str | None
+) -> None:
+    """Send the items of FILE to news.raw with their relative timing, sped up by --speed."""
+    from tqdm import tqdm
+
+    from streams.publish import rebase, replay
+
+    items = sorted(_load(file, source), key=lambda i: i.published_at)
+    span = (items[-1].published_at - items[0].published_at).total_seconds() / speed
+    # Re-based items carry the times at which they are actually sent.
+    paced, pace = (items, speed) if keep_time else (rebase(items, datetime.now(UTC), speed), 1.0)
+    click.echo(f"replaying {len(paced)} items over {span:.0f}s (speed {speed:g}x)", err=True)
+
+    def send_paced(publisher: Publisher) -> None:
+        with tqdm(total=len(paced), desc="replay", unit="item", disable=None) as bar:
+            replay(paced, publisher.send, speed=pace, on_sent=lambda n: bar.update(1))
+
+    _send(bootstrap_servers, len(paced), "replayed", send_paced)

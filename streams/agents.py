@@ -1,0 +1,218 @@
+"""The agents: each a short loop around the plain stage functions of ``stages``.
+
+Faust acknowledges a ``take`` batch in a ``finally``, even when the body raises, so no
+exception may leave a loop body: bad records become dead letters, and failures of the
+model, the database or the producer are retried while the batch is held (the worker
+stalls rather than drops). If the worker is stopped while it holds an unfinished batch,
+the process exits at once without acknowledging it, and the batch is redelivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+import faust
+
+from storage.exceptions import RejectedRecord
+from storage.types import ScoredArticle
+from streams.app import WorkerConfig
+from streams.counters import AgentCounters, PipelineCounters
+from streams.records import DeadLetter, ModelRef, dead_letter
+from streams.stages import (
+    PredictionLike,
+    RawRecord,
+    check_raw,
+    check_scored,
+    model_text,
+    save_isolating_rejects,
+    score,
+    to_article,
+)
+from streams.tagging import Watchlist
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Exit status when stopped while holding an unfinished batch (EX_SOFTWARE).
+EXIT_UNFINISHED = 70
+
+
+class Scorer(Protocol):
+    """The classifier as the pipeline sees it."""
+
+    model: ModelRef
+
+    def predict(self, texts: Sequence[str]) -> Sequence[PredictionLike]: ...
+
+
+@dataclass
+class Pipeline:
+    """What the agents work with; built once at start-up."""
+
+    scorer: Scorer
+    watchlist: Watchlist
+    save: Callable[[list[ScoredArticle]], list[str]]
+    counters: PipelineCounters = field(default_factory=PipelineCounters)
+    model_pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="model")
+    )
+    db_pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="db")
+    )
+    max_retry_delay: float = 30.0
+
+
+async def hold(
+    action: Callable[[], Awaitable[T]], what: str, counters: AgentCounters, max_delay: float
+) -> T:
+    """Run ``action`` until it succeeds, backing off; never give the batch up."""
+    delay = 0.25
+    while True:
+        try:
+            return await action()
+        except asyncio.CancelledError:
+            log.error("stopped while %s was unfinished: exiting without acknowledging", what)
+            logging.shutdown()
+            os._exit(EXIT_UNFINISHED)
+        except Exception as e:
+            counters.retried += 1
+            log.warning("%s failed (%s: %s); retrying in %.1fs", what, type(e).__name__, e, delay)
+        try:
+            await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            log.error("stopped while retrying %s: exiting without acknowledging", what)
+            logging.shutdown()
+            os._exit(EXIT_UNFINISHED)
+        delay = min(delay * 2, max_delay)
+
+
+def raw_record(event: Any) -> RawRecord:
+    message = event.message
+    return RawRecord(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+    )
+
+
+async def send_all(topic: Any, records: Sequence[tuple[bytes | None, bytes]]) -> None:
+    """Send and wait until the broker has acknowledged every record."""
+    futures = [await topic.send(key=key, value=value) for key, value in records]
+    await asyncio.gather(*futures)
+
+
+def _dead_records(dead: list[DeadLetter]) -> list[tuple[bytes | None, bytes]]:
+    return [(d.key.encode() if d.key is not None else None, d.to_json()) for d in dead]
+
+
+def register_agents(app: faust.App, config: WorkerConfig, pipeline: Pipeline) -> None:
+    """Declare the topics and the classify and persist agents on ``app``."""
+    names = config.topics
+
+    def declare(name: str) -> Any:
+        return app.topic(
+            name,
+            key_type=bytes,
+            value_type=bytes,
+            partitions=config.partitions,
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+
+    raw_topic, scored_topic = declare(names.raw), declare(names.scored)
+    deadletter_topic = declare(names.deadletter)
+    counters = pipeline.counters
+    loop_delay = pipeline.max_retry_delay
+
+    async def classify_batch(events: Sequence[Any]) -> None:
+        loop = asyncio.get_running_loop()
+        checked = check_raw([raw_record(e) for e in events])
+        items = [item for _, item in checked.items]
+        texts = [model_text(item) for item in items]
+
+        async def predict() -> Sequence[PredictionLike]:
+            return await loop.run_in_executor(pipeline.model_pool, pipeline.scorer.predict, texts)
+
+        predictions = (
+            await hold(predict, "classifying", counters.classify, loop_delay) if texts else []
+        )
+        scored = score(items, predictions, pipeline.watchlist, pipeline.scorer.model)
+        out = [(s.id.encode(), s.to_json()) for s in scored]
+
+        async def publish() -> None:
+            await send_all(scored_topic, out)
+            await send_all(deadletter_topic, _dead_records(checked.dead))
+
+        await hold(publish, "publishing scored items", counters.classify, loop_delay)
+        counters.classify.batches += 1
+        counters.classify.processed += len(events)
+        counters.classify.dead_lettered += len(checked.dead)
+        for d in checked.dead:
+            log.warning("dead letter from %s[%s]@%s: %s", d.topic, d.partition, d.offset, d.reason)
+
+    async def persist_batch(events: Sequence[Any]) -> None:
+        loop = asyncio.get_running_loop()
+        good, dead = check_scored([raw_record(e) for e in events])
+        pairs = [(record, to_article(item)) for record, item in good]
+
+        async def save() -> tuple[list[str], list[tuple[RawRecord, str]]]:
+            return await loop.run_in_executor(
+                pipeline.db_pool, save_isolating_rejects, pipeline.save, pairs, RejectedRecord
+            )
+
+        new_ids, rejected = await hold(save, "saving to the database", counters.persist, loop_delay)
+        dead += [
+            dead_letter(
+                reason,
+                stage="persist",
+                topic=r.topic,
+                partition=r.partition,
+                offset=r.offset,
+                key=r.key,
+                value=r.value,
+            )
+            for r, reason in rejected
+        ]
+        if dead:
+            await hold(
+                lambda: send_all(deadletter_topic, _dead_records(dead)),
+                "publishing dead letters",
+                counters.persist,
+                loop_delay,
+            )
+        counters.persist.batches += 1
+        counters.persist.processed += len(events)
+        counters.persist.dead_lettered += len(dead)
+        counters.stored_new += len(new_ids)
+        for d in dead:
+            log.warning("dead letter from %s[%s]@%s: %s", d.topic, d.partition, d.offset, d.reason)
+
+    @app.agent(raw_topic, name="classify", concurrency=config.concurrency)
+    async def classify(stream: Any) -> None:
+        async for events in stream.take_events(config.batch_size, within=config.max_wait):
+            await guarded(classify_batch(events), "classify")
+
+    @app.agent(scored_topic, name="persist", concurrency=config.concurrency)
+    async def persist(stream: Any) -> None:
+        async for events in stream.take_events(config.batch_size, within=config.max_wait):
+            await guarded(persist_batch(events), "persist")
+
+
+async def guarded(batch: Awaitable[None], agent: str) -> None:
+    """Run one batch; an error that escaped the stages is a bug, and letting it leave the
+    ``take`` loop would acknowledge the batch unprocessed. Exit hard instead: the batch
+    is redelivered to the restarted (or another) worker."""
+    try:
+        await batch
+    except Exception:
+        log.exception("%s: unexpected error; exiting without acknowledging the batch", agent)
+        logging.shutdown()
+        os._exit(EXIT_UNFINISHED)

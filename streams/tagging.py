@@ -1,0 +1,141 @@
+"""Topic tagging: which watched topics and tickers a headline is about. Plain functions.
+
+A watchlist names topics by
+- ``keywords``: case-insensitive phrases ("interest rate", "layoffs"),
+- ``aliases``: case-sensitive names ("Fed", "Apple") where case tells a name from a word,
+- ``patterns``: regular expressions (case-insensitive),
+- ``tickers``: cashtags ($AAPL) that tag the topic,
+matched on word boundaries (so "oil" does not match "turmoil"). Every item also gets
+the market-wide topic. Every cashtag in the text is reported as a ticker.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from streams.exceptions import ConfigFileError
+from streams.yamlfile import LINE_KEY, load_yaml, where
+
+DEFAULT_WATCHLIST = Path(__file__).resolve().parent / "data" / "watchlist.yaml"
+TOPIC_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+CASHTAG_RE = re.compile(r"(?<![\w$])\$([A-Za-z]{1,6}(?:\.[A-Za-z]{1,2})?)(?![\w])")
+_LEFT, _RIGHT = r"(?<![\w])", r"(?![\w])"
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    name: str
+    insensitive: re.Pattern[str] | None
+    sensitive: re.Pattern[str] | None
+    tickers: frozenset[str]
+
+    def matches(self, text: str, tickers: frozenset[str]) -> bool:
+        if self.tickers & tickers:
+            return True
+        if self.sensitive is not None and self.sensitive.search(text):
+            return True
+        return self.insensitive is not None and self.insensitive.search(text) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Watchlist:
+    market_topic: str
+    topics: tuple[Topic, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [self.market_topic, *(t.name for t in self.topics)]
+
+
+@dataclass(frozen=True, slots=True)
+class Tags:
+    topics: tuple[str, ...]
+    tickers: tuple[str, ...]
+
+
+def find_tickers(text: str) -> frozenset[str]:
+    """Every cashtag in ``text``, upper-cased, without the ``$``."""
+    return frozenset(m.group(1).upper() for m in CASHTAG_RE.finditer(text))
+
+
+def tag(watchlist: Watchlist, title: str, body: str | None = None) -> Tags:
+    """The topics (market-wide first, then watchlist order) and tickers of one item."""
+    text = f"{title}\n{body}" if body else title
+    tickers = find_tickers(text)
+    topics = [watchlist.market_topic]
+    topics += [t.name for t in watchlist.topics if t.matches(text, tickers)]
+    return Tags(topics=tuple(topics), tickers=tuple(sorted(tickers)))
+
+
+def _phrase(phrase: str) -> str:
+    """A literal phrase on word boundaries, any run of spaces matching any whitespace."""
+    words = [re.escape(w) for w in phrase.split()]
+    return _LEFT + r"\s+".join(words) + _RIGHT
+
+
+def _compile(parts: list[str], flags: int, context: str) -> re.Pattern[str] | None:
+    if not parts:
+        return None
+    try:
+        return re.compile("|".join(f"(?:{p})" for p in parts), flags)
+    except re.error as e:
+        raise ConfigFileError(f"{context}: invalid regular expression: {e}") from None
+
+
+def _strings(entry: dict[str, Any], key: str, context: str) -> list[str]:
+    value = entry.get(key, [])
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigFileError(f"{context}: {key!r} must be a list of non-empty strings")
+    return [v.strip() for v in value]
+
+
+def build_topic(entry: Any, path: Path) -> Topic:
+    context = where(path, entry)
+    if not isinstance(entry, dict):
+        raise ConfigFileError(f"{context}: each topic must be a mapping with a name")
+    unknown = set(entry) - {"name", "keywords", "aliases", "patterns", "tickers", LINE_KEY}
+    if unknown:
+        raise ConfigFileError(f"{context}: unknown key(s) {sorted(unknown)}")
+    name = entry.get("name")
+    if not isinstance(name, str) or not TOPIC_NAME_RE.match(name):
+        raise ConfigFileError(
+            f"{context}: topic name {name!r} must be lower-case letters, digits, '_', '.', '-'"
+        )
+    context = f"{context} (topic {name!r})"
+    keywords = _strings(entry, "keywords", context)
+    aliases = _strings(entry, "aliases", context)
+    patterns = _strings(entry, "patterns", context)
+    tickers = [t.lstrip("$").upper() for t in _strings(entry, "tickers", context)]
+    for p in patterns:
+        _compile([p], re.IGNORECASE, f"{context} pattern {p!r}")
+    if not (keywords or aliases or patterns or tickers):
+        raise ConfigFileError(f"{context}: give keywords, aliases, patterns or tickers")
+    insensitive = [_phrase(k) for k in keywords] + patterns
+    return Topic(
+        name=name,
+        insensitive=_compile(insensitive, re.IGNORECASE, context),
+        sensitive=_compile([_phrase(a) for a in aliases], 0, context),
+        tickers=frozenset(tickers),
+    )
+
+
+def load_watchlist(path: Path = DEFAULT_WATCHLIST) -> Watchlist:
+    """Read and compile a watchlist file; a malformed one names the file and line."""
+    data = load_yaml(path)
+    if not isinstance(data, dict) or not isinstance(data.get("topics"), list):
+        raise ConfigFileError(f"{path}: expected a mapping with a 'topics' list")
+    market = data.get("market_topic", "market")
+    if not isinstance(market, str) or not TOPIC_NAME_RE.match(market):
+        raise ConfigFileError(f"{where(path, data)}: market_topic {market!r} is not a topic name")
+    topics = [build_topic(entry, path) for entry in data["topics"]]
+    seen: set[str] = {market}
+    for topic, entry in zip(topics, data["topics"], strict=True):
+        if topic.name in seen:
+            raise ConfigFileError(f"{where(path, entry)}: topic {topic.name!r} is listed twice")
+        seen.add(topic.name)
+    return Watchlist(market_topic=market, topics=tuple(topics))

@@ -1,0 +1,121 @@
+"""``finsent train`` and ``finsent evaluate`` as a user runs them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from finsent.cli import cli
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
+    for var in ("FINSENT_MODEL_PATH", "FINSENT_MODEL_TRAIN_CSV", "FINSENT_MODEL_VALID_CSV"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return CliRunner()
+
+
+def test_train_help_names_every_setting(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["train", "--help"])
+    assert result.exit_code == 0
+    text = re.sub(r"\s+", " ", result.output)
+    for var in (
+        "FINSENT_MODEL_TRAIN_CSV",
+        "FINSENT_MODEL_VALID_CSV",
+        "FINSENT_MODEL_BASE",
+        "FINSENT_MODEL_LABELS",
+        "FINSENT_MODEL_PATH",
+        "FINSENT_MODEL_TRAIN_PROFILE",
+        "FINSENT_MODEL_DEVICE",
+        "FINSENT_MODEL_THREADS",
+    ):
+        assert var in text
+    assert "--epochs" in text and "--lr" in text and "--seed" in text
+
+
+def test_evaluate_help_names_every_setting(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["evaluate", "--help"])
+    assert result.exit_code == 0
+    for var in ("FINSENT_MODEL_VARIANT", "FINSENT_MODEL_BATCH_SIZE", "FINSENT_MODEL_MAX_LENGTH"):
+        assert var in result.output
+
+
+def test_evaluate_prints_report_and_confusion_matrix(
+    runner: CliRunner, tiny_model: Path, data_dir: Path
+) -> None:
+    csv = data_dir / "valid.csv"
+    result = runner.invoke(cli, ["evaluate", str(tiny_model), str(csv), "--variant", "fp32"])
+    assert result.exit_code == 0, result.output
+    assert "90 texts" in result.output
+    for fragment in ("precision", "recall", "accuracy", "macro-F1", "confusion matrix"):
+        assert fragment in result.output
+    matrix = result.output.split("confusion matrix")[1].splitlines()[2:5]
+    assert [row.split()[0] for row in matrix] == ["negative", "neutral", "positive"]
+    assert sum(int(v) for row in matrix for v in row.split()[1:]) == 90
+
+
+def test_evaluate_a_missing_model_is_one_clear_line(
+    runner: CliRunner, data_dir: Path, tmp_path: Path
+) -> None:
+    missing = tmp_path / "nothing-here"
+    result = runner.invoke(cli, ["evaluate", str(missing), str(data_dir / "valid.csv")])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert f"no model at {missing}" in result.output
+    assert "finsent train" in result.output
+
+
+def test_evaluate_with_a_bad_csv(runner: CliRunner, tiny_model: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("headline,label\nx,1\n", encoding="utf-8")
+    result = runner.invoke(cli, ["evaluate", str(tiny_model), str(bad)])
+    assert result.exit_code == 1
+    assert "missing column 'text'" in result.output
+
+
+def test_train_without_data_says_which_option(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["train"])
+    assert result.exit_code == 2
+    assert "--train (FINSENT_MODEL_TRAIN_CSV)" in result.output
+
+
+def test_train_with_an_unknown_label(runner: CliRunner, data_dir: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,label\nfine,1\nodd,bullish\n", encoding="utf-8")
+    result = runner.invoke(
+        cli,
+        [
+            "train",
+            "--train",
+            str(bad),
+            "--valid",
+            str(data_dir / "valid.csv"),
+            "--out",
+            str(tmp_path / "m"),
+        ],
+    )
+    assert result.exit_code == 1
+    assert "line 3: unknown label 'bullish'" in result.output
+
+
+def test_train_with_a_bad_label_map(runner: CliRunner, data_dir: Path, tmp_path: Path) -> None:
+    result = runner.invoke(
+        cli,
+        [
+            "train",
+            "--train",
+            str(data_dir / "train.csv"),
+            "--valid",
+            str(data_dir / "valid.csv"),
+            "--out",
+            str(tmp_path / "m"),
+            "--labels",
+            "0=negative,1=positive",
+        ],
+    )
+    assert result.exit_code == 1
+    assert "missing neutral" in result.output

@@ -1,0 +1,110 @@
+"""A tiny real fine-tuning run: what it writes is what a user loads and reads."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from classifier.exceptions import DataError, TrainingError
+from classifier.labels import CANONICAL
+from classifier.train import (
+    PROFILES,
+    TrainConfig,
+    TrainResult,
+    class_weights,
+    length_grouped_batches,
+    profile_config,
+    train,
+)
+
+
+def test_the_directory_reloads_offline_with_canonical_labels(tiny_model: Path) -> None:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model, local_files_only=True)
+    assert model.config.id2label == {0: "negative", 1: "neutral", 2: "positive"}
+    assert model.config.label2id == {"negative": 0, "neutral": 1, "positive": 2}
+    assert model.config.num_labels == 3
+    assert tokenizer("Stocks rise")["input_ids"][0] == tokenizer.cls_token_id
+
+
+def test_metrics_json_is_complete(tiny_model: Path, tiny_run: TrainResult) -> None:
+    metrics = json.loads((tiny_model / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics == json.loads(json.dumps(tiny_run.metrics))
+    assert 0.0 <= metrics["accuracy"] <= 1.0
+    assert 0.0 <= metrics["macro_f1"] <= 1.0
+    assert set(metrics["per_class"]) == set(CANONICAL)
+    for scores in metrics["per_class"].values():
+        assert set(scores) == {"precision", "recall", "f1", "support"}
+    matrix = metrics["confusion_matrix"]["matrix"]
+    assert metrics["confusion_matrix"]["labels"] == list(CANONICAL)
+    assert sum(map(sum, matrix)) == metrics["data"]["valid"]["rows"] == 90
+    correct = sum(matrix[i][i] for i in range(3))
+    assert correct / 90 == pytest.approx(metrics["accuracy"])
+    assert [sum(row) for row in matrix] == [metrics["per_class"][n]["support"] for n in CANONICAL]
+    assert metrics["data"]["train"]["rows"] == 300
+    assert sum(metrics["data"]["train"][n] for n in CANONICAL) == 300
+    assert metrics["wall_time_s"] > 0
+    assert metrics["hardware"]["device"] == "cpu"
+    assert metrics["hardware"]["cpu_cores"] >= 1
+    assert metrics["hyperparameters"]["learning_rate"] == 2e-4
+    assert metrics["label_map"] == {"0": "negative", "1": "positive", "2": "neutral"}
+    assert 1 <= metrics["best_epoch"] <= metrics["epochs_run"] == len(metrics["history"]) == 2
+    best = max(metrics["history"], key=lambda h: h["macro_f1"])
+    assert best["macro_f1"] == pytest.approx(metrics["macro_f1"])
+
+
+def test_the_card_states_the_same_facts(tiny_model: Path, tiny_run: TrainResult) -> None:
+    card = (tiny_model / "README.md").read_text(encoding="utf-8")
+    m = tiny_run.metrics
+    assert card.startswith("---\n")
+    assert f"accuracy {m['accuracy']:.4f}" in card
+    assert f"macro-F1 {m['macro_f1']:.4f}" in card
+    for name in CANONICAL:
+        scores = m["per_class"][name]
+        assert f"| {name} | {scores['precision']:.4f} | {scores['recall']:.4f} |" in card
+    assert m["base_model"] in card
+    assert "learning_rate: 0.0002" in card
+    assert f"Wall time {m['wall_time_s']:.0f} s" in card
+
+
+def test_bad_settings_fail_before_any_work(data_dir: Path, tmp_path: Path) -> None:
+    base = {"train_csv": str(data_dir / "train.csv"), "valid_csv": str(data_dir / "valid.csv")}
+    with pytest.raises(TrainingError, match="epochs must be at least 1"):
+        train(TrainConfig(**base, out=str(tmp_path / "m"), epochs=0))
+    with pytest.raises(TrainingError, match="class weighting 'inverse'"):
+        train(TrainConfig(**base, out=str(tmp_path / "m"), class_weighting="inverse"))
+    with pytest.raises(DataError, match="no such file"):
+        train(TrainConfig(train_csv=str(tmp_path / "x.csv"), valid_csv="y", out=str(tmp_path)))
+
+
+def test_profiles() -> None:
+    quick = profile_config("quick", train_csv="t", valid_csv="v", out="o")
+    assert quick.profile == "quick" and quick.epochs == PROFILES["quick"]["epochs"]
+    assert profile_config("full", train_csv="t", valid_csv="v", out="o", epochs=3).epochs == 3
+    with pytest.raises(TrainingError, match="profile 'slow'"):
+        profile_config("slow", train_csv="t", valid_csv="v", out="o")
+
+
+def test_class_weights_favour_the_rare_classes() -> None:
+    counts = [100, 650, 250]
+    balanced = class_weights(counts, "balanced")
+    assert balanced[0] > balanced[2] > balanced[1]
+    assert sum(w * c for w, c in zip(balanced, counts, strict=True)) == pytest.approx(1000)
+    assert class_weights(counts, "sqrt") == pytest.approx([w**0.5 for w in balanced])
+    assert class_weights(counts, "none") == [1.0, 1.0, 1.0]
+
+
+def test_length_grouped_batches_cover_every_row_once() -> None:
+    rng = random.Random(0)
+    lengths = [rng.randint(3, 60) for _ in range(1000)]
+    batches = length_grouped_batches(lengths, 32, random.Random(1))
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == list(range(1000))
+    assert all(len(b) <= 32 for b in batches)
+    spread = [max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches]
+    assert sum(spread) / len(spread) < 10  # similar lengths share a batch
