@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP) ## Create .venv and install finsent with its dev tools (pinned by constraints.txt)
 
-run: $(STAMP) ## Run the product on its embedded defaults (broker, SQLite, ...): finsent up
-	$(BIN)/finsent up
+run: $(STAMP) ## Run the product on its embedded defaults with the demo replay: finsent up --demo
+	$(BIN)/finsent up --demo
 
 test: $(STAMP) ## Run every test (unit, integration, e2e) against real PostgreSQL and the embedded broker
 	$(BIN)/pytest

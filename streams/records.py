@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from streams.exceptions import InvalidRecord
+from streams.urls import canonical_url
 
 SCHEMA_VERSION = 1
 MAX_TITLE_CHARS = 1_000
@@ -113,7 +114,7 @@ class DeadLetter(BaseModel):
 
 def stable_id(url: str | None, source: str, title: str) -> str:
     """sha256 of the canonical URL, or of source + title when there is no URL."""
-    basis = url if url else f"{source}\n{title}"
+    basis = canonical_url(url) if url else f"{source}\n{title}"
     return hashlib.sha256(basis.encode()).hexdigest()
 
 

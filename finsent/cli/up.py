@@ -14,20 +14,16 @@ from types import FrameType
 import click
 
 from finsent.cli.app import UserError, cli, setting_option, settings_from
+from finsent.cli.demo import SHARED_DATA, make_demo
 from finsent.runtime import open_engine
 from finsent.settings import Settings
 from finsent.supervisor import Child, finsent_argv, supervise
-
-#: Where the shared training data lies on the development machines (beside the checkout).
-SHARED_DATA = (
-    Path(__file__).resolve().parents[3] / "shared" / "data" / "twitter-financial-news-sentiment"
-)
 
 
 def training_csvs(settings: Settings) -> tuple[Path, Path]:
     """The CSVs to train the first model on: the configured ones, else the shared data."""
     train, valid = settings.model.train_csv, settings.model.valid_csv
-    if train is None and valid is None and (SHARED_DATA / "train.csv").is_file():
+    if train is None and valid is None and (SHARED_DATA / "train.csv").is_file():  # dev machines
         return SHARED_DATA / "train.csv", SHARED_DATA / "valid.csv"
     if train is None or valid is None:
         raise UserError(
@@ -69,9 +65,14 @@ def ensure_model(settings: Settings) -> None:
 @setting_option("--broker-port", concern="broker", field="port", type=int)
 @click.option(
     "--demo",
-    "demo",
+    is_flag=True,
+    help="Replay the demo: real headlines on a synthetic clock with one planted surge "
+    "(built once under the data directory by `finsent demo-data`).",
+)
+@click.option(
+    "--demo-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Replay this CSV/JSONL file of news items once the worker runs.",
+    help="Replay this CSV/JSONL file of news items instead.",
 )
 @click.option(
     "--demo-speed",
@@ -81,14 +82,18 @@ def ensure_model(settings: Settings) -> None:
     help="Time compression of the demo replay.",
 )
 def up_command(
-    database_url: str | None, broker_port: int | None, demo: Path | None, demo_speed: float
+    database_url: str | None,
+    broker_port: int | None,
+    demo: bool,
+    demo_file: Path | None,
+    demo_speed: float,
 ) -> None:
     """Run finsent on its embedded defaults until Ctrl-C.
 
     Migrates the database (a SQLite file under the data directory unless
     FINSENT_DATABASE_URL is set), trains a first model if none exists (quick profile),
     starts the embedded Kafka-protocol broker (unless FINSENT_KAFKA_BOOTSTRAP_SERVERS
-    names an existing Kafka) and the worker, and replays --demo FILE. Every child's
+    names an existing Kafka) and the worker, and replays the demo. Every child's
     log lines are prefixed with its name; Ctrl-C stops them all.
     """
     from storage import migrate
@@ -109,6 +114,10 @@ def up_command(
 
         check_port_free(settings.broker.host, settings.broker.port)
     ensure_model(settings)
+    if demo and demo_file is None:
+        demo_file = settings.general.data_dir / "demo.jsonl"
+        if not demo_file.is_file():
+            click.echo(make_demo(settings, None, demo_file, hours=6.0, items=1500, seed=7))
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _on_signal)
     with ExitStack() as stack:
@@ -134,11 +143,11 @@ def up_command(
             FINSENT_MODEL_PATH=settings.model_path,
         )
         children = [Child("worker", finsent_argv("worker"), env)]
-        if demo is not None:
+        if demo_file is not None:
             children.append(
                 Child(
                     "demo",
-                    finsent_argv("replay", str(demo), "--speed", str(demo_speed)),
+                    finsent_argv("replay", str(demo_file), "--speed", str(demo_speed)),
                     env,
                     oneshot=True,
                 )

@@ -37,7 +37,7 @@ def test_up_runs_the_embedded_defaults_and_stops_cleanly(
         FINSENT_MODEL_VARIANT="fp32",
     )
     up = FinsentProcess(
-        ["up", "--demo", str(demo), "--demo-speed", "600"], cli_env, tmp_path / "up.log"
+        ["up", "--demo-file", str(demo), "--demo-speed", "600"], cli_env, tmp_path / "up.log"
     ).start()
     try:
         up.wait_for_log("finsent is up: worker, demo", timeout=120)

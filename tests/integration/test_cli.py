@@ -43,6 +43,7 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
         ["replay"],
         ["train"],
         ["evaluate"],
+        ["demo-data"],
     ],
 )
 def test_every_command_has_help(command: list[str], cli_env: dict[str, str]) -> None:
@@ -213,3 +214,20 @@ def test_worker_without_a_model_says_how_to_train_one(
     line = one_line_error(result)
     assert str(tmp_path / "missing-model") in line
     assert "finsent train" in line
+
+
+def test_demo_data_writes_a_replayable_file(cli_env: dict[str, str], tmp_path: Path) -> None:
+    import json
+
+    labelled = tmp_path / "labelled.csv"
+    rows = [f'"Oil prices slump as demand fades {n}",0' for n in range(12)]
+    rows += [f'"Shares edge higher in quiet trade {n}",1' for n in range(40)]
+    labelled.write_text("text,label\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "demo.jsonl"
+    result = run(["demo-data", "--out", str(out), "--csv", str(labelled), "--items", "40"], cli_env)
+    assert result.returncode == 0, result.stderr
+    assert "planted surge of 12 negative 'oil-energy' headlines" in result.stdout
+    assert "the timing is made up" in result.stdout
+    items = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(items) == 52
+    assert {"title", "source", "url", "published_at"} <= set(items[0])

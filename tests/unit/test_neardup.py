@@ -1,0 +1,66 @@
+"""Near-duplicate headlines: syndicated copies found, different stories kept apart."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from streams.neardup import MinHasher, NearDupIndex, normalise_title, shingles, similarity
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def test_normalise_title_drops_outlet_case_accents_and_punctuation() -> None:
+    assert normalise_title("Oil Prices JUMP, as OPEC Cuts Output - Reuters") == (
+        "oil prices jump as opec cuts output"
+    )
+    assert normalise_title("Café stocks rally | MarketWatch") == "cafe stocks rally"
+
+
+def test_similarity_estimates_jaccard() -> None:
+    h = MinHasher(num_perm=256)
+    a = shingles(normalise_title("Oil prices jump as OPEC cuts output"))
+    b = shingles(normalise_title("Oil prices jump as OPEC cuts its output"))
+    c = shingles(normalise_title("Apple unveils a new iPhone in California"))
+    true_ab = len(a & b) / len(a | b)
+    assert similarity(h.signature(a), h.signature(b)) == pytest.approx(true_ab, abs=0.1)
+    assert similarity(h.signature(a), h.signature(c)) < 0.15
+    assert similarity(h.signature(a), h.signature(a)) == 1.0
+
+
+def test_three_outlets_one_story() -> None:
+    index = NearDupIndex(threshold=0.6)
+    first = index.check("r", "Oil prices jump as OPEC cuts output - Reuters", T0)
+    second = index.check(
+        "b", "Oil Prices Jump As OPEC Cuts Output | Bloomberg", T0 + timedelta(minutes=3)
+    )
+    third = index.check("c", "Oil prices jump as OPEC cuts its output", T0 + timedelta(minutes=9))
+    other = index.check(
+        "d", "Apple beats earnings estimates on iPhone sales", T0 + timedelta(minutes=10)
+    )
+    assert (first, second, third, other) == (None, "r", "r", None)
+
+
+def test_the_window_forgets_old_stories() -> None:
+    index = NearDupIndex(window=timedelta(hours=1))
+    assert index.check("a", "Fed holds rates steady", T0) is None
+    assert index.check("b", "Fed holds rates steady", T0 + timedelta(hours=2)) is None
+    assert len(index) == 1
+
+
+def test_similar_but_different_stories_are_not_duplicates() -> None:
+    index = NearDupIndex(threshold=0.6)
+    assert index.check("a", "Tesla shares rise 5% after delivery beat", T0) is None
+    assert index.check("b", "Ford shares fall 7% after recall of pickups", T0) is None
+
+
+def test_the_same_id_again_is_not_its_own_duplicate() -> None:
+    index = NearDupIndex()
+    assert index.check("a", "Bitcoin tumbles below $60,000", T0) is None
+    assert index.check("a", "Bitcoin tumbles below $60,000", T0) is None
+
+
+def test_bad_threshold() -> None:
+    with pytest.raises(ValueError, match="threshold"):
+        NearDupIndex(threshold=0)
