@@ -144,7 +144,6 @@ def main() -> None:
                 FINSENT_MODEL_VARIANT=variant,
                 FINSENT_MODEL_BATCH_SIZE=str(args.batch_size),
                 FINSENT_PIPELINE_BATCH_SIZE=str(args.batch_size),
-                FINSENT_PIPELINE_MAX_WAIT="0.2",
                 FINSENT_LOG_LEVEL="WARNING",
             )
             worker = FinsentProcess(["worker"], env, workdir / "worker.log").start()

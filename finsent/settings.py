@@ -167,7 +167,7 @@ class PipelineSettings(_Concern):
         default=64, ge=1, le=10_000, description="Records an agent takes per batch at most."
     )
     max_wait: float = Field(
-        default=0.5, gt=0, le=60, description="Seconds an agent waits to fill a batch."
+        default=0.25, gt=0, le=60, description="Seconds an agent waits to fill a batch."
     )
     concurrency: int = Field(
         default=1, ge=1, le=64, description="Instances of each agent in one worker process."

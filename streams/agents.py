@@ -195,6 +195,21 @@ def register_agents(app: faust.App, config: WorkerConfig, pipeline: Pipeline) ->
         for d in dead:
             log.warning("dead letter from %s[%s]@%s: %s", d.topic, d.partition, d.offset, d.reason)
 
+    @app.timer(interval=60.0)  # type: ignore[untyped-decorator]  # faust's decorator is untyped
+    async def report() -> None:
+        c = pipeline.counters
+        log.info(
+            "classify: %d processed, %d dead-lettered, %d retries | persist: %d processed, "
+            "%d new articles, %d dead-lettered, %d retries",
+            c.classify.processed,
+            c.classify.dead_lettered,
+            c.classify.retried,
+            c.persist.processed,
+            c.stored_new,
+            c.persist.dead_lettered,
+            c.persist.retried,
+        )
+
     @app.agent(raw_topic, name="classify", concurrency=config.concurrency)
     async def classify(stream: Any) -> None:
         async for events in stream.take_events(config.batch_size, within=config.max_wait):

@@ -18,7 +18,7 @@ class WorkerConfig:
     topics: TopicNames
     partitions: int
     batch_size: int = 64
-    max_wait: float = 0.5
+    max_wait: float = 0.25
     session_timeout: float = 6.0
     heartbeat_interval: float = 1.0
     commit_interval: float = 2.8
