@@ -108,7 +108,8 @@ def main() -> None:
     parser.add_argument("--model", required=True, help="fine-tuned model directory")
     parser.add_argument("--variant", default="auto")
     parser.add_argument("--items", type=int, default=4000)
-    parser.add_argument("--batch-size", type=int, default=64, help="model and agent batch size")
+    parser.add_argument("--batch-size", type=int, default=64, help="model batch size")
+    parser.add_argument("--take", type=int, default=256, help="records per agent batch")
     parser.add_argument(
         "--half-seconds", type=float, default=30.0, help="length of the half-load run"
     )
@@ -120,6 +121,10 @@ def main() -> None:
     started = time.perf_counter()
     engine.predict(titles)
     model_rate = len(titles) / (time.perf_counter() - started)
+    started = time.perf_counter()
+    for i in range(0, len(titles), args.take):
+        engine.predict(titles[i : i + args.take])
+    model_take_rate = len(titles) / (time.perf_counter() - started)
     variant = engine.variant
     del engine
 
@@ -143,7 +148,7 @@ def main() -> None:
                 FINSENT_MODEL_PATH=args.model,
                 FINSENT_MODEL_VARIANT=variant,
                 FINSENT_MODEL_BATCH_SIZE=str(args.batch_size),
-                FINSENT_PIPELINE_BATCH_SIZE=str(args.batch_size),
+                FINSENT_PIPELINE_BATCH_SIZE=str(args.take),
                 FINSENT_LOG_LEVEL="WARNING",
             )
             worker = FinsentProcess(["worker"], env, workdir / "worker.log").start()
@@ -170,14 +175,19 @@ def main() -> None:
         admin.dispose()
 
     print(header())
-    print(f"- model: {args.model} variant {variant}, batch size {args.batch_size}")
+    print(
+        f"- model: {args.model} variant {variant}, model batch {args.batch_size}, "
+        f"agent batch {args.take}"
+    )
     print(f"- items: {len(titles):,} at full load; {n_half:,} at half load ({half_rate:.0f}/s)")
     print("- latency: stored_at (transaction start) minus fetched_at (stamped at send)\n")
     print("| measure | value |")
     print("|---|---:|")
-    print(f"| model alone, texts/s | {model_rate:,.0f} |")
+    print(f"| model alone, all {len(titles):,} texts in one call, texts/s | {model_rate:,.0f} |")
+    print(f"| model alone, in agent batches of {args.take}, texts/s | {model_take_rate:,.0f} |")
     print(f"| pipeline sustained, items/s | {sustained:,.0f} |")
-    print(f"| ratio pipeline / model | {sustained / model_rate:.2f} |")
+    print(f"| ratio pipeline / model (one call) | {sustained / model_rate:.2f} |")
+    print(f"| ratio pipeline / model (agent batches) | {sustained / model_take_rate:.2f} |")
     for label, lat in (("full load", full_lat), ("half load", half_lat)):
         p50, p95, p99 = percentiles(lat)
         print(f"| {label} latency p50 / p95 / p99, s | {p50:.2f} / {p95:.2f} / {p99:.2f} |")

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 #: The CPU variant ``auto`` picks: the fastest one that kept accuracy within 0.5 points
 #: of fp32 in bench/classifier.py (see BENCHMARKS.md).
-DEFAULT_CPU_VARIANT = "onnx-int8"
+DEFAULT_CPU_VARIANT = "onnx-fp32"
 #: The CUDA variant ``auto`` picks.
 DEFAULT_CUDA_VARIANT = "fp16"
 

@@ -127,9 +127,9 @@ class ModelSettings(_Concern):
     variant: Literal["auto", "fp32", "fp16", "bf16", "int8", "onnx-fp32", "onnx-int8"] = Field(
         default="auto",
         description=(
-            "Inference variant. auto: onnx-int8 on CPU (fastest within 0.5 pt of fp32 in "
-            "bench/classifier.py), fp16 on CUDA. CPU: fp32, int8, onnx-fp32, onnx-int8; "
-            "CUDA: fp32, fp16, bf16."
+            "Inference variant. auto: onnx-fp32 on CPU (the fastest that kept accuracy "
+            "within 0.5 pt of fp32 in bench/classifier.py), fp16 on CUDA. CPU: fp32, int8, "
+            "onnx-fp32, onnx-int8; CUDA: fp32, fp16, bf16."
         ),
     )
     labels: str = Field(
@@ -164,7 +164,11 @@ class PipelineSettings(_Concern):
     model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}PIPELINE_")
 
     batch_size: int = Field(
-        default=64, ge=1, le=10_000, description="Records an agent takes per batch at most."
+        default=256,
+        ge=1,
+        le=10_000,
+        description="Records an agent takes per batch at most (the model sorts a batch by "
+        "length and runs it in FINSENT_MODEL_BATCH_SIZE pieces).",
     )
     max_wait: float = Field(
         default=0.25, gt=0, le=60, description="Seconds an agent waits to fill a batch."

@@ -17,7 +17,7 @@ class WorkerConfig:
     bootstrap_servers: str
     topics: TopicNames
     partitions: int
-    batch_size: int = 64
+    batch_size: int = 256
     max_wait: float = 0.25
     session_timeout: float = 6.0
     heartbeat_interval: float = 1.0

@@ -169,6 +169,7 @@ def evaluate_command(
     settings = settings_from(
         {
             "model": {
+                "path": model_path,
                 "labels": labels,
                 "device": device,
                 "variant": variant,
@@ -181,19 +182,11 @@ def evaluate_command(
     model = settings.model
     from classifier.data import load_csv
     from classifier.labels import parse_label_map
-    from classifier.loading import load_engine
     from classifier.metrics import classification_metrics, format_report
+    from finsent.runtime import open_classifier
 
     data = load_csv(csv_path, parse_label_map(model.labels))
-    engine = load_engine(
-        model_path,
-        device=model.device,
-        variant=model.variant,
-        batch_size=model.batch_size,
-        max_length=model.max_length,
-        threads=model.threads,
-        labels=model.labels,
-    )
+    engine = open_classifier(settings)
     started = time.perf_counter()
     predicted = engine.predict_proba(data.texts).argmax(axis=1).tolist()
     seconds = time.perf_counter() - started
