@@ -23,22 +23,17 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.database import fresh_database
 from bench.machine import header
 from classifier.loading import load_engine
-from storage import migrate
-from storage.db import make_engine
 from storage.models import Article
 from streams.embedded_broker import EmbeddedBroker
 from tests.processes import FinsentProcess
 
-SERVER = os.environ.get(
-    "FINSENT_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 VALID = (
     Path(__file__).resolve().parents[2] / "shared/data/twitter-financial-news-sentiment/valid.csv"
 )
@@ -128,15 +123,8 @@ def main() -> None:
     variant = engine.variant
     del engine
 
-    server = make_url(SERVER)
-    name = f"finsent_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    db = make_engine(url)
-    migrate.upgrade(db)
-    db.dispose()
+    db, drop = fresh_database()
+    url = db.url.render_as_string(hide_password=False)
     workdir = Path(tempfile.mkdtemp(prefix="finsent-bench-"))
     try:
         with EmbeddedBroker(port=0) as broker:
@@ -170,9 +158,7 @@ def main() -> None:
             finally:
                 worker.stop()
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop()
 
     print(header())
     print(

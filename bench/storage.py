@@ -13,51 +13,25 @@ up and increment it, commit.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.database import SERVER, fresh_database
 from bench.machine import header
-from storage import migrate
 from storage.buckets import STORED_WIDTHS, floor_time
-from storage.db import make_engine
 from storage.models import Article, ArticleSentiment, ArticleTopic, Base, TopicBucket
 from storage.types import ScoredArticle
 from storage.writes import save_scored_batch
 from tests.factories import random_articles
-
-SERVER = os.environ.get(
-    "FINSENT_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-
-
-def fresh_database() -> tuple[Engine, Callable[[], None]]:
-    server = make_url(SERVER)
-    name = f"finsent_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(server.set(database=name).render_as_string(hide_password=False))
-    migrate.upgrade(engine)
-
-    def drop() -> None:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return engine, drop
 
 
 def truncate(engine: Engine) -> None:

@@ -117,7 +117,7 @@ def wait_until_reachable(
                 conn.execute(text("SELECT 1"))
             return
         except OperationalError as e:
-            reason = _first_line(e.orig) if e.orig is not None else _first_line(e)
+            reason = first_line(e)
             if attempt == retries:
                 raise DatabaseUnavailable(
                     f"cannot connect to the database at {where} after {attempt + 1} "
@@ -141,9 +141,11 @@ def _where(url: URL) -> str:
     return f"{url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
 
 
-def _first_line(error: object) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__
+def first_line(error: BaseException) -> str:
+    """The first non-empty line of a (driver) error, for a one-line message."""
+    cause = getattr(error, "orig", None) or error
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    return lines[0] if lines else type(cause).__name__
 
 
 def is_postgres(engine: Engine) -> bool:

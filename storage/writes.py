@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 
 from storage.buckets import STORED_WIDTHS, bucket_increments
+from storage.db import first_line
 from storage.exceptions import DatabaseUnavailable, RejectedRecord
 from storage.models import (
     LABELS,
@@ -87,14 +88,14 @@ def save_scored_batch(
             with engine.begin() as conn:
                 return _save(conn, ordered)
         except (IntegrityError, DataError) as e:
-            raise RejectedRecord(f"database refused the batch: {_reason(e)}") from e
+            raise RejectedRecord(f"database refused the batch: {first_line(e)}") from e
         except OperationalError as e:
             if _sqlstate(e) in RETRYABLE_SQLSTATES and attempt < max_attempts:
-                log.info("save_scored_batch: %s, retrying (%d)", _reason(e), attempt)
+                log.info("save_scored_batch: %s, retrying (%d)", first_line(e), attempt)
                 continue
-            raise DatabaseUnavailable(f"cannot save batch: {_reason(e)}") from e
+            raise DatabaseUnavailable(f"cannot save batch: {first_line(e)}") from e
         except InterfaceError as e:
-            raise DatabaseUnavailable(f"cannot save batch: {_reason(e)}") from e
+            raise DatabaseUnavailable(f"cannot save batch: {first_line(e)}") from e
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -269,9 +270,3 @@ def record_source_poll(engine: Engine, poll: SourcePoll) -> None:
 def _sqlstate(error: Exception) -> str | None:
     orig = getattr(error, "orig", None)
     return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-
-
-def _reason(error: Exception) -> str:
-    orig = getattr(error, "orig", None) or error
-    lines = [line.strip() for line in str(orig).splitlines() if line.strip()]
-    return lines[0] if lines else type(orig).__name__

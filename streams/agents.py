@@ -23,12 +23,13 @@ from storage.exceptions import RejectedRecord
 from storage.types import ScoredArticle
 from streams.app import WorkerConfig
 from streams.counters import AgentCounters, PipelineCounters
-from streams.records import DeadLetter, ModelRef, dead_letter
+from streams.records import DeadLetter, ModelRef
 from streams.stages import (
     PredictionLike,
     RawRecord,
     check_raw,
     check_scored,
+    dead_for,
     model_text,
     save_isolating_rejects,
     score,
@@ -169,18 +170,7 @@ def register_agents(app: faust.App, config: WorkerConfig, pipeline: Pipeline) ->
             )
 
         new_ids, rejected = await hold(save, "saving to the database", counters.persist, loop_delay)
-        dead += [
-            dead_letter(
-                reason,
-                stage="persist",
-                topic=r.topic,
-                partition=r.partition,
-                offset=r.offset,
-                key=r.key,
-                value=r.value,
-            )
-            for r, reason in rejected
-        ]
+        dead += [dead_for(record, reason, "persist") for record, reason in rejected]
         if dead:
             await hold(
                 lambda: send_all(deadletter_topic, _dead_records(dead)),

@@ -57,7 +57,8 @@ class Checked:
     dead: list[DeadLetter] = field(default_factory=list)
 
 
-def _dead(record: RawRecord, reason: str, stage: str, now: datetime) -> DeadLetter:
+def dead_for(record: RawRecord, reason: str, stage: str, now: datetime | None = None) -> DeadLetter:
+    """The dead letter of ``record``: why, at which stage, where from, its bytes."""
     return dead_letter(
         reason,
         stage=stage,
@@ -78,10 +79,10 @@ def check_raw(records: Sequence[RawRecord], now: datetime | None = None) -> Chec
         try:
             out.items.append((record, parse_news_item(record.value, record.key, now=now)))
         except InvalidRecord as e:
-            out.dead.append(_dead(record, str(e), "classify", now))
+            out.dead.append(dead_for(record, str(e), "classify", now))
         except Exception as e:  # a record that breaks the parser is still just a record
             out.dead.append(
-                _dead(record, f"unreadable record: {type(e).__name__}: {e}", "classify", now)
+                dead_for(record, f"unreadable record: {type(e).__name__}: {e}", "classify", now)
             )
     return out
 
@@ -150,10 +151,10 @@ def check_scored(
         try:
             good.append((record, parse_scored(record)))
         except InvalidRecord as e:
-            dead.append(_dead(record, str(e), "persist", now))
+            dead.append(dead_for(record, str(e), "persist", now))
         except Exception as e:  # a record that breaks the parser is still just a record
             dead.append(
-                _dead(record, f"unreadable record: {type(e).__name__}: {e}", "persist", now)
+                dead_for(record, f"unreadable record: {type(e).__name__}: {e}", "persist", now)
             )
     return good, dead
 

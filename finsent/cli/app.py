@@ -6,8 +6,11 @@ exit code 2 for bad settings or arguments, 1 for everything else we can explain.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from collections.abc import Callable
+from types import FrameType
 from typing import Any, TypeVar
 
 import click
@@ -77,6 +80,18 @@ def cli() -> None:
     Settings come from FINSENT_* environment variables (see `finsent config`); options
     on the commands override them.
     """
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM, for commands that run until stopped."""
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _on_signal)
+    return stop
 
 
 def main(argv: list[str] | None = None) -> None:

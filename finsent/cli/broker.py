@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import signal
-import threading
-from types import FrameType
-
 import click
 
-from finsent.cli.app import cli, setting_option, settings_from
+from finsent.cli.app import cli, setting_option, settings_from, stop_on_signals
 
 
 @cli.command("broker")
@@ -26,13 +22,7 @@ def broker_command(port: int | None, host: str | None, startup_timeout: float | 
     settings = settings_from(
         {"broker": {"port": port, "host": host, "startup_timeout": startup_timeout}}
     )
-    stop = threading.Event()
-
-    def _on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, _on_signal)
+    stop = stop_on_signals()
     broker = EmbeddedBroker(
         host=settings.broker.host,
         port=settings.broker.port,

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import threading
 from contextlib import ExitStack
 from pathlib import Path
-from types import FrameType
 
 import click
 
-from finsent.cli.app import UserError, cli, setting_option, settings_from
+from finsent.cli.app import UserError, cli, setting_option, settings_from, stop_on_signals
 from finsent.cli.demo import SHARED_DATA, make_demo
 from finsent.runtime import open_engine
 from finsent.settings import Settings
@@ -100,11 +97,6 @@ def up_command(
     from storage.db import describe
 
     settings = settings_from({"database": {"url": database_url}, "broker": {"port": broker_port}})
-    stop = threading.Event()
-
-    def _on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
     engine = open_engine(settings)
     migrate.upgrade(engine)
     click.echo(f"database: {describe(engine.url)} at revision {migrate.current_revision(engine)}")
@@ -118,8 +110,7 @@ def up_command(
         demo_file = settings.general.data_dir / "demo.jsonl"
         if not demo_file.is_file():
             click.echo(make_demo(settings, None, demo_file, hours=6.0, items=1500, seed=7))
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, _on_signal)
+    stop = stop_on_signals()
     with ExitStack() as stack:
         bootstrap = settings.bootstrap_servers
         if settings.uses_embedded_broker:
