@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -221,3 +222,37 @@ class SourceHealth(Base):
     items_new: Mapped[int] = mapped_column(Integer, default=0)
     items_duplicate: Mapped[int] = mapped_column(Integer, default=0)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PublishedItem(Base):
+    """An item id the feed scheduler has already published to ``news.raw``.
+
+    Remembered durably so that a scheduler restart, or two feeds carrying the same
+    link, never publishes the same item twice.
+    """
+
+    __tablename__ = "published_items"
+
+    id: Mapped[str] = mapped_column(String(ITEM_ID_LENGTH), primary_key=True)
+    feed: Mapped[str] = mapped_column(String(200))
+    published_at: Mapped[datetime] = mapped_column(server_default=text("CURRENT_TIMESTAMP"))
+
+    __table_args__ = (Index("ix_published_items_published_at", "published_at"),)
+
+
+class WorkerCounters(Base):
+    """What one worker process's agents have counted since it started, flushed every
+    few seconds so the dashboard (which reads only the database) can show them."""
+
+    __tablename__ = "worker_counters"
+
+    worker: Mapped[str] = mapped_column(String(200), primary_key=True)
+    agent: Mapped[str] = mapped_column(String(40), primary_key=True)
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    processed: Mapped[int] = mapped_column(BigInteger, default=0)
+    dead_lettered: Mapped[int] = mapped_column(BigInteger, default=0)
+    retried: Mapped[int] = mapped_column(BigInteger, default=0)
+    batches: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    __table_args__ = (Index("ix_worker_counters_updated_at", "updated_at"),)
