@@ -35,6 +35,12 @@ bench-storage: $(STAMP) ## Batched vs per-row storage writes (PostgreSQL)
 bench-pipeline: $(STAMP) ## Model alone vs the whole pipeline (needs a trained model: MODEL=dir)
 	$(BIN)/python bench/pipeline.py --model $${MODEL:-$$($(BIN)/finsent config --json | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["derived"]["model path in use"])')}
 
+bench-dashboard: $(STAMP) ## Every dashboard page on 1,000,000 seeded articles (PostgreSQL)
+	$(BIN)/python bench/dashboard.py
+
+bench-sources: $(STAMP) ## Feed parse + normalise + dedup, near-dup check at 100k titles, vs naive
+	$(BIN)/python bench/sources.py
+
 lock: ## Re-pin constraints.txt from the current .venv
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^finsent' > constraints.txt
 
@@ -42,4 +48,4 @@ clean: ## Remove caches and test artifacts (keeps .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache test-artifacts bench/out
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
-.PHONY: help install run test lint bench-storage bench-pipeline lock clean
+.PHONY: help install run test lint bench-storage bench-pipeline bench-dashboard bench-sources lock clean

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -11,7 +14,11 @@ from finsent.settings import Settings
 if TYPE_CHECKING:
     from classifier.engine import Engine as Classifier
     from streams.agents import Pipeline
+    from streams.alerting.agent import AlertingRuntime
+    from streams.alerting.delivery import Deliverer
+    from streams.alerting.evaluator import AlertingConfig
     from streams.app import WorkerConfig
+    from streams.metrics import PipelineMetrics
 
 
 def open_engine(settings: Settings) -> Engine:
@@ -64,12 +71,13 @@ def worker_config(settings: Settings) -> WorkerConfig:
         heartbeat_interval=kafka.heartbeat_interval,
         commit_interval=kafka.commit_interval,
         concurrency=pipeline.concurrency,
+        datadir=str(settings.general.data_dir / "faust"),
     )
 
 
-def open_pipeline(settings: Settings) -> Pipeline:
+def open_pipeline(settings: Settings, metrics: PipelineMetrics | None = None) -> Pipeline:
     """Everything the agents need: the model, the watchlist, the database writer."""
-    from storage.writes import save_scored_batch
+    from storage.writes import save_scored_batch, save_worker_counters
     from streams.agents import Pipeline
     from streams.records import ModelRef
     from streams.scoring import EngineScorer, model_name, model_revision
@@ -81,9 +89,72 @@ def open_pipeline(settings: Settings) -> Pipeline:
     ref = ModelRef(
         name=model_name(settings.model_path), revision=model_revision(settings.model_path)
     )
+    worker, started_at = f"{socket.gethostname()}:{os.getpid()}", datetime.now(UTC)
     return Pipeline(
         scorer=EngineScorer(classifier, ref),
         watchlist=watchlist,
         save=lambda items: save_scored_batch(engine, items),
+        save_counters=lambda counts: save_worker_counters(engine, worker, started_at, counts),
+        counters_interval=settings.metrics.flush_interval,
         max_retry_delay=settings.pipeline.retry_max_delay,
+        metrics=metrics or PipelineMetrics(),
+    )
+
+
+def alerting_config(settings: Settings) -> AlertingConfig:
+    """The rules, the receivers and the alerting knobs, loaded and checked."""
+    from datetime import timedelta
+
+    from streams.alerting.config import load_receivers, load_rules
+    from streams.alerting.evaluator import AlertingConfig
+
+    alerts = settings.alerts
+    secret = alerts.secret.get_secret_value() if alerts.secret is not None else None
+    return AlertingConfig(
+        ruleset=load_rules(alerts.rules),
+        receivers=load_receivers(
+            alerts.receivers, default_secret=secret, default_timeout=alerts.timeout
+        ),
+        settle=timedelta(seconds=alerts.settle),
+        headlines=alerts.headlines,
+        dashboard_url=alerts.dashboard_url,
+        retry_horizon=timedelta(seconds=alerts.retry_horizon),
+        resend=timedelta(seconds=alerts.resend),
+        holder=f"{socket.gethostname()}:{os.getpid()}",
+        clock=alerts.clock,
+    )
+
+
+def open_deliverer(settings: Settings, engine: Engine, config: AlertingConfig) -> Deliverer:
+    from streams.alerting.delivery import Deliverer, RetryPolicy
+
+    alerts = settings.alerts
+    return Deliverer(
+        engine,
+        config,
+        RetryPolicy(base=alerts.retry_base, max_delay=alerts.retry_max_delay),
+        poll=alerts.delivery_poll,
+        concurrency=alerts.delivery_concurrency,
+        worker=config.holder,
+        external_url=alerts.dashboard_url,
+    )
+
+
+def open_alerting(settings: Settings) -> AlertingRuntime | None:
+    """Alerting for the worker: the evaluation timer and/or the deliverer, or None when
+    both are switched off."""
+    from streams.alerting.agent import AlertingRuntime
+
+    alerts = settings.alerts
+    if not alerts.enabled and not alerts.deliver:
+        return None
+    config = alerting_config(settings)
+    engine = open_engine(settings)
+    deliver = alerts.deliver and bool(config.receivers)
+    return AlertingRuntime(
+        engine=engine,
+        config=config,
+        interval=alerts.interval,
+        evaluate=alerts.enabled,
+        deliverer=open_deliverer(settings, engine, config) if deliver else None,
     )

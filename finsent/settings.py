@@ -194,6 +194,219 @@ class PipelineSettings(_Concern):
     )
 
 
+class MetricsSettings(_Concern):
+    model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}METRICS_")
+
+    host: str = Field(
+        default="127.0.0.1",
+        description="Address the Prometheus /metrics endpoints listen on (0.0.0.0 in a container).",
+    )
+    worker_port: int = Field(
+        default=9108, ge=0, le=65535, description="Port of the worker's /metrics; 0 turns it off."
+    )
+    scheduler_port: int = Field(
+        default=9109,
+        ge=0,
+        le=65535,
+        description="Port of the feed scheduler's /metrics; 0 turns it off.",
+    )
+    flush_interval: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="Seconds between writes of the worker's counters to the database "
+        "(for the dashboard).",
+    )
+
+
+class DashboardSettings(_Concern):
+    model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}DASHBOARD_")
+
+    host: str = Field(
+        default="127.0.0.1",
+        description="Address the dashboard listens on (0.0.0.0 in a container).",
+    )
+    port: int = Field(default=8501, ge=1, le=65535, description="Port of the dashboard.")
+    refresh_interval: float = Field(
+        default=10.0,
+        ge=1,
+        le=3600,
+        description="Seconds between refreshes of the live panels (and the loaders' cache ttl).",
+    )
+    password: SecretStr | None = Field(
+        default=None,
+        description="Password asked before any page is shown. Unset: no password "
+        "(or Streamlit's st.login when .streamlit/secrets.toml has an [auth] section).",
+    )
+
+
+class SourcesSettings(_Concern):
+    """The feed scheduler: where the feed list is, and how politely and safely it polls."""
+
+    model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}FEEDS_")
+
+    file: Path | None = Field(
+        default=None,
+        description="Feed list YAML (name, url, interval, ...). Unset: no feeds are polled.",
+    )
+    user_agent: str = Field(
+        default="finsent/0.1 (financial news sentiment monitor; RSS/Atom poller)",
+        min_length=3,
+        max_length=300,
+        description="User-Agent of every feed and robots.txt request.",
+    )
+    connect_timeout: float = Field(
+        default=10.0, gt=0, le=300, description="Seconds to connect to a feed's server."
+    )
+    read_timeout: float = Field(
+        default=20.0, gt=0, le=600, description="Seconds a feed's server may stay silent."
+    )
+    fetch_deadline: float = Field(
+        default=60.0, gt=0, le=3600, description="Seconds one fetch may take in all."
+    )
+    max_bytes: int = Field(
+        default=10_000_000,
+        ge=1_000,
+        le=1_000_000_000,
+        description="Largest feed body accepted, counted after decompression.",
+    )
+    max_redirects: int = Field(default=5, ge=0, le=20, description="Redirects followed at most.")
+    host_delay: float = Field(
+        default=2.0, ge=0, le=3600, description="Least seconds between two requests to a host."
+    )
+    jitter: float = Field(
+        default=15.0,
+        ge=0,
+        le=3600,
+        description="Random delay added to each poll, seconds (at most half the interval).",
+    )
+    misfire_grace: float = Field(
+        default=60.0, gt=0, le=86_400, description="Seconds late a poll may still start."
+    )
+    max_backoff: float = Field(
+        default=3600.0,
+        gt=0,
+        le=7 * 86_400,
+        description="Longest pause of a failing feed (the pause doubles per failure).",
+    )
+    robots_ttl: float = Field(
+        default=3600.0, gt=0, le=7 * 86_400, description="Seconds a robots.txt is cached."
+    )
+    dup_threshold: float = Field(
+        default=0.6,
+        gt=0,
+        le=1,
+        description="Title similarity (estimated Jaccard of 5-grams) that makes a syndicated "
+        "copy of an earlier story.",
+    )
+    dup_window: float = Field(
+        default=86_400.0,
+        gt=0,
+        le=30 * 86_400,
+        description="Seconds an earlier story counts as the first report of a copy.",
+    )
+    remember_days: float = Field(
+        default=90.0,
+        gt=0,
+        le=3650,
+        description="Days a published item id is remembered (not published again).",
+    )
+    concurrency: int = Field(
+        default=4, ge=1, le=64, description="Feeds polled at the same time at most."
+    )
+    watch_interval: float = Field(
+        default=2.0, gt=0, le=3600, description="Seconds between checks of the feed file."
+    )
+    allowed_networks: str = Field(
+        default="",
+        description="Comma-separated CIDRs always allowed (e.g. an internal news proxy); "
+        "other private, loopback, link-local and metadata addresses are refused unless a "
+        "feed sets allow_private_network.",
+    )
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        import ipaddress
+
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            ipaddress.ip_network(part, strict=False)  # ValueError names the bad part
+        return value
+
+
+class AlertsSettings(_Concern):
+    model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}ALERTS_")
+
+    enabled: bool = Field(
+        default=True, description="Evaluate the alert rules in the worker (one worker at a time)."
+    )
+    rules: Path | None = Field(
+        default=None, description="Alert rules YAML. Unset: the default rules shipped with finsent."
+    )
+    receivers: Path | None = Field(
+        default=None, description="Webhook receivers YAML. Unset: no webhooks are sent."
+    )
+    secret: SecretStr | None = Field(
+        default=None,
+        description="Standard Webhooks signing secret (whsec_ + base64) for receivers "
+        "that do not name their own.",
+    )
+    interval: float = Field(
+        default=30.0, ge=1, le=3600, description="Seconds between evaluations of the rules."
+    )
+    settle: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="Seconds after a 1-minute bucket ends before the rules count it as closed.",
+    )
+    clock: Literal["wall", "data"] = Field(
+        default="wall",
+        description="The rules' clock: wall (live news) or data (the newest stored bucket: "
+        "replays of history with `finsent replay --keep-time`, backtests).",
+    )
+    headlines: int = Field(
+        default=5, ge=0, le=50, description="Top headlines carried by each alert event."
+    )
+    dashboard_url: str | None = Field(
+        default=None,
+        description="Public URL of the dashboard, for links in alerts (generatorURL). "
+        "Unset: no links.",
+    )
+    timeout: float = Field(
+        default=10.0, gt=0, le=300, description="Seconds a webhook request may take by default."
+    )
+    retry_base: float = Field(
+        default=5.0, gt=0, le=3600, description="Seconds before the first webhook retry."
+    )
+    retry_max_delay: float = Field(
+        default=600.0, gt=0, le=86400, description="Longest pause between webhook retries."
+    )
+    retry_horizon: float = Field(
+        default=86400.0,
+        gt=0,
+        le=30 * 86400,
+        description="Seconds after which an undelivered webhook is given up (marked failed).",
+    )
+    deliver: bool = Field(
+        default=True,
+        description="Deliver webhooks from the worker (else run `finsent alerts deliver`).",
+    )
+    delivery_poll: float = Field(
+        default=1.0, gt=0, le=60, description="Seconds between looks at the webhook outbox."
+    )
+    delivery_concurrency: int = Field(
+        default=4, ge=1, le=256, description="Webhook requests in flight per deliverer."
+    )
+    resend: float = Field(
+        default=60.0,
+        ge=5,
+        le=3600,
+        description="Seconds between re-sends of a firing alert to Alertmanager's API "
+        "(it expires after four missed re-sends).",
+    )
+
+
 class Settings(BaseModel):
     """Every concern, composed. Built by ``load_settings``; passed down, never re-read."""
 
@@ -205,6 +418,10 @@ class Settings(BaseModel):
     broker: BrokerSettings
     model: ModelSettings
     pipeline: PipelineSettings
+    sources: SourcesSettings
+    metrics: MetricsSettings
+    dashboard: DashboardSettings
+    alerts: AlertsSettings
 
     @property
     def database_url(self) -> str:
@@ -233,6 +450,10 @@ CONCERNS: dict[str, type[_Concern]] = {
     "broker": BrokerSettings,
     "model": ModelSettings,
     "pipeline": PipelineSettings,
+    "sources": SourcesSettings,
+    "metrics": MetricsSettings,
+    "dashboard": DashboardSettings,
+    "alerts": AlertsSettings,
 }
 
 

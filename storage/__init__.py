@@ -12,6 +12,7 @@ from storage.exceptions import (
 )
 from storage.queries import latest_articles, list_alerts, source_health, topic_series
 from storage.types import (
+    AgentCounts,
     AlertView,
     ArticleView,
     ScoredArticle,
@@ -19,11 +20,12 @@ from storage.types import (
     SourceHealthView,
     SourcePoll,
 )
-from storage.writes import record_source_poll, save_scored_batch
+from storage.writes import record_source_poll, save_scored_batch, save_worker_counters
 
 __all__ = [
     "RESOLUTIONS",
     "STORED_WIDTHS",
+    "AgentCounts",
     "AlertView",
     "ArticleView",
     "DatabaseUnavailable",
@@ -41,6 +43,7 @@ __all__ = [
     "make_engine",
     "record_source_poll",
     "save_scored_batch",
+    "save_worker_counters",
     "source_health",
     "topic_series",
 ]

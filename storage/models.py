@@ -198,6 +198,8 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(server_default=text("CURRENT_TIMESTAMP"))
     delivered_at: Mapped[datetime | None]
+    # Added by migration 0003: retries stop after this time (the retry horizon).
+    give_up_at: Mapped[datetime | None]
 
     __table_args__ = (
         CheckConstraint(_in("status", DELIVERY_STATUSES), name="status"),
@@ -222,6 +224,12 @@ class SourceHealth(Base):
     items_new: Mapped[int] = mapped_column(Integer, default=0)
     items_duplicate: Mapped[int] = mapped_column(Integer, default=0)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    # Added by 0002: entries refused (no title, oversized), the conditional-GET
+    # validators of the last 200, and when a failing feed may be polled again.
+    items_rejected: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    retry_at: Mapped[datetime | None]
 
 
 class PublishedItem(Base):
@@ -236,6 +244,10 @@ class PublishedItem(Base):
     id: Mapped[str] = mapped_column(String(ITEM_ID_LENGTH), primary_key=True)
     feed: Mapped[str] = mapped_column(String(200))
     published_at: Mapped[datetime] = mapped_column(server_default=text("CURRENT_TIMESTAMP"))
+    # The title and the syndication link, so that a restarted scheduler rebuilds its
+    # near-duplicate memory of the last window from here.
+    title: Mapped[str | None] = mapped_column(Text)
+    duplicate_of: Mapped[str | None] = mapped_column(String(ITEM_ID_LENGTH))
 
     __table_args__ = (Index("ix_published_items_published_at", "published_at"),)
 
@@ -256,3 +268,90 @@ class WorkerCounters(Base):
     batches: Mapped[int] = mapped_column(BigInteger, default=0)
 
     __table_args__ = (Index("ix_worker_counters_updated_at", "updated_at"),)
+
+
+# --- alerting (migration 0003) -------------------------------------------------------
+
+ALERT_STATES = ("inactive", "pending", "firing", "resolved")
+ATTEMPT_OUTCOMES = ("delivered", "retry", "failed", "disabled")
+
+
+class AlertState(Base):
+    """The lifecycle state of one fingerprint (rule + topic): the evaluator's memory."""
+
+    __tablename__ = "alert_states"
+
+    fingerprint: Mapped[str] = mapped_column(String(200), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(100))
+    topic: Mapped[str] = mapped_column(String(TOPIC_LENGTH))
+    state: Mapped[str] = mapped_column(String(10))
+    since: Mapped[datetime | None]
+    pending_since: Mapped[datetime | None]
+    alert_id: Mapped[str | None] = mapped_column(String(64))
+    starts_at: Mapped[datetime | None]
+    cooldown_until: Mapped[datetime | None]
+    refreshed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (CheckConstraint(_in("state", ALERT_STATES), name="state"),)
+
+
+class AlertEvent(Base):
+    """A transition to firing or resolved, as sent: the alerts topic is fed from here."""
+
+    __tablename__ = "alert_events"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    alert_id: Mapped[str] = mapped_column(String(64), index=True)
+    fingerprint: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime]
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    published_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint(_in("status", ALERT_STATUSES), name="status"),
+        Index("ix_alert_events_published_at", "published_at"),
+    )
+
+
+class AlertEvaluator(Base):
+    """One row: who evaluated the rules last and when (also the SQLite write lock)."""
+
+    __tablename__ = "alert_evaluator"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    last_run_at: Mapped[datetime]
+    as_of: Mapped[datetime | None]
+
+
+class WebhookReceiver(Base):
+    """A receiver's durable state: disabled after a 410 Gone until re-enabled."""
+
+    __tablename__ = "webhook_receivers"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    disabled_at: Mapped[datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+class WebhookAttempt(Base):
+    """Every delivery attempt: when, how long, what came back."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    attempt: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    duration_ms: Mapped[float] = mapped_column(Float)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(10))
+    worker: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (CheckConstraint(_in("outcome", ATTEMPT_OUTCOMES), name="outcome"),)

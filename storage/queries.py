@@ -197,6 +197,10 @@ def source_health(engine: Engine) -> list[SourceHealthView]:
                 items_new=h.items_new,
                 items_duplicate=h.items_duplicate,
                 consecutive_failures=h.consecutive_failures,
+                items_rejected=h.items_rejected,
+                etag=h.etag,
+                last_modified=h.last_modified,
+                retry_at=h.retry_at,
             )
             for h in session.scalars(select(SourceHealth).order_by(SourceHealth.feed))
         ]

@@ -114,6 +114,12 @@ class SourcePoll:
     items_seen: int = 0
     items_new: int = 0
     items_duplicate: int = 0
+    items_rejected: int = 0
+    #: The validators of a 200 response (stored then; a 304 keeps the stored ones).
+    etag: str | None = None
+    last_modified: str | None = None
+    #: When a failing feed may be polled again (None: at its next interval).
+    retry_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,3 +134,18 @@ class SourceHealthView:
     items_new: int
     items_duplicate: int
     consecutive_failures: int
+    items_rejected: int = 0
+    etag: str | None = None
+    last_modified: str | None = None
+    retry_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCounts:
+    """What one agent of one worker process has counted since the process started."""
+
+    agent: str
+    processed: int = 0
+    dead_lettered: int = 0
+    retried: int = 0
+    batches: int = 0

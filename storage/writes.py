@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -35,8 +36,9 @@ from storage.models import (
     ArticleTopic,
     SourceHealth,
     TopicBucket,
+    WorkerCounters,
 )
-from storage.types import ScoredArticle, SourcePoll
+from storage.types import AgentCounts, ScoredArticle, SourcePoll
 
 log = logging.getLogger(__name__)
 
@@ -239,9 +241,13 @@ def record_source_poll(engine: Engine, poll: SourcePoll) -> None:
         "items_seen": health.items_seen + poll.items_seen,
         "items_new": health.items_new + poll.items_new,
         "items_duplicate": health.items_duplicate + poll.items_duplicate,
+        "items_rejected": health.items_rejected + poll.items_rejected,
+        "retry_at": poll.retry_at,
     }
     if poll.url is not None:
         changes["url"] = poll.url
+    if poll.ok and poll.http_status == 200:
+        changes.update(etag=poll.etag, last_modified=poll.last_modified)
     if poll.ok:
         changes.update(last_success_at=poll.fetched_at, last_error=None, consecutive_failures=0)
     else:
@@ -256,6 +262,7 @@ def record_source_poll(engine: Engine, poll: SourcePoll) -> None:
             "items_seen": 0,
             "items_new": 0,
             "items_duplicate": 0,
+            "items_rejected": 0,
             "consecutive_failures": 0,
         }
         _insert_many(
@@ -270,3 +277,42 @@ def record_source_poll(engine: Engine, poll: SourcePoll) -> None:
 def _sqlstate(error: Exception) -> str | None:
     orig = getattr(error, "orig", None)
     return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+
+
+def save_worker_counters(
+    engine: Engine, worker: str, started_at: datetime, counts: Sequence[AgentCounts]
+) -> None:
+    """Replace one worker process's counters with its latest totals (one transaction)."""
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "worker": worker,
+            "agent": c.agent,
+            "started_at": started_at,
+            "updated_at": now,
+            "processed": c.processed,
+            "dead_lettered": c.dead_lettered,
+            "retried": c.retried,
+            "batches": c.batches,
+        }
+        for c in sorted(counts, key=lambda c: c.agent)
+    ]
+
+    def replace(stmt: Any) -> Any:
+        return stmt.on_conflict_do_update(
+            index_elements=["worker", "agent"],
+            set_={
+                name: stmt.excluded[name]
+                for name in (
+                    "started_at",
+                    "updated_at",
+                    "processed",
+                    "dead_lettered",
+                    "retried",
+                    "batches",
+                )
+            },
+        )
+
+    with engine.begin() as conn:
+        _insert_many(conn, WorkerCounters, rows, replace)

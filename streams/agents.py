@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,9 +21,10 @@ from typing import Any, Protocol, TypeVar
 import faust
 
 from storage.exceptions import RejectedRecord
-from storage.types import ScoredArticle
+from storage.types import AgentCounts, ScoredArticle
 from streams.app import WorkerConfig
-from streams.counters import AgentCounters, PipelineCounters
+from streams.counters import PipelineCounters
+from streams.metrics import PipelineMetrics
 from streams.records import DeadLetter, ModelRef
 from streams.stages import (
     PredictionLike,
@@ -42,6 +44,10 @@ T = TypeVar("T")
 
 #: Exit status when stopped while holding an unfinished batch (EX_SOFTWARE).
 EXIT_UNFINISHED = 70
+#: Header the classify agent puts on each scored record: the raw record's timestamp.
+RAW_TIMESTAMP_HEADER = "finsent-raw-ts"
+
+Record = tuple[bytes | None, bytes, dict[str, bytes] | None]
 
 
 class Scorer(Protocol):
@@ -60,6 +66,10 @@ class Pipeline:
     watchlist: Watchlist
     save: Callable[[list[ScoredArticle]], list[str]]
     counters: PipelineCounters = field(default_factory=PipelineCounters)
+    metrics: PipelineMetrics = field(default_factory=PipelineMetrics)
+    #: Writes the counters where the dashboard reads them; None: not written.
+    save_counters: Callable[[list[AgentCounts]], None] | None = None
+    counters_interval: float = 5.0
     model_pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="model")
     )
@@ -70,7 +80,7 @@ class Pipeline:
 
 
 async def hold(
-    action: Callable[[], Awaitable[T]], what: str, counters: AgentCounters, max_delay: float
+    action: Callable[[], Awaitable[T]], what: str, on_retry: Callable[[], None], max_delay: float
 ) -> T:
     """Run ``action`` until it succeeds, backing off; never give the batch up."""
     delay = 0.25
@@ -82,7 +92,7 @@ async def hold(
             logging.shutdown()
             os._exit(EXIT_UNFINISHED)
         except Exception as e:
-            counters.retried += 1
+            on_retry()
             log.warning("%s failed (%s: %s); retrying in %.1fs", what, type(e).__name__, e, delay)
         try:
             await asyncio.sleep(delay)
@@ -104,14 +114,34 @@ def raw_record(event: Any) -> RawRecord:
     )
 
 
-async def send_all(topic: Any, records: Sequence[tuple[bytes | None, bytes]]) -> None:
+async def send_all(topic: Any, records: Sequence[Record]) -> None:
     """Send and wait until the broker has acknowledged every record."""
-    futures = [await topic.send(key=key, value=value) for key, value in records]
+    futures = [
+        await topic.send(key=key, value=value, headers=headers) for key, value, headers in records
+    ]
     await asyncio.gather(*futures)
 
 
-def _dead_records(dead: list[DeadLetter]) -> list[tuple[bytes | None, bytes]]:
-    return [(d.key.encode() if d.key is not None else None, d.to_json()) for d in dead]
+def _dead_records(dead: list[DeadLetter]) -> list[Record]:
+    return [(d.key.encode() if d.key is not None else None, d.to_json(), None) for d in dead]
+
+
+def raw_timestamp_header(timestamp: float | None) -> dict[str, bytes] | None:
+    """The header that carries a raw record's timestamp (seconds) to the persist agent."""
+    return None if timestamp is None else {RAW_TIMESTAMP_HEADER: repr(float(timestamp)).encode()}
+
+
+def raw_timestamp(headers: Any) -> float | None:
+    """The raw record's timestamp from a scored record's headers (a list of pairs or a
+    mapping, as Faust gives them); None when absent or unreadable."""
+    pairs = headers.items() if isinstance(headers, dict) else (headers or ())
+    for name, value in pairs:
+        if name == RAW_TIMESTAMP_HEADER:
+            try:
+                return float(value.decode() if isinstance(value, bytes) else value)
+            except (UnicodeDecodeError, ValueError):
+                return None
+    return None
 
 
 def register_agents(app: faust.App, config: WorkerConfig, pipeline: Pipeline) -> None:
@@ -130,37 +160,63 @@ def register_agents(app: faust.App, config: WorkerConfig, pipeline: Pipeline) ->
 
     raw_topic, scored_topic = declare(names.raw), declare(names.scored)
     deadletter_topic = declare(names.deadletter)
-    counters = pipeline.counters
+    counters, metrics = pipeline.counters, pipeline.metrics
     loop_delay = pipeline.max_retry_delay
+
+    def retried(agent: str, operation: str) -> Callable[[], None]:
+        def count() -> None:
+            getattr(counters, agent).retried += 1
+            metrics.retries.labels(agent, operation).inc()
+
+        return count
+
+    def count_dead(dead: Sequence[DeadLetter]) -> None:
+        for d in dead:
+            metrics.deadlettered.labels(d.topic, d.stage).inc()
+            log.warning("dead letter from %s[%s]@%s: %s", d.topic, d.partition, d.offset, d.reason)
 
     async def classify_batch(events: Sequence[Any]) -> None:
         loop = asyncio.get_running_loop()
-        checked = check_raw([raw_record(e) for e in events])
+        records = [raw_record(e) for e in events]
+        stamps = {id(r): e.message.timestamp for r, e in zip(records, events, strict=True)}
+        metrics.items.labels(names.raw, "consumed").inc(len(events))
+        metrics.batch_size.labels("classify").observe(len(events))
+        checked = check_raw(records)
         items = [item for _, item in checked.items]
         texts = [model_text(item) for item in items]
 
         async def predict() -> Sequence[PredictionLike]:
-            return await loop.run_in_executor(pipeline.model_pool, pipeline.scorer.predict, texts)
+            started = time.perf_counter()
+            out = await loop.run_in_executor(pipeline.model_pool, pipeline.scorer.predict, texts)
+            metrics.inference_seconds.observe(time.perf_counter() - started)
+            return out
 
         predictions = (
-            await hold(predict, "classifying", counters.classify, loop_delay) if texts else []
+            await hold(predict, "classifying", retried("classify", "model"), loop_delay)
+            if texts
+            else []
         )
         scored = score(items, predictions, pipeline.watchlist, pipeline.scorer.model)
-        out = [(s.id.encode(), s.to_json()) for s in scored]
+        out: list[Record] = [
+            (s.id.encode(), s.to_json(), raw_timestamp_header(stamps[id(record)]))
+            for (record, _), s in zip(checked.items, scored, strict=True)
+        ]
 
         async def publish() -> None:
             await send_all(scored_topic, out)
             await send_all(deadletter_topic, _dead_records(checked.dead))
 
-        await hold(publish, "publishing scored items", counters.classify, loop_delay)
+        await hold(publish, "publishing scored items", retried("classify", "kafka"), loop_delay)
         counters.classify.batches += 1
         counters.classify.processed += len(events)
         counters.classify.dead_lettered += len(checked.dead)
-        for d in checked.dead:
-            log.warning("dead letter from %s[%s]@%s: %s", d.topic, d.partition, d.offset, d.reason)
+        metrics.items.labels(names.raw, "scored").inc(len(scored))
+        count_dead(checked.dead)
 
     async def persist_batch(events: Sequence[Any]) -> None:
         loop = asyncio.get_running_loop()
+        metrics.items.labels(names.scored, "consumed").inc(len(events))
+        metrics.batch_size.labels("persist").observe(len(events))
         good, dead = check_scored([raw_record(e) for e in events])
         pairs = [(record, to_article(item)) for record, item in good]
 
@@ -169,21 +225,28 @@ def register_agents(app: faust.App, config: WorkerConfig, pipeline: Pipeline) ->
                 pipeline.db_pool, save_isolating_rejects, pipeline.save, pairs, RejectedRecord
             )
 
-        new_ids, rejected = await hold(save, "saving to the database", counters.persist, loop_delay)
+        new_ids, rejected = await hold(
+            save, "saving to the database", retried("persist", "database"), loop_delay
+        )
+        stored = time.time()
+        for event in events:
+            published = raw_timestamp(event.message.headers)
+            if published is not None:
+                metrics.publish_to_stored_seconds.observe(max(0.0, stored - published))
         dead += [dead_for(record, reason, "persist") for record, reason in rejected]
         if dead:
             await hold(
                 lambda: send_all(deadletter_topic, _dead_records(dead)),
                 "publishing dead letters",
-                counters.persist,
+                retried("persist", "kafka"),
                 loop_delay,
             )
         counters.persist.batches += 1
         counters.persist.processed += len(events)
         counters.persist.dead_lettered += len(dead)
         counters.stored_new += len(new_ids)
-        for d in dead:
-            log.warning("dead letter from %s[%s]@%s: %s", d.topic, d.partition, d.offset, d.reason)
+        metrics.items.labels(names.scored, "stored").inc(len(new_ids))
+        count_dead(dead)
 
     @app.timer(interval=60.0)  # type: ignore[untyped-decorator]  # faust's decorator is untyped
     async def report() -> None:
@@ -200,6 +263,16 @@ def register_agents(app: faust.App, config: WorkerConfig, pipeline: Pipeline) ->
             c.persist.retried,
         )
 
+    if pipeline.save_counters is not None:
+        save_counters = pipeline.save_counters
+
+        @app.timer(interval=pipeline.counters_interval)  # type: ignore[untyped-decorator]
+        async def flush_counters() -> None:
+            try:
+                await asyncio.to_thread(save_counters, agent_counts(pipeline.counters))
+            except Exception as e:  # the counters are for display; the next flush catches up
+                log.warning("could not write the worker counters: %s: %s", type(e).__name__, e)
+
     @app.agent(raw_topic, name="classify", concurrency=config.concurrency)
     async def classify(stream: Any) -> None:
         async for events in stream.take_events(config.batch_size, within=config.max_wait):
@@ -209,6 +282,20 @@ def register_agents(app: faust.App, config: WorkerConfig, pipeline: Pipeline) ->
     async def persist(stream: Any) -> None:
         async for events in stream.take_events(config.batch_size, within=config.max_wait):
             await guarded(persist_batch(events), "persist")
+
+
+def agent_counts(counters: PipelineCounters) -> list[AgentCounts]:
+    """The counters as the storage layer takes them."""
+    return [
+        AgentCounts(
+            agent=name,
+            processed=c.processed,
+            dead_lettered=c.dead_lettered,
+            retried=c.retried,
+            batches=c.batches,
+        )
+        for name, c in (("classify", counters.classify), ("persist", counters.persist))
+    ]
 
 
 async def guarded(batch: Awaitable[None], agent: str) -> None:

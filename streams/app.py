@@ -23,6 +23,8 @@ class WorkerConfig:
     heartbeat_interval: float = 1.0
     commit_interval: float = 2.8
     concurrency: int = 1
+    #: Where Faust keeps its local state; None: Faust's default (under the working directory).
+    datadir: str | None = None
 
 
 def create_app(config: WorkerConfig) -> faust.App:
@@ -43,4 +45,5 @@ def create_app(config: WorkerConfig) -> faust.App:
         producer_acks=-1,
         web_enabled=False,
         autodiscover=False,
+        datadir=config.datadir or "{conf.name}-data",
     )

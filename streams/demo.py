@@ -94,7 +94,9 @@ def build_demo(
         {
             "title": h.text,
             "source": OUTLETS[n % len(OUTLETS)],
-            "url": f"https://demo.finsent.invalid/story/{n}",
+            # the start in the link: each demo is new news, even in a database that
+            # already holds an earlier one
+            "url": f"https://demo.finsent.invalid/story/{n}?run={start:%Y%m%dT%H%M%S}",
             "published_at": at.astimezone(UTC).isoformat(),
         }
         for n, (at, h) in enumerate(timed)

@@ -23,3 +23,7 @@ class InvalidRecord(StreamsError):
 
 class ConfigFileError(StreamsError):
     """A configuration file (watchlist, feeds, rules) is malformed; names file and line."""
+
+
+class MetricsUnavailable(StreamsError):
+    """The metrics endpoint could not be started (its port is taken, say)."""

@@ -98,6 +98,7 @@ class NearDupIndex:
         self.hasher = MinHasher(num_perm=bands * rows)
         self._buckets: dict[tuple[int, bytes], list[Entry]] = {}
         self._order: deque[tuple[datetime, Entry]] = deque()
+        self._by_id: dict[str, Entry] = {}
 
     def __len__(self) -> int:
         return len(self._order)
@@ -111,6 +112,8 @@ class NearDupIndex:
     def _evict(self, now: datetime) -> None:
         while self._order and self._order[0][0] < now - self.window:
             _, old = self._order.popleft()
+            if self._by_id.get(old.id) is old:
+                del self._by_id[old.id]
             for key in self._keys(old.signature):
                 entries = self._buckets.get(key)
                 if entries is not None:
@@ -120,8 +123,12 @@ class NearDupIndex:
 
     def check(self, item_id: str, title: str, at: datetime) -> str | None:
         """The id of the earliest remembered near-duplicate of ``title``, or None; then
-        remember this title (a duplicate is remembered too, pointing at the same story)."""
+        remember this title (a duplicate is remembered too, pointing at the same story).
+        An id already remembered gets the same answer again and is not added twice."""
         self._evict(at)
+        known = self._by_id.get(item_id)
+        if known is not None:
+            return known.root if known.root != item_id else None
         signature = self.hasher.signature(shingles(normalise_title(title)))
         keys = self._keys(signature)
         best: Entry | None = None
@@ -136,8 +143,20 @@ class NearDupIndex:
                 ):
                     best = entry
         root = best.root if best is not None else None
-        entry = Entry(item_id, root or item_id, at, signature)
+        self._add(Entry(item_id, root or item_id, at, signature), keys)
+        return root
+
+    def remember(self, item_id: str, title: str, at: datetime, root: str | None) -> None:
+        """Remember an item whose verdict is already known (``root``: the first report it
+        copies, or None), e.g. when a restarted process reloads the last window."""
+        self._evict(at)
+        if item_id in self._by_id:
+            return
+        signature = self.hasher.signature(shingles(normalise_title(title)))
+        self._add(Entry(item_id, root or item_id, at, signature), self._keys(signature))
+
+    def _add(self, entry: Entry, keys: list[tuple[int, bytes]]) -> None:
         for key in keys:
             self._buckets.setdefault(key, []).append(entry)
-        self._order.append((at, entry))
-        return root
+        self._order.append((entry.at, entry))
+        self._by_id[entry.id] = entry

@@ -113,7 +113,14 @@ def rebase(items: list[NewsItem], start: datetime, speed: float) -> list[NewsIte
 class Publisher:
     """kafka-python producer: acks=all, keyed by item id, bounded waits."""
 
-    def __init__(self, bootstrap_servers: str, topic: str, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        *,
+        timeout: float = 30.0,
+        client_id: str = "finsent-publish",
+    ) -> None:
         from kafka import KafkaProducer
         from kafka.errors import KafkaError
 
@@ -125,7 +132,7 @@ class Publisher:
                 acks="all",
                 linger_ms=5,
                 max_block_ms=int(timeout * 1000),
-                client_id="finsent-publish",
+                client_id=client_id,
             )
         except KafkaError as e:
             raise BrokerError(f"cannot reach Kafka at {bootstrap_servers}: {e}") from None
@@ -150,6 +157,36 @@ class Publisher:
                 log.error("a record was not acknowledged: %s", e)
         self._futures.clear()
         return sent
+
+    def send_batch(self, items: list[NewsItem]) -> list[str]:
+        """Send ``items`` and wait for them (``timeout`` for the whole batch); return the
+        ids the broker acknowledged. Safe to call from several threads at once (each
+        waits for its own sends). When a send cannot even be queued (no broker), the
+        rest of the batch is not tried: the caller sends it again later."""
+        from kafka.errors import KafkaError
+
+        deadline = time.monotonic() + self.timeout
+        pending: list[tuple[str, Any]] = []
+        for item in items:
+            try:
+                future = self._producer.send(self.topic, key=item.id.encode(), value=item.to_json())
+            except KafkaError as e:
+                log.error(
+                    "could not send %s (and %d after it): %s",
+                    item.id,
+                    len(items) - len(pending) - 1,
+                    e,
+                )
+                break
+            pending.append((item.id, future))
+        acked = []
+        for item_id, future in pending:
+            try:
+                future.get(timeout=max(0.001, deadline - time.monotonic()))
+                acked.append(item_id)
+            except KafkaError as e:
+                log.error("%s was not acknowledged: %s", item_id, e)
+        return acked
 
     def close(self) -> None:
         self._producer.close(timeout=self.timeout)

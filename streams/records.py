@@ -36,6 +36,8 @@ FUTURE_TOLERANCE = timedelta(days=1)
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 
 _ID_RE = re.compile(r"^[A-Za-z0-9._:-]+$")
+_TOPIC_HINT_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+MAX_TOPIC_HINTS = 20
 _TAG_RE = re.compile(r"<[^>]*>")
 _SCRIPT_RE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _SPACE_RE = re.compile(r"\s+")
@@ -57,6 +59,10 @@ class NewsItem(BaseModel):
     published_at: datetime
     fetched_at: datetime
     lang: str | None = None
+    #: The first report of the story when this item is a syndicated copy of it.
+    duplicate_of: str | None = None
+    #: Topics the source says every item of it is about (a feed's ``topics``).
+    topic_hints: tuple[str, ...] = ()
 
     def to_json(self) -> bytes:
         return self.model_dump_json(by_alias=True).encode()
@@ -87,7 +93,6 @@ class ScoredItem(NewsItem):
     tickers: tuple[str, ...] = ()
     model: ModelRef
     scored_at: datetime
-    duplicate_of: str | None = None
 
 
 class DeadLetter(BaseModel):
@@ -245,6 +250,21 @@ def parse_news_item(
         raise InvalidRecord(f"id {str(item_id)[:40]!r} is not 1-128 characters of [A-Za-z0-9._:-]")
     if key is not None and key.decode("utf-8", "replace") != item_id:
         raise InvalidRecord(f"record key {key[:40]!r} does not match id {item_id[:40]!r}")
+    duplicate_of = data.get("duplicate_of")
+    if duplicate_of is not None and (
+        not isinstance(duplicate_of, str)
+        or len(duplicate_of) > MAX_ID_CHARS
+        or not _ID_RE.match(duplicate_of)
+        or duplicate_of == item_id
+    ):
+        raise InvalidRecord(f"duplicate_of {str(duplicate_of)[:40]!r} is not another item's id")
+    hints = data.get("topic_hints") or []
+    if (
+        not isinstance(hints, list)
+        or len(hints) > MAX_TOPIC_HINTS
+        or not all(isinstance(h, str) and _TOPIC_HINT_RE.match(h) for h in hints)
+    ):
+        raise InvalidRecord("topic_hints must be a list of topic names")
     return NewsItem(
         schema=SCHEMA_VERSION,
         id=item_id,
@@ -255,6 +275,8 @@ def parse_news_item(
         published_at=published_at,
         fetched_at=fetched_at,
         lang=lang.lower() if isinstance(lang, str) else None,
+        duplicate_of=duplicate_of,
+        topic_hints=tuple(dict.fromkeys(hints)),
     )
 
 

@@ -116,7 +116,7 @@ def score(
                     positive=p.positive,
                     polarity=max(-1.0, min(1.0, p.positive - p.negative)),
                 ),
-                topics=tags.topics,
+                topics=tuple(dict.fromkeys((*tags.topics, *item.topic_hints))),
                 tickers=tags.tickers,
                 model=model,
                 scored_at=now,

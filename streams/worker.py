@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import faust
 
@@ -10,15 +12,29 @@ from streams.agents import Pipeline, register_agents
 from streams.app import WorkerConfig, create_app
 from streams.topics import ensure_topics
 
+if TYPE_CHECKING:
+    from streams.alerting.agent import AlertingRuntime
+
 log = logging.getLogger(__name__)
 
 
-def run_worker(config: WorkerConfig, pipeline: Pipeline, loglevel: str = "INFO") -> None:
+def run_worker(
+    config: WorkerConfig,
+    pipeline: Pipeline,
+    loglevel: str = "INFO",
+    alerting: AlertingRuntime | None = None,
+) -> None:
     """Create the topics if needed, then run the worker until SIGINT/SIGTERM."""
     created = ensure_topics(config.bootstrap_servers, config.topics.all(), config.partitions)
     if created:
         log.info("created topics: %s", ", ".join(created))
+    if config.datadir:  # Faust creates its own folder inside, not the parents
+        Path(config.datadir).mkdir(parents=True, exist_ok=True)
     app = create_app(config)
     register_agents(app, config, pipeline)
+    if alerting is not None:
+        from streams.alerting.agent import register_alerting
+
+        register_alerting(app, config, alerting)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()

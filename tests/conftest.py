@@ -123,6 +123,16 @@ def topic_name(request: pytest.FixtureRequest) -> str:
 # --- processes -----------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def reap_processes() -> Iterator[None]:
+    """Kill any ``finsent`` process a test started and left running."""
+    from tests.processes import STARTED
+
+    yield
+    while STARTED:
+        STARTED.pop().kill()
+
+
 @pytest.fixture
 def cli_env(tmp_path: Path) -> dict[str, str]:
     """An environment for running ``finsent`` as a subprocess: no FINSENT_ leaks in."""
@@ -130,6 +140,9 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     env["FINSENT_DATA_DIR"] = str(tmp_path / "data")
     env["FINSENT_DATABASE_CONNECT_RETRIES"] = "0"
     env["PYTHONUNBUFFERED"] = "1"
+    # Metrics endpoints off unless a test asks for one (several workers run at once).
+    env["FINSENT_METRICS_WORKER_PORT"] = "0"
+    env["FINSENT_METRICS_SCHEDULER_PORT"] = "0"
     return env
 
 

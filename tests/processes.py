@@ -15,6 +15,11 @@ from pathlib import Path
 FINSENT = str(Path(sys.executable).with_name("finsent"))
 
 
+#: Every process started by a test; the ``reap_processes`` fixture kills what a test
+#: left running (a failed assertion must not leave a worker behind).
+STARTED: list[FinsentProcess] = []
+
+
 class FinsentProcess:
     """One ``finsent`` subcommand in the background, its output in a log file."""
 
@@ -32,6 +37,7 @@ class FinsentProcess:
             start_new_session=True,
         )
         log.close()
+        STARTED.append(self)
         return self
 
     @property

@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 # Importing a command module registers its subcommands on the group.
-from finsent.cli import broker, config, db, demo, model, pipeline, up  # noqa: F401
+from finsent.cli import (  # noqa: F401
+    alerts,
+    broker,
+    config,
+    dashboard,
+    db,
+    demo,
+    model,
+    pipeline,
+    scheduler,
+    up,
+)
 from finsent.cli.app import cli, main
 
 __all__ = ["cli", "main"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 
@@ -63,6 +64,12 @@ from finsent.cli.app import UserError, cli, setting_option, settings_from
 @setting_option("--device", concern="model", field="device")
 @setting_option("--threads", concern="model", field="threads", type=int)
 @click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
+@click.option(
+    "--if-missing",
+    is_flag=True,
+    help="Do nothing when the output directory already holds a model (its config.json): "
+    "for a one-shot service that trains only the first time.",
+)
 def train_command(
     train_csv: str | None,
     valid_csv: str | None,
@@ -80,6 +87,7 @@ def train_command(
     device: str | None,
     threads: int | None,
     no_progress: bool,
+    if_missing: bool,
 ) -> None:
     """Fine-tune a sentiment classifier on labelled CSVs (columns text,label).
 
@@ -101,6 +109,10 @@ def train_command(
         }
     )
     model = settings.model
+    existing = Path(settings.model_path).expanduser() / "config.json"
+    if if_missing and existing.is_file():
+        click.echo(f"a model is already at {existing.parent}: not training (--if-missing)")
+        return
     if model.train_csv is None or model.valid_csv is None:
         missing = (
             "--train (FINSENT_MODEL_TRAIN_CSV)"

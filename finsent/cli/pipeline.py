@@ -38,7 +38,8 @@ def worker_command(
     Several workers with the same group share the partitions; a worker that dies is
     replaced by the others after the session timeout.
     """
-    from finsent.runtime import open_pipeline, worker_config
+    from finsent.runtime import open_alerting, open_pipeline, worker_config
+    from streams.metrics import PipelineMetrics, serve_metrics
     from streams.worker import run_worker
 
     settings = settings_from(
@@ -53,14 +54,20 @@ def worker_command(
         }
     )
     config = worker_config(settings)
-    pipeline = open_pipeline(settings)
+    metrics = PipelineMetrics()
+    if settings.metrics.worker_port:  # before the model loads: a taken port fails at once
+        host, port = settings.metrics.host, settings.metrics.worker_port
+        serve_metrics(metrics.registry, host, port)
+        click.echo(f"metrics on http://{host}:{port}/metrics", err=True)
+    alerting = open_alerting(settings)  # before the model: a bad rules file fails at once
+    pipeline = open_pipeline(settings, metrics)
     click.echo(
         f"worker {config.app_id} on {config.bootstrap_servers}: {config.topics.raw} -> "
         f"{config.topics.scored} -> database; batches of {config.batch_size} within "
         f"{config.max_wait}s",
         err=True,
     )
-    run_worker(config, pipeline, loglevel=settings.general.log_level)
+    run_worker(config, pipeline, loglevel=settings.general.log_level, alerting=alerting)
 
 
 def _load(path: Path, source: str | None) -> list[NewsItem]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 import subprocess
 import sys
 from contextlib import ExitStack
@@ -11,6 +13,7 @@ from pathlib import Path
 import click
 
 from finsent.cli.app import UserError, cli, setting_option, settings_from, stop_on_signals
+from finsent.cli.dashboard import check_port_free as check_dashboard_port
 from finsent.cli.demo import SHARED_DATA, make_demo
 from finsent.runtime import open_engine
 from finsent.settings import Settings
@@ -57,19 +60,54 @@ def ensure_model(settings: Settings) -> None:
         raise UserError(f"training the first model into {path} failed (see above)")
 
 
+def demo_alerting(settings: Settings, env: dict[str, str]) -> list[Child]:
+    """Make the built-in demo raise its planted alert, and show the signed webhook.
+
+    The demo replays six hours of history in minutes with the items' own times, so the
+    rules follow the data's clock (``FINSENT_ALERTS_CLOCK=data``) and look often. When no
+    receivers are configured, a ``webhook-echo`` child receives the alerts and prints them.
+    Explicit settings in the environment win.
+    """
+    env.setdefault("FINSENT_ALERTS_CLOCK", "data")
+    env.setdefault("FINSENT_ALERTS_INTERVAL", "5")
+    if settings.alerts.receivers is not None or not settings.alerts.enabled:
+        return []
+    from streams.embedded_broker import free_port
+
+    secret = (
+        settings.alerts.secret.get_secret_value()
+        if settings.alerts.secret is not None
+        else "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    )
+    port = free_port()
+    receivers = settings.general.data_dir / "demo-receivers.yaml"
+    receivers.write_text(
+        "# Written by `finsent up --demo`: the demo's alerts go to its webhook-echo child.\n"
+        "receivers:\n"
+        "  - name: webhook-echo\n"
+        f"    url: http://127.0.0.1:{port}/\n"
+        "    format: generic\n"
+    )
+    env.update(FINSENT_ALERTS_RECEIVERS=str(receivers), FINSENT_ALERTS_SECRET=secret)
+    return [Child("webhook-echo", finsent_argv("webhook-echo", "--port", str(port)), env)]
+
+
 @cli.command("up")
 @setting_option("--database-url", concern="database", field="url")
 @setting_option("--broker-port", concern="broker", field="port", type=int)
 @click.option(
     "--demo",
     is_flag=True,
-    help="Replay the demo: real headlines on a synthetic clock with one planted surge "
-    "(built once under the data directory by `finsent demo-data`).",
+    help="Replay the demo: six hours of real headlines on a synthetic clock ending now, "
+    "with one planted surge of negative news on one topic that raises an alert (sent, "
+    "signed, to a webhook-echo child unless FINSENT_ALERTS_RECEIVERS is set). Rebuilt "
+    "each run under the data directory. Skipped when FINSENT_FEEDS_FILE names feeds: "
+    "they are polled instead.",
 )
 @click.option(
     "--demo-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Replay this CSV/JSONL file of news items instead.",
+    help="Replay this CSV/JSONL file of news items instead, its times moved to start now.",
 )
 @click.option(
     "--demo-speed",
@@ -90,8 +128,9 @@ def up_command(
     Migrates the database (a SQLite file under the data directory unless
     FINSENT_DATABASE_URL is set), trains a first model if none exists (quick profile),
     starts the embedded Kafka-protocol broker (unless FINSENT_KAFKA_BOOTSTRAP_SERVERS
-    names an existing Kafka) and the worker, and replays the demo. Every child's
-    log lines are prefixed with its name; Ctrl-C stops them all.
+    names an existing Kafka) and the worker, the feed scheduler when FINSENT_FEEDS_FILE
+    is set (else, with --demo, replays the demo). Every child's log lines are prefixed
+    with its name; Ctrl-C stops them all.
     """
     from storage import migrate
     from storage.db import describe
@@ -105,11 +144,20 @@ def up_command(
         from streams.embedded_broker import check_port_free
 
         check_port_free(settings.broker.host, settings.broker.port)
+    check_dashboard_port(settings.dashboard.host, settings.dashboard.port)
+    feeds_file = settings.sources.file
+    if feeds_file is not None:  # a malformed feed file fails now, naming its line
+        from streams.sources.feeds import load_feeds
+
+        click.echo(f"feeds: {len(load_feeds(feeds_file))} in {feeds_file}")
+        if demo and demo_file is None:
+            click.echo("feeds are configured: polling them instead of replaying the demo")
+            demo = False
     ensure_model(settings)
-    if demo and demo_file is None:
+    history = demo and demo_file is None  # the built-in demo: 6 h of history ending now
+    if history:
         demo_file = settings.general.data_dir / "demo.jsonl"
-        if not demo_file.is_file():
-            click.echo(make_demo(settings, None, demo_file, hours=6.0, items=1500, seed=7))
+        click.echo(make_demo(settings, None, demo_file, hours=6.0, items=1500, seed=7))
     stop = stop_on_signals()
     with ExitStack() as stack:
         bootstrap = settings.bootstrap_servers
@@ -133,19 +181,21 @@ def up_command(
             FINSENT_DATABASE_URL=settings.database_url,
             FINSENT_MODEL_PATH=settings.model_path,
         )
-        children = [Child("worker", finsent_argv("worker"), env)]
+        children = []
+        if history:
+            children += demo_alerting(settings, env)
+        children.insert(0, Child("worker", finsent_argv("worker"), env))
         if demo_file is not None:
-            children.append(
-                Child(
-                    "demo",
-                    finsent_argv("replay", str(demo_file), "--speed", str(demo_speed)),
-                    env,
-                    oneshot=True,
-                )
-            )
+            timing = "--keep-time" if history else "--rebase"
+            replay = finsent_argv("replay", str(demo_file), "--speed", str(demo_speed), timing)
+            children.append(Child("demo", replay, env, oneshot=True))
+        if feeds_file is not None:
+            children.append(Child("scheduler", finsent_argv("scheduler"), env))
+        children.append(Child("dashboard", finsent_argv("dashboard"), env))
         click.echo(
-            f"finsent is up: {', '.join(c.name for c in children)}. Still to come in later "
-            "releases: the feed scheduler and the dashboard. Ctrl-C stops everything."
+            f"finsent is up: {', '.join(c.name for c in children)}; dashboard at "
+            f"http://{settings.dashboard.host}:{settings.dashboard.port}. Ctrl-C stops "
+            "everything."
         )
         status = supervise(children, stop, sys.stdout)
     click.echo("finsent stopped")

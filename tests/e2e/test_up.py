@@ -31,10 +31,12 @@ def test_up_runs_the_embedded_defaults_and_stops_cleanly(
             for n in range(20)
         )
     )
+    dashboard_port = free_port()
     cli_env.update(
         FINSENT_BROKER_PORT=str(port),
         FINSENT_MODEL_PATH=str(pipeline_model),
         FINSENT_MODEL_VARIANT="fp32",
+        FINSENT_DASHBOARD_PORT=str(dashboard_port),
     )
     up = FinsentProcess(
         ["up", "--demo-file", str(demo), "--demo-speed", "600"], cli_env, tmp_path / "up.log"
@@ -42,7 +44,9 @@ def test_up_runs_the_embedded_defaults_and_stops_cleanly(
     try:
         up.wait_for_log("finsent is up: worker, demo", timeout=120)
         assert f"kafka: embedded broker at 127.0.0.1:{port} (memory only)" in up.log()
-        assert "revision 0001" in up.log()
+        from storage.migrate import head_revision
+
+        assert f"revision {head_revision()}" in up.log()
         database = Path(cli_env["FINSENT_DATA_DIR"]) / "finsent.db"
         engine = make_engine(f"sqlite:///{database}")
         wait_until(
@@ -53,6 +57,11 @@ def test_up_runs_the_embedded_defaults_and_stops_cleanly(
         assert "[demo] replayed 20 of 20 items" in up.log()
         assert "[worker] " in up.log()
         assert answers_metadata("127.0.0.1", port)
+        wait_until(
+            lambda: "[dashboard]" in up.log() and dashboard_answers(dashboard_port),
+            60,
+            "the dashboard's health endpoint",
+        )
         assert up.proc is not None
         up.proc.send_signal(signal.SIGINT)
         assert up.proc.wait(timeout=60) == 0, up.log()[-3000:]
@@ -60,6 +69,16 @@ def test_up_runs_the_embedded_defaults_and_stops_cleanly(
         up.kill()
     assert "finsent stopped" in up.log()
     assert not answers_metadata("127.0.0.1", port, timeout=0.5)
+
+
+def dashboard_answers(port: int) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
 
 
 def test_up_reports_a_taken_broker_port(cli_env: dict[str, str], tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ Revises: 0001
 Create Date: 2026-11-29
 
 ``published_items`` remembers what the feed scheduler has published, so a restart or
-an overlapping feed never publishes an item twice. ``worker_counters`` holds each
+an overlapping feed never publishes an item twice (with title and syndication link for
+its near-duplicate memory); ``source_health`` gains the scheduler's per-feed state. ``worker_counters`` holds each
 worker's agent counters, flushed every few seconds, for the dashboard.
 """
 
@@ -26,8 +27,17 @@ def upgrade() -> None:
     sa.Column('id', sa.String(length=128), nullable=False),
     sa.Column('feed', sa.String(length=200), nullable=False),
     sa.Column('published_at', sa.DateTime(timezone=True), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
+    sa.Column('title', sa.Text(), nullable=True),
+    sa.Column('duplicate_of', sa.String(length=128), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_published_items'))
     )
+    # The feed scheduler's per-feed state: refused entries, conditional-GET validators,
+    # and when a failing feed may be polled again.
+    with op.batch_alter_table('source_health') as batch:
+        batch.add_column(sa.Column('items_rejected', sa.Integer(), server_default=sa.text('0'), nullable=False))
+        batch.add_column(sa.Column('etag', sa.Text(), nullable=True))
+        batch.add_column(sa.Column('last_modified', sa.Text(), nullable=True))
+        batch.add_column(sa.Column('retry_at', sa.DateTime(timezone=True), nullable=True))
     op.create_index('ix_published_items_published_at', 'published_items', ['published_at'], unique=False)
     op.create_table('worker_counters',
     sa.Column('worker', sa.String(length=200), nullable=False),
@@ -46,5 +56,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_worker_counters_updated_at', table_name='worker_counters')
     op.drop_table('worker_counters')
+    with op.batch_alter_table('source_health') as batch:
+        batch.drop_column('retry_at')
+        batch.drop_column('last_modified')
+        batch.drop_column('etag')
+        batch.drop_column('items_rejected')
     op.drop_index('ix_published_items_published_at', table_name='published_items')
     op.drop_table('published_items')

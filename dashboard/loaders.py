@@ -1,0 +1,242 @@
+"""Cached loaders: one engine per process (``st.cache_resource``), query results cached
+for a short ttl (``st.cache_data``, the refresh interval) so that many browser tabs
+cost the database one query per interval. Each loader calls ``storage`` and returns
+plain data or a DataFrame from ``dashboard.frames``."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from dashboard import frames
+from dashboard.config import DashboardConfig, from_environ
+from storage import views
+from storage.db import EngineOptions, first_line, make_engine
+from storage.exceptions import StorageError
+from storage.queries import latest_articles, list_alerts, source_health, topic_series
+from storage.types import AlertView
+
+Status = Literal["ready", "empty", "unmigrated", "unreachable"]
+
+#: At most this many points per topic on the Topic page's chart.
+MAX_POINTS = 2000
+#: Topics in the overview's heatmap: those with firing alerts, then the busiest.
+HEATMAP_TOPICS = 25
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@st.cache_resource(show_spinner=False)
+def config() -> DashboardConfig:
+    """What ``finsent dashboard`` handed over (read once per process)."""
+    return from_environ(os.environ)
+
+
+def _dispose(engine: Engine) -> None:
+    engine.dispose()
+
+
+@st.cache_resource(show_spinner=False, on_release=_dispose)
+def _engine(url: str, options: tuple[int, float, float, int]) -> Engine:
+    retries, delay, timeout, pool = options
+    return make_engine(
+        url,
+        EngineOptions(
+            connect_retries=retries,
+            connect_retry_delay=delay,
+            connect_timeout=timeout,
+            pool_size=pool,
+        ),
+    )
+
+
+def engine() -> Engine:
+    c = config()
+    return _engine(
+        c.database_url,
+        (c.connect_retries, c.connect_retry_delay, c.connect_timeout, c.pool_size),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseState:
+    status: Status
+    message: str = ""
+
+
+def database_state() -> DatabaseState:
+    """Whether there is anything to show, and if not, why (never raises)."""
+    try:
+        eng = engine()
+        if not views.schema_ready(eng):
+            return DatabaseState("unmigrated")
+        return DatabaseState("ready" if views.has_articles(eng) else "empty")
+    except StorageError as e:
+        return DatabaseState("unreachable", str(e))
+    except SQLAlchemyError as e:
+        return DatabaseState("unreachable", first_line(e))
+
+
+# --- cached queries ------------------------------------------------------------------
+# Cached functions take only hashable plain values; each builds "now" itself, so a
+# cached answer is at most one ttl old.
+
+
+def _mood() -> views.Mood:
+    return views.market_mood(engine(), now())
+
+
+def _topics() -> tuple[pd.DataFrame, pd.DataFrame]:
+    summaries = views.topic_summaries(engine(), now())
+    return frames.topics_frame(summaries), frames.heatmap_frame(summaries[:HEATMAP_TOPICS])
+
+
+def _firing() -> list[AlertView]:
+    return list_alerts(engine(), status="firing", limit=50)
+
+
+def _topic_names() -> list[str]:
+    return views.topic_names(engine())
+
+
+def _source_names() -> list[str]:
+    return views.source_names(engine())
+
+
+def _series(
+    topics: tuple[str, ...], range_s: int, resolution_s: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    end = now()
+    start = end - timedelta(seconds=range_s)
+    points = topic_series(engine(), topics, start, end, resolution_s)
+    periods = views.alerts_overlapping(engine(), topics, start, end)
+    return frames.series_frame(points), frames.alert_periods_frame(periods, end)
+
+
+def _headlines(topic: str, start: datetime, end: datetime) -> pd.DataFrame:
+    return frames.headlines_frame(views.headlines_between(engine(), topic, start, end, limit=10))
+
+
+def _feed(
+    topic: str | None,
+    label: str | None,
+    source: str | None,
+    text: str | None,
+    since_s: int,
+    limit: int,
+) -> pd.DataFrame:
+    eng = engine()
+    firsts = latest_articles(
+        eng,
+        topic=topic,
+        label=label,
+        source=source,
+        text=text or None,
+        since=now() - timedelta(seconds=since_s),
+        include_duplicates=False,
+        limit=limit,
+    )
+    copies = views.duplicates_of(eng, [a.id for a in firsts])
+    return frames.articles_frame(firsts, copies)
+
+
+def _alerts(status: str | None, days: int, limit: int) -> list[AlertView]:
+    return list_alerts(engine(), status=status, since=now() - timedelta(days=days), limit=limit)
+
+
+def _deliveries(since: datetime) -> list[views.DeliveryView]:
+    return views.deliveries_since(engine(), since)
+
+
+def _receivers() -> pd.DataFrame:
+    return frames.receivers_frame(views.receiver_summaries(engine()))
+
+
+def _health() -> pd.DataFrame:
+    return frames.health_frame(source_health(engine()), now())
+
+
+def _models() -> pd.DataFrame:
+    return frames.models_frame(views.models_in_use(engine()))
+
+
+def _freshness() -> views.Freshness:
+    return views.freshness(engine())
+
+
+def _counters() -> pd.DataFrame:
+    return frames.counters_frame(views.worker_counters(engine()), now())
+
+
+@dataclass(frozen=True)
+class Loaders:
+    mood: Callable[[], views.Mood]
+    topics: Callable[[], tuple[pd.DataFrame, pd.DataFrame]]
+    firing: Callable[[], list[AlertView]]
+    topic_names: Callable[[], list[str]]
+    source_names: Callable[[], list[str]]
+    series: Callable[[tuple[str, ...], int, int], tuple[pd.DataFrame, pd.DataFrame]]
+    headlines: Callable[[str, datetime, datetime], pd.DataFrame]
+    feed: Callable[[str | None, str | None, str | None, str | None, int, int], pd.DataFrame]
+    alerts: Callable[[str | None, int, int], list[AlertView]]
+    deliveries: Callable[[datetime], list[views.DeliveryView]]
+    receivers: Callable[[], pd.DataFrame]
+    health: Callable[[], pd.DataFrame]
+    models: Callable[[], pd.DataFrame]
+    freshness: Callable[[], views.Freshness]
+    counters: Callable[[], pd.DataFrame]
+
+
+@functools.cache
+def _build(ttl: float) -> Loaders:
+    def cached(fn: Callable[..., Any]) -> Any:
+        return st.cache_data(ttl=ttl, show_spinner=False)(fn)
+
+    return Loaders(
+        mood=cached(_mood),
+        topics=cached(_topics),
+        firing=cached(_firing),
+        topic_names=cached(_topic_names),
+        source_names=cached(_source_names),
+        series=cached(_series),
+        headlines=cached(_headlines),
+        feed=cached(_feed),
+        alerts=cached(_alerts),
+        deliveries=cached(_deliveries),
+        receivers=cached(_receivers),
+        health=cached(_health),
+        models=cached(_models),
+        freshness=cached(_freshness),
+        counters=cached(_counters),
+    )
+
+
+def load() -> Loaders:
+    """The cached loaders, with the configured refresh interval as their ttl."""
+    return _build(config().refresh_interval)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def model_card(path: str | None) -> dict[str, Any] | None:
+    """The model card's metrics.json when the configured model is a readable directory."""
+    if not path:
+        return None
+    file = Path(path).expanduser() / "metrics.json"
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

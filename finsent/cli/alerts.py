@@ -1,0 +1,294 @@
+"""``finsent alerts list|test|replay|enable|deliver|evaluate`` and ``finsent webhook-echo``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from finsent.cli.app import UserError, cli, setting_option, settings_from, stop_on_signals
+
+if TYPE_CHECKING:
+    from finsent.settings import Settings
+
+
+def _settings(rules: Path | None = None, receivers: Path | None = None) -> Settings:
+    return settings_from({"alerts": {"rules": rules, "receivers": receivers}})
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if value else "-"
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+@cli.group("alerts")
+def alerts_group() -> None:
+    """Alerts: list them, test a receiver, replay an event, run the deliverer."""
+
+
+@alerts_group.command("list")
+@click.option("--limit", type=click.IntRange(min=1, max=10_000), default=20, show_default=True)
+@click.option("--status", type=click.Choice(["firing", "resolved"]), help="Only these alerts.")
+@click.option("--topic", help="Only alerts on this topic.")
+@setting_option("--receivers", concern="alerts", field="receivers", type=click.Path(path_type=Path))
+def list_command(limit: int, status: str | None, topic: str | None, receivers: Path | None) -> None:
+    """The latest alerts, their events and deliveries, and the receivers' state."""
+    from finsent.runtime import alerting_config, open_engine
+    from storage.alerting import disabled_receivers, last_evaluation, list_deliveries
+    from storage.queries import list_alerts
+
+    settings = _settings(receivers=receivers)
+    config = alerting_config(settings)
+    engine = open_engine(settings)
+    evaluated = last_evaluation(engine)
+    if evaluated is None:
+        click.echo("rules never evaluated")
+    else:
+        holder, at, as_of = evaluated
+        click.echo(f"rules last evaluated {_when(at)} by {holder} (buckets up to {_when(as_of)})")
+    alerts = list_alerts(engine, status=status, topic=topic, limit=limit)
+    if not alerts:
+        click.echo("no alerts")
+    for a in alerts:
+        firing = a.details.get("firing", {}) if isinstance(a.details, dict) else {}
+        click.echo(
+            f"{_when(a.starts_at)}  {a.status:<8} {a.severity:<8} {a.rule}/{a.topic}  "
+            f"value {_num(a.value)} baseline {_num(a.baseline)}  ended {_when(a.ends_at)}  "
+            f"events {firing.get('id', '-')}"
+            + (f", {a.details['resolved'].get('id')}" if "resolved" in a.details else "")
+        )
+        if firing.get("summary"):
+            click.echo(f"    {firing['summary']}")
+    deliveries = list_deliveries(engine, limit=limit)
+    if deliveries:
+        click.echo("deliveries:")
+    for d in deliveries:
+        click.echo(
+            f"  {d.event_id} -> {d.receiver:<16} {d.status:<9} attempts {d.attempts}  "
+            f"last {d.last_status or '-'}  next {_when(d.next_attempt_at)}"
+            + (f"  {d.last_error}" if d.last_error and d.status != "delivered" else "")
+        )
+    disabled = disabled_receivers(engine)
+    for r in config.receivers:
+        state = "enabled"
+        if r.name in disabled:
+            at, why = disabled[r.name]
+            state = f"DISABLED since {_when(at)}: {why} (finsent alerts enable {r.name})"
+        click.echo(f"receiver {r.name} ({r.format}, {r.safe_url}): {state}")
+
+
+def _test_event(topic: str) -> dict[str, Any]:
+    now = datetime.now(UTC).replace(microsecond=0)
+    stamp = now.isoformat().replace("+00:00", "Z")
+    return {
+        "schema": 1,
+        "id": f"evt_test_{int(now.timestamp())}",
+        "type": "alert.test",
+        "alert_id": "test",
+        "fingerprint": f"test/{topic}",
+        "status": "firing",
+        "rule": "test",
+        "kind": "negative_surge",
+        "topic": topic,
+        "severity": "info",
+        "starts_at": stamp,
+        "ends_at": None,
+        "at": stamp,
+        "summary": f"Test alert from finsent on {topic}: if you can read this, delivery works",
+        "reason": "sent by `finsent alerts test`",
+        "value": None,
+        "baseline": None,
+        "score": None,
+        "score_name": "z",
+        "threshold": 0.0,
+        "exit_threshold": 0.0,
+        "min_count": 0,
+        "counts": {},
+        "window": {},
+        "baseline_window": {},
+        "headlines": [],
+        "dashboard_url": None,
+    }
+
+
+@alerts_group.command("test")
+@click.argument("receiver")
+@click.option("--topic", default="test", show_default=True, help="Topic named in the test event.")
+@setting_option("--receivers", concern="alerts", field="receivers", type=click.Path(path_type=Path))
+def test_command(receiver: str, topic: str, receivers: Path | None) -> None:
+    """Send a signed test event to RECEIVER now (not through the outbox); exit 1 unless
+    it answers 2xx."""
+    from finsent.runtime import alerting_config
+    from streams.alerting.delivery import post
+    from streams.alerting.formats import render
+
+    settings = _settings(receivers=receivers)
+    config = alerting_config(settings)
+    target = config.receiver(receiver)
+    if target is None:
+        names = ", ".join(r.name for r in config.receivers) or "none configured"
+        raise UserError(f"no receiver {receiver!r} (receivers: {names})", exit_code=2)
+    event = _test_event(topic)
+    if target.format == "alertmanager-api":
+        event["ends_at"] = None
+    url, body = render(
+        target,
+        event,
+        now=datetime.now(UTC),
+        resend=timedelta(seconds=settings.alerts.resend),
+        external_url=settings.alerts.dashboard_url,
+    )
+
+    async def send() -> tuple[int | None, str | None, float]:
+        import httpx
+
+        async with httpx.AsyncClient(follow_redirects=False) as client:
+            status, error, _, _, elapsed = await post(client, target, event["id"], url, body)
+        return status, error, elapsed
+
+    status, error, elapsed = asyncio.run(send())
+    if status is not None and 200 <= status <= 299:
+        click.echo(f"{receiver} ({target.format}) answered {status} in {elapsed:.0f} ms")
+        return
+    raise UserError(f"{receiver} ({target.format}, {target.safe_url}): {error}")
+
+
+@alerts_group.command("replay")
+@click.argument("event_id")
+@click.option(
+    "--receiver",
+    "only",
+    multiple=True,
+    help="Only to this receiver (repeatable). Default: every configured receiver.",
+)
+@setting_option("--receivers", concern="alerts", field="receivers", type=click.Path(path_type=Path))
+def replay_command(event_id: str, only: tuple[str, ...], receivers: Path | None) -> None:
+    """Queue EVENT_ID for delivery again (same webhook id, a fresh retry horizon)."""
+    from finsent.runtime import alerting_config, open_engine
+    from storage.alerting import get_event, requeue
+
+    settings = _settings(receivers=receivers)
+    config = alerting_config(settings)
+    names = [r.name for r in config.receivers]
+    unknown = [n for n in only if n not in names]
+    if unknown:
+        raise UserError(f"no receiver {', '.join(unknown)} (receivers: {', '.join(names)})", 2)
+    targets = list(only) or names
+    if not targets:
+        raise UserError("no receivers configured (FINSENT_ALERTS_RECEIVERS)", exit_code=2)
+    engine = open_engine(settings)
+    event = get_event(engine, event_id)
+    if event is None:
+        raise UserError(f"no event {event_id!r} (see `finsent alerts list`)")
+    now = datetime.now(UTC)
+    horizon = now + timedelta(seconds=settings.alerts.retry_horizon)
+    count = requeue(engine, event_id, {"alert_id": event.get("alert_id")}, targets, now, horizon)
+    click.echo(
+        f"queued {event_id} ({event.get('summary', '')}) for {', '.join(targets)}: {count} "
+        "deliveries pending; the worker's deliverer (or `finsent alerts deliver`) sends them"
+    )
+
+
+@alerts_group.command("enable")
+@click.argument("receiver")
+def enable_command(receiver: str) -> None:
+    """Enable RECEIVER again after it answered 410 Gone (new events go to it again)."""
+    from finsent.runtime import open_engine
+    from storage.alerting import set_receiver_enabled
+
+    settings = _settings()
+    if set_receiver_enabled(open_engine(settings), receiver, datetime.now(UTC)):
+        click.echo(f"{receiver} enabled")
+    else:
+        click.echo(f"{receiver} was not disabled")
+
+
+@alerts_group.command("deliver")
+@setting_option("--receivers", concern="alerts", field="receivers", type=click.Path(path_type=Path))
+def deliver_command(receivers: Path | None) -> None:
+    """Run a webhook deliverer until SIGTERM (besides or instead of the workers' own)."""
+    from finsent.runtime import alerting_config, open_deliverer, open_engine
+
+    settings = _settings(receivers=receivers)
+    config = alerting_config(settings)
+    if not config.receivers:
+        raise UserError("no receivers configured (FINSENT_ALERTS_RECEIVERS)", exit_code=2)
+    deliverer = open_deliverer(settings, open_engine(settings), config)
+    stopped = stop_on_signals()
+    click.echo(f"delivering to {', '.join(deliverer.names)}", err=True)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+
+        async def watch() -> None:
+            while not stopped.is_set():
+                await asyncio.sleep(0.2)
+            stop.set()
+
+        watcher = asyncio.create_task(watch())
+        await deliverer.run(stop)
+        watcher.cancel()
+
+    asyncio.run(run())
+
+
+@alerts_group.command("evaluate")
+@click.option(
+    "--at",
+    "at",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]),
+    help="Evaluate as if it were this time (UTC unless it has an offset). Default: now.",
+)
+@setting_option("--rules", concern="alerts", field="rules", type=click.Path(path_type=Path))
+@setting_option("--receivers", concern="alerts", field="receivers", type=click.Path(path_type=Path))
+def evaluate_command(at: datetime | None, rules: Path | None, receivers: Path | None) -> None:
+    """Run one evaluation round now (or --at a time) and print its events."""
+    from finsent.runtime import alerting_config, open_engine
+    from streams.alerting.evaluator import evaluate_once
+
+    settings = _settings(rules=rules, receivers=receivers)
+    config = alerting_config(settings)
+    now = datetime.now(UTC) if at is None else at.replace(tzinfo=at.tzinfo or UTC)
+    outcome = evaluate_once(open_engine(settings), config, now)
+    if not outcome.ran:
+        click.echo("another evaluator holds the lock: this round is theirs")
+        return
+    click.echo(f"evaluated up to {_when(outcome.as_of)}: {len(outcome.events)} events")
+    for event in outcome.events:
+        click.echo(json.dumps(event, ensure_ascii=False))
+
+
+@cli.command("webhook-echo")
+@click.option(
+    "--secret",
+    envvar="FINSENT_ALERTS_SECRET",
+    required=True,
+    help="Signing secret (whsec_ + base64). [env: FINSENT_ALERTS_SECRET]",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=9000, show_default=True)
+def webhook_echo_command(secret: str, host: str, port: int) -> None:
+    """A tiny webhook receiver: verify each request's signature, print the event as one
+    JSON line; 401 for a bad signature. Point a receiver's url at it."""
+    from streams.alerting.config import check_secret
+    from streams.alerting.echo import make_server, serve
+
+    try:
+        check_secret(secret)
+    except ValueError as e:
+        raise UserError(f"--secret: {e}", exit_code=2) from None
+    try:
+        server = make_server(host, port, secret)
+    except OSError as e:
+        raise UserError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    bound_host, bound_port = server.server_address[:2]
+    click.echo(f"webhook-echo listening on http://{bound_host!s}:{bound_port}/", err=True)
+    stopped = stop_on_signals()
+    serve(server, stopped.is_set)

@@ -1,0 +1,119 @@
+"""``finsent dashboard``: the Streamlit dashboard, on the configured address and port."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from finsent.cli.app import UserError, cli, setting_option, settings_from
+from finsent.runtime import open_engine
+from finsent.settings import Settings
+
+
+def app_path() -> Path:
+    """The Streamlit entry script of the dashboard package."""
+    import dashboard
+
+    return Path(dashboard.__file__).resolve().parent / "app.py"
+
+
+def dashboard_environ(settings: Settings) -> dict[str, str]:
+    """The plain values the dashboard process needs, as its environment variable."""
+    from dashboard.config import DashboardConfig
+
+    db, dash = settings.database, settings.dashboard
+    config = DashboardConfig(
+        database_url=settings.database_url,
+        refresh_interval=dash.refresh_interval,
+        password=dash.password.get_secret_value() if dash.password else None,
+        model_path=settings.model_path,
+        model_device=settings.model.device,
+        model_variant=settings.model.variant,
+        connect_retries=min(db.connect_retries, 2),
+        connect_retry_delay=db.connect_retry_delay,
+        connect_timeout=db.connect_timeout,
+        pool_size=db.pool_size,
+    )
+    return config.to_environ()
+
+
+def streamlit_argv(settings: Settings) -> list[str]:
+    """``streamlit run`` on the dashboard: headless, no telemetry, no file watcher."""
+    dash = settings.dashboard
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app_path()),
+        "--server.address",
+        dash.host,
+        "--server.port",
+        str(dash.port),
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--server.runOnSave",
+        "false",
+        "--browser.gatherUsageStats",
+        "false",
+        "--global.developmentMode",
+        "false",
+        "--client.toolbarMode",
+        "viewer",
+        "--theme.base",
+        "light",
+    ]
+
+
+def check_port_free(host: str, port: int) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise UserError(
+                f"port {port} on {host} is already in use ({e.strerror}): stop what listens "
+                "there or choose another port with --port / FINSENT_DASHBOARD_PORT"
+            ) from None
+
+
+@cli.command("dashboard")
+@setting_option("--database-url", concern="database", field="url")
+@setting_option("--host", concern="dashboard", field="host")
+@setting_option("--port", concern="dashboard", field="port", type=int)
+@setting_option("--refresh-interval", concern="dashboard", field="refresh_interval", type=float)
+def dashboard_command(
+    database_url: str | None,
+    host: str | None,
+    port: int | None,
+    refresh_interval: float | None,
+) -> None:
+    """Serve the Streamlit dashboard until Ctrl-C or SIGTERM.
+
+    Checks that the database answers first (a clear line if it does not); the pages
+    read PostgreSQL (or the SQLite file) only: market mood, topics, live headlines,
+    alerts, sources and the model. A password is asked when FINSENT_DASHBOARD_PASSWORD
+    is set.
+    """
+    settings = settings_from(
+        {
+            "database": {"url": database_url},
+            "dashboard": {"host": host, "port": port, "refresh_interval": refresh_interval},
+        }
+    )
+    engine = open_engine(settings)  # fail now, with the host named, not in the browser
+    engine.dispose()
+    dash = settings.dashboard
+    check_port_free(dash.host, dash.port)
+    env = dict(os.environ)
+    env.update(dashboard_environ(settings))
+    click.echo(f"dashboard: http://{dash.host}:{dash.port}  (Ctrl-C stops it)", err=False)
+    sys.stdout.flush()
+    argv = streamlit_argv(settings)
+    os.execve(argv[0], argv, env)  # noqa: S606 - a fixed argv of our own, no shell

@@ -1,0 +1,191 @@
+"""``finsent scheduler`` (poll the feeds, publish to news.raw) and ``finsent sources``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from finsent.cli.app import UserError, cli, setting_option, settings_from, stop_on_signals
+from finsent.runtime import open_engine
+from finsent.settings import Settings
+
+if TYPE_CHECKING:
+    from storage.types import SourceHealthView
+    from streams.sources.service import ServiceConfig
+
+
+def service_config(settings: Settings, feeds_file: Path) -> ServiceConfig:
+    """The scheduler's plain configuration from settings."""
+    from streams.sources.addresses import parse_networks
+    from streams.sources.http import FetchLimits
+    from streams.sources.scheduler import ScheduleOptions
+    from streams.sources.service import ServiceConfig
+
+    s = settings.sources
+    return ServiceConfig(
+        feeds_file=feeds_file,
+        limits=FetchLimits(
+            user_agent=s.user_agent,
+            connect_timeout=s.connect_timeout,
+            read_timeout=s.read_timeout,
+            deadline=s.fetch_deadline,
+            max_bytes=s.max_bytes,
+            max_redirects=s.max_redirects,
+            host_delay=s.host_delay,
+            robots_ttl=s.robots_ttl,
+            allowed_networks=parse_networks(s.allowed_networks),
+        ),
+        schedule=ScheduleOptions(
+            concurrency=s.concurrency, jitter_s=s.jitter, misfire_grace_s=s.misfire_grace
+        ),
+        max_backoff_s=s.max_backoff,
+        dup_threshold=s.dup_threshold,
+        dup_window_s=s.dup_window,
+        remember_days=s.remember_days,
+        watch_interval_s=s.watch_interval,
+    )
+
+
+@cli.command("scheduler")
+@setting_option(
+    "--feeds", "feeds_file", concern="sources", field="file", type=click.Path(path_type=Path)
+)
+@setting_option("--bootstrap-servers", concern="kafka", field="bootstrap_servers")
+def scheduler_command(feeds_file: Path | None, bootstrap_servers: str | None) -> None:
+    """Poll the feeds of the feed file on their intervals and publish new items to
+    news.raw, until SIGTERM or Ctrl-C.
+
+    The file is re-read when it changes and on SIGHUP (a malformed edit is reported and
+    the running feeds kept). Each feed's health is in the database: `finsent sources`.
+    """
+    from storage import migrate
+    from streams.metrics import serve_metrics
+    from streams.publish import Publisher
+    from streams.sources.feeds import load_feeds
+    from streams.sources.metrics import SourceMetrics
+    from streams.sources.service import SchedulerService
+    from streams.topics import ensure_topics, topic_names
+
+    settings = settings_from(
+        {"sources": {"file": feeds_file}, "kafka": {"bootstrap_servers": bootstrap_servers}}
+    )
+    if settings.general.log_level != "DEBUG":  # two lines per poll otherwise
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    path = settings.sources.file
+    if path is None:
+        raise UserError("no feed file: set FINSENT_FEEDS_FILE or give --feeds", exit_code=2)
+    feeds = load_feeds(path)  # a malformed file stops here, naming the line
+    engine = open_engine(settings)
+    current, head = migrate.current_revision(engine), migrate.head_revision()
+    if current != head:
+        raise UserError(f"database is at revision {current}, not {head}: run `finsent db upgrade`")
+    topic = topic_names(settings.kafka.topic_prefix).raw
+    ensure_topics(settings.bootstrap_servers, [topic], settings.kafka.partitions)
+    metrics = SourceMetrics()
+    if settings.metrics.scheduler_port:  # a taken port fails now, before any poll
+        host, port = settings.metrics.host, settings.metrics.scheduler_port
+        serve_metrics(metrics.registry, host, port)
+        click.echo(f"metrics on http://{host}:{port}/metrics", err=True)
+    publisher = Publisher(settings.bootstrap_servers, topic, client_id="finsent-scheduler")
+    stop = stop_on_signals()
+    try:
+        service = SchedulerService(
+            service_config(settings, path), engine, publisher, feeds, stop=stop, metrics=metrics
+        )
+
+        def _on_hup(signum: int, frame: FrameType | None) -> None:
+            service.reload_requested.set()
+
+        signal.signal(signal.SIGHUP, _on_hup)
+        click.echo(
+            f"scheduler: {service.summary} from {path} -> {topic} on "
+            f"{settings.bootstrap_servers}; SIGHUP or an edit reloads the file",
+            err=True,
+        )
+        service.serve()
+    finally:
+        publisher.close()
+        engine.dispose()
+    click.echo("scheduler stopped", err=True)
+
+
+def _age(at: datetime | None, now: datetime) -> str:
+    if at is None:
+        return "never"
+    seconds = (now - at).total_seconds()
+    if seconds < 0:
+        return f"in {-seconds:.0f}s"
+    if seconds < 120:
+        return f"{seconds:.0f}s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m ago"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.0f}h ago"
+    return at.strftime("%Y-%m-%d %H:%M")
+
+
+def health_rows(views: list[SourceHealthView], now: datetime) -> list[dict[str, str]]:
+    """The table rows of ``finsent sources``."""
+    rows = []
+    for v in views:
+        failing = v.consecutive_failures > 0
+        rows.append(
+            {
+                "feed": v.feed,
+                "state": "failing" if failing else ("ok" if v.last_success_at else "new"),
+                "last fetch": _age(v.last_fetch_at, now),
+                "last success": _age(v.last_success_at, now),
+                "http": str(v.last_status or "-"),
+                "seen": str(v.items_seen),
+                "new": str(v.items_new),
+                "dup": str(v.items_duplicate),
+                "refused": str(v.items_rejected),
+                "failures": str(v.consecutive_failures),
+                "next try": _age(v.retry_at, now) if v.retry_at else "-",
+                "last error": (v.last_error or "")[:80],
+            }
+        )
+    return rows
+
+
+def render_table(rows: list[dict[str, str]]) -> str:
+    if not rows:
+        return ""
+    columns = list(rows[0])
+    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in columns}
+    lines = ["  ".join(c.ljust(widths[c]) for c in columns).rstrip()]
+    lines += ["  ".join(r[c].ljust(widths[c]) for c in columns).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+@cli.command("sources")
+@setting_option("--database-url", concern="database", field="url")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def sources_command(database_url: str | None, as_json: bool) -> None:
+    """Print each feed's health: last fetch and success, HTTP status, items seen, new
+    (first published), dup (of the new: syndicated copies), refused, failures, back-off."""
+    from dataclasses import asdict
+
+    from storage import source_health
+
+    settings = settings_from({"database": {"url": database_url}})
+    engine = open_engine(settings)
+    try:
+        views = source_health(engine)
+    finally:
+        engine.dispose()
+    if as_json:
+        data: list[dict[str, Any]] = [asdict(v) for v in views]
+        click.echo(json.dumps(data, default=lambda o: o.isoformat(), indent=2))
+        return
+    if not views:
+        click.echo("no feed has been polled yet (run `finsent scheduler`)")
+        return
+    click.echo(render_table(health_rows(views, datetime.now(UTC))))

@@ -1,0 +1,305 @@
+"""Signed webhook delivery from the PostgreSQL outbox, with durable retries.
+
+Pure parts (``classify``, ``backoff``, ``retry_after``, ``next_step``, ``signed_headers``)
+decide; ``Deliverer`` does the I/O: it claims due rows (leased, ``SKIP LOCKED``), posts
+them with the Standard Webhooks headers, records every attempt, and schedules the next
+one. It runs as its own asyncio task (HTTP is async, the database calls go to threads),
+so a slow or dead receiver never holds up the classify/persist agents.
+
+- 2xx: delivered.
+- 408, 429, 5xx and network errors: retried with exponential back-off and jitter
+  (``Retry-After`` honoured) until the delivery's horizon, then failed.
+- 410 Gone: the receiver is disabled (and its pending deliveries with it).
+- any other status (other 4xx, a redirect): failed at once, not retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal
+
+import httpx
+from sqlalchemy import Engine
+from standardwebhooks import Webhook
+
+from storage.alerting import (
+    AttemptResult,
+    DeliveryJob,
+    claim_due,
+    get_event,
+    latest_event,
+    record_attempt,
+)
+from streams.alerting.config import Receiver
+from streams.alerting.evaluator import AlertingConfig
+from streams.alerting.formats import render
+
+log = logging.getLogger(__name__)
+
+
+def _user_agent() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"finsent/{version('finsent')}"
+    except PackageNotFoundError:
+        return "finsent"
+
+
+USER_AGENT = _user_agent()
+
+Outcome = Literal["delivered", "retry", "failed", "disabled"]
+RETRYABLE = {408, 429}
+MAX_ERROR = 500
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    base: float = 5.0
+    max_delay: float = 600.0
+    jitter: float = 0.5
+
+
+def classify(status: int | None) -> Outcome:
+    """What a response (None: no response, a network error) means for the delivery."""
+    if status is None or status in RETRYABLE or 500 <= status <= 599:
+        return "retry"
+    if 200 <= status <= 299:
+        return "delivered"
+    if status == 410:
+        return "disabled"
+    return "failed"
+
+
+def backoff(attempt: int, policy: RetryPolicy, rng: random.Random) -> float:
+    """Seconds before retry number ``attempt`` (1-based): doubling, capped, jittered
+    down by up to ``jitter`` of itself so that many deliverers do not retry in step."""
+    delay = min(policy.max_delay, policy.base * 2 ** max(0, attempt - 1))
+    return float(delay * (1 - policy.jitter * rng.random()))
+
+
+def retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def next_step(
+    job: DeliveryJob,
+    status: int | None,
+    error: str | None,
+    *,
+    started_at: datetime,
+    duration_ms: float,
+    retry_after_s: float | None,
+    policy: RetryPolicy,
+    rng: random.Random,
+) -> AttemptResult:
+    """The outcome of one attempt and, for a retry, when the next one is due."""
+    outcome = classify(status)
+    next_at = None
+    if outcome == "retry":
+        delay = backoff(job.attempts + 1, policy, rng)
+        if retry_after_s is not None:
+            delay = max(delay, retry_after_s)
+        next_at = started_at + timedelta(seconds=delay)
+        if job.give_up_at is not None and next_at > job.give_up_at:
+            outcome = "failed"
+            error = f"gave up after {job.attempts + 1} attempts: {error or f'HTTP {status}'}"
+            next_at = None
+    if outcome == "failed" and error is None:
+        error = f"HTTP {status}: not retried"
+    if outcome == "disabled":
+        error = error or "410 Gone: receiver disabled"
+    return AttemptResult(outcome, started_at, duration_ms, status, error, next_at)
+
+
+def signed_headers(receiver: Receiver, msg_id: str, body: bytes, now: datetime) -> dict[str, str]:
+    """Standard Webhooks headers over ``id.timestamp.body`` plus the receiver's own."""
+    signature = Webhook(receiver.secret).sign(msg_id, now, body.decode())
+    return {
+        **receiver.headers,
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signature,
+    }
+
+
+def _short(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= MAX_ERROR else line[: MAX_ERROR - 1] + "…"
+
+
+async def post(
+    client: httpx.AsyncClient, receiver: Receiver, msg_id: str, url: str, body: bytes
+) -> tuple[int | None, str | None, float | None, datetime, float]:
+    """POST once: (status, error, retry-after seconds, started at, duration in ms)."""
+    started = datetime.now(UTC)
+    clock = time.monotonic()
+    try:
+        response = await client.post(
+            url,
+            content=body,
+            headers=signed_headers(receiver, msg_id, body, started),
+            timeout=receiver.timeout,
+        )
+    except httpx.HTTPError as e:
+        elapsed = (time.monotonic() - clock) * 1000
+        reason = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        return None, _short(reason), None, started, elapsed
+    elapsed = (time.monotonic() - clock) * 1000
+    error = None
+    if not 200 <= response.status_code <= 299:
+        error = _short(f"HTTP {response.status_code}: {response.text[:200]}")
+    wait = retry_after(response.headers.get("retry-after"), started)
+    return response.status_code, error, wait, started, elapsed
+
+
+class Deliverer:
+    """Claims due outbox rows and sends them, ``concurrency`` at a time."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        config: AlertingConfig,
+        policy: RetryPolicy,
+        *,
+        poll: float = 1.0,
+        concurrency: int = 4,
+        worker: str = "finsent",
+        external_url: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.engine, self.config, self.policy = engine, config, policy
+        self.poll, self.concurrency, self.worker = poll, concurrency, worker
+        self.external_url = external_url
+        self.rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
+        self.names = [r.name for r in config.receivers]
+        longest = max((r.timeout for r in config.receivers), default=10.0)
+        self.lease = timedelta(seconds=longest + 30)
+        self._claim_failing = False
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Deliver until ``stop`` is set (or the task is cancelled)."""
+        stop = stop or asyncio.Event()
+        running: set[asyncio.Task[None]] = set()
+        async with httpx.AsyncClient(follow_redirects=False) as client:
+            try:
+                while not stop.is_set():
+                    free = self.concurrency - len(running)
+                    jobs = await self._claim(free) if free > 0 else []
+                    for job in jobs:
+                        task = asyncio.create_task(self._deliver(client, job))
+                        running.add(task)
+                        task.add_done_callback(running.discard)
+                    if len(jobs) < free or free <= 0:  # nothing more due now, or full
+                        await self._wait(stop, running)
+            finally:
+                for task in running:
+                    task.cancel()
+                await asyncio.gather(*running, return_exceptions=True)
+
+    async def _wait(self, stop: asyncio.Event, running: set[asyncio.Task[None]]) -> None:
+        """Until stop, a finished delivery, or the poll interval, whichever comes first."""
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait(
+                {stopper, *running}, timeout=self.poll, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            stopper.cancel()
+
+    async def _claim(self, limit: int) -> list[DeliveryJob]:
+        now = datetime.now(UTC)
+        try:
+            jobs = await asyncio.to_thread(
+                claim_due, self.engine, self.names, now, now + self.lease, limit
+            )
+        except Exception as e:  # the database may be away; try again next poll
+            if not self._claim_failing:  # once per outage, not once per poll
+                log.warning("cannot claim webhook deliveries (retrying every poll): %s", e)
+            self._claim_failing = True
+            return []
+        if self._claim_failing:
+            log.info("webhook outbox reachable again")
+            self._claim_failing = False
+        return jobs
+
+    async def deliver_due(self) -> int:
+        """One pass: claim what is due and send it all (for tests and the CLI)."""
+        jobs = await self._claim(1000)
+        async with httpx.AsyncClient(follow_redirects=False) as client:
+            await asyncio.gather(*(self._deliver(client, job) for job in jobs))
+        return len(jobs)
+
+    def _event(self, job: DeliveryJob, receiver: Receiver) -> dict[str, Any] | None:
+        alert = job.payload.get("alert_id")
+        if receiver.format == "alertmanager-api" and isinstance(alert, str):
+            return latest_event(self.engine, alert)
+        return get_event(self.engine, job.event_id)
+
+    async def _deliver(self, client: httpx.AsyncClient, job: DeliveryJob) -> None:
+        try:
+            await self._attempt(client, job)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The row stays leased and is retried when the lease ends.
+            log.exception("delivery %s to %s: unexpected error", job.event_id, job.receiver)
+
+    async def _attempt(self, client: httpx.AsyncClient, job: DeliveryJob) -> None:
+        receiver = self.config.receiver(job.receiver)
+        assert receiver is not None  # only configured receivers are claimed
+        event = await asyncio.to_thread(self._event, job, receiver)
+        if event is None:
+            now = datetime.now(UTC)
+            result = AttemptResult("failed", now, 0.0, None, "event not found in alert_events")
+        else:
+            url, body = render(
+                receiver,
+                event,
+                now=datetime.now(UTC),
+                resend=self.config.resend,
+                external_url=self.external_url,
+            )
+            status, error, wait, started, elapsed = await post(
+                client, receiver, job.event_id, url, body
+            )
+            result = next_step(
+                job,
+                status,
+                error,
+                started_at=started,
+                duration_ms=elapsed,
+                retry_after_s=wait,
+                policy=self.policy,
+                rng=self.rng,
+            )
+        await asyncio.to_thread(record_attempt, self.engine, job, result, self.worker)
+        log.log(
+            logging.INFO if result.outcome == "delivered" else logging.WARNING,
+            "webhook %s -> %s: %s (attempt %d%s)",
+            job.event_id,
+            job.receiver,
+            result.outcome,
+            job.attempts + 1,
+            f", {result.error}" if result.error else "",
+        )

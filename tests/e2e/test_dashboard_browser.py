@@ -1,0 +1,156 @@
+"""`finsent dashboard` as a real process, driven by headless Chromium through Selenium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy import Engine
+
+from storage.writes import save_scored_batch
+from streams.embedded_broker import free_port
+from tests.dashboard_seed import SCRIPT_TITLE, seed
+from tests.factories import article
+from tests.processes import FinsentProcess
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    assert not missing, f"{missing} not found: apt-get install chromium chromium-driver"
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1300",
+    ):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def dashboard(db: Engine, pg_url: str, cli_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    """The dashboard on a free port against the seeded database; its base URL."""
+    seed(db, datetime.now(UTC))
+    port = free_port()
+    cli_env.update(
+        FINSENT_DATABASE_URL=pg_url,
+        FINSENT_DASHBOARD_PORT=str(port),
+        FINSENT_DASHBOARD_REFRESH_INTERVAL="2",
+    )
+    proc = FinsentProcess(["dashboard"], cli_env, tmp_path / "dashboard.log").start()
+    try:
+        proc.wait_for_log("You can now view your Streamlit app", timeout=90)
+        assert f"dashboard: http://127.0.0.1:{port}" in proc.log()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.stop()
+    assert "Traceback" not in proc.log(), proc.log()[-3000:]
+
+
+def body(driver: WebDriver) -> str:
+    return str(driver.find_element(By.TAG_NAME, "body").text)
+
+
+def cells(driver: WebDriver) -> list[str]:
+    """The text of the table cells Streamlit's data grid exposes to assistive tech."""
+    return [
+        str(c.get_attribute("textContent"))
+        for c in driver.find_elements(By.CSS_SELECTOR, "[role=gridcell]")
+    ]
+
+
+def wait(driver: WebDriver, what: str, check: object, timeout: float = 60) -> None:
+    try:
+        WebDriverWait(driver, timeout, poll_frequency=0.5).until(check)  # type: ignore[arg-type]
+    except Exception as e:
+        ARTIFACTS.mkdir(exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / "dashboard-failure.png"))
+        raise AssertionError(f"{what}: not seen in {timeout}s\n{body(driver)[:3000]}") from e
+
+
+def test_overview_renders_topics_and_alerts_and_refreshes_live(
+    dashboard: str, browser: WebDriver, db: Engine
+) -> None:
+    browser.get(dashboard)
+    wait(browser, "the market mood", lambda d: "Market mood" in body(d))
+    wait(browser, "the topics table", lambda d: {"oil", "banks", "market"} <= set(cells(d)))
+    text = body(browser)
+    assert "oil: negative-surge firing since" in text  # the firing alert, on top
+    assert "-0.375" in text and "75.0 %" in text  # the seeded mood
+    assert "Articles, last hour\n4" in text
+    assert "Polarity by topic and hour" in text
+    row = cells(browser)
+    oil = row.index("oil")
+    assert row[oil + 1 : oil + 3] == ["firing (1)", "4"]  # alert badge, volume
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "dashboard-overview.png"
+    browser.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("FINSENT_UPDATE_SCREENSHOT"):  # refresh the README's picture
+        shutil.copyfile(shot, REPO / "docs" / "overview.png")
+
+    # a new article appears without a reload: the live panel refreshes itself
+    save_scored_batch(
+        db,
+        [
+            article(
+                99,
+                label="positive",
+                published_at=datetime.now(UTC) - timedelta(minutes=1),
+                topics=("banks", "market"),
+                title="Late bank upgrade",
+            )
+        ],
+    )
+    wait(
+        browser,
+        "the fifth article of the hour",
+        lambda d: "Articles, last hour\n5" in body(d),
+        timeout=30,
+    )
+
+
+def test_a_script_in_a_headline_is_shown_as_text(dashboard: str, browser: WebDriver) -> None:
+    browser.get(f"{dashboard}/feed")
+    wait(browser, "the feed", lambda d: SCRIPT_TITLE in cells(d))
+    assert browser.title != "pwned"
+    scripts = browser.find_elements(By.TAG_NAME, "script")
+    assert not [s for s in scripts if "pwned" in str(s.get_attribute("textContent"))]
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "dashboard-feed.png"))
+
+
+def test_clicking_a_point_shows_the_headlines_behind_it(dashboard: str, browser: WebDriver) -> None:
+    browser.get(f"{dashboard}/topic")
+    wait(browser, "the topic chart", lambda d: d.find_elements(By.CSS_SELECTOR, ".vega-embed"))
+    recent = {"Oil prices plunge on glut", "Refiners warn of losses", "Banks beat estimates"}
+    # the page opens on the newest point: some of the last hour's stories
+    wait(browser, "the newest point's headlines", lambda d: recent & set(cells(d)))
+    chart = browser.find_elements(By.CSS_SELECTOR, ".vega-embed")[0]
+    # the points of the polarity chart, oldest first: the oldest is the OPEC story
+    points = chart.find_elements(By.CSS_SELECTOR, ".mark-symbol path")
+    oldest = min(points, key=lambda p: p.location["x"])
+    ActionChains(browser).move_to_element(oldest).click().perform()
+    wait(browser, "the oldest point's headlines", lambda d: "OPEC output row" in cells(d))
+    assert not recent & set(cells(browser))

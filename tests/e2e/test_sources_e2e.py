@@ -1,0 +1,137 @@
+"""Feeds through the whole pipeline: scheduler -> news.raw -> worker -> PostgreSQL.
+
+Three outlets carry the same story: one counted article, two stored duplicates that
+point at it and are left out of the time series."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select, text
+
+from storage.models import Article
+from tests.integration.sources.feedserver import FeedServer, Reply, rss
+from tests.processes import FinsentProcess, wait_until
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    server = FeedServer()
+    server.thread.start()
+    yield server
+    server.httpd.shutdown()
+    server.httpd.server_close()
+
+
+OUTLETS = {
+    "wire-a": "Oil prices jump as OPEC cuts output - Wire A",
+    "wire-b": "Oil Prices Jump As OPEC Cuts Output | Wire B",
+    "wire-c": "Oil prices jump as OPEC cuts its output",
+}
+
+
+def test_three_outlets_one_counted_article_two_duplicates(
+    feed_server: FeedServer,
+    worker: FinsentProcess,
+    worker_env: dict[str, str],
+    db: Engine,
+    tmp_path: Path,
+) -> None:
+    lines = ["feeds:"]
+    for name, title in OUTLETS.items():
+        feed_server.routes[f"/{name}"] = Reply(
+            200, rss([{"title": title, "link": f"https://{name}.example/markets/oil"}])
+        )
+        lines.append(
+            f"  - {{name: {name}, url: '{feed_server.url('/' + name)}', interval: 30, "
+            "allow_private_network: true}"
+        )
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("\n".join(lines) + "\n")
+    env = dict(worker_env, FINSENT_FEEDS_FILE=str(feeds), FINSENT_FEEDS_JITTER="0")
+    env["FINSENT_FEEDS_HOST_DELAY"] = "0.5"  # the three polls come one after the other
+    scheduler = FinsentProcess(["scheduler"], env, tmp_path / "scheduler.log").start()
+    try:
+        wait_until(lambda: _count(db, "SELECT count(*) FROM articles") == 3, 120, "3 articles")
+    finally:
+        scheduler.stop()
+    with db.connect() as conn:
+        rows = conn.execute(select(Article.source, Article.id, Article.duplicate_of)).all()
+        counted = conn.execute(
+            text(
+                "SELECT coalesce(sum(n_negative + n_neutral + n_positive), 0) FROM topic_buckets "
+                "WHERE topic = 'market' AND width_s = 60"
+            )
+        ).scalar_one()
+    firsts = [r for r in rows if r.duplicate_of is None]
+    copies = [r for r in rows if r.duplicate_of is not None]
+    assert len(firsts) == 1 and len(copies) == 2
+    assert {c.duplicate_of for c in copies} == {firsts[0].id}
+    assert counted == 1
+    assert "Traceback" not in scheduler.log()
+
+
+def _count(engine: Engine, sql: str) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(text(sql)).scalar_one()
+
+
+def test_up_polls_the_configured_feeds_instead_of_the_demo(
+    feed_server: FeedServer, cli_env: dict[str, str], pipeline_model: Path, tmp_path: Path
+) -> None:
+    import signal
+
+    from storage.db import make_engine
+    from storage.queries import latest_articles
+    from streams.embedded_broker import free_port
+
+    feed_server.serve_file("/rss2", "rss2.xml")
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(
+        f"feeds:\n  - {{name: harbor, url: '{feed_server.url('/rss2')}', interval: 60, "
+        "allow_private_network: true}\n"
+    )
+    cli_env.update(
+        FINSENT_BROKER_PORT=str(free_port()),
+        FINSENT_DASHBOARD_PORT=str(free_port()),
+        FINSENT_MODEL_PATH=str(pipeline_model),
+        FINSENT_MODEL_VARIANT="fp32",
+        FINSENT_FEEDS_FILE=str(feeds),
+        FINSENT_FEEDS_JITTER="0",
+    )
+    up = FinsentProcess(["up", "--demo"], cli_env, tmp_path / "up.log").start()
+    try:
+        up.wait_for_log("finsent is up: worker, scheduler, dashboard", timeout=120)
+        assert "feeds are configured: polling them instead of replaying the demo" in up.log()
+        database = Path(cli_env["FINSENT_DATA_DIR"]) / "finsent.db"
+        engine = make_engine(f"sqlite:///{database}")
+        wait_until(
+            lambda: len(latest_articles(engine, limit=100)) == 3, 240, "the feed's 3 articles"
+        )
+        assert {a.source for a in latest_articles(engine, limit=100)} == {"harbor"}
+        assert "[scheduler] " in up.log() and "[demo]" not in up.log()
+        assert up.proc is not None
+        up.proc.send_signal(signal.SIGINT)
+        assert up.proc.wait(timeout=60) == 0, up.log()[-3000:]
+    finally:
+        up.kill()
+    assert "scheduler stopped" in up.log()
+
+
+def test_up_refuses_a_malformed_feed_file_before_anything_starts(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    import subprocess
+
+    from tests.processes import FINSENT
+
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds:\n  - {name: a, url: 'https://a.example/', interval: never}\n")
+    cli_env["FINSENT_FEEDS_FILE"] = str(feeds)
+    done = subprocess.run([FINSENT, "up"], env=cli_env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert f"error: {feeds} line 2: 'never' is not a duration" in done.stderr
+    assert "training" not in done.stdout

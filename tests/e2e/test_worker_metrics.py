@@ -1,0 +1,98 @@
+"""The worker's Prometheus endpoint and its counters in the database, scraped while a real
+worker processes real records."""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import Engine, select
+
+from storage.models import WorkerCounters
+from streams.embedded_broker import free_port
+from streams.topics import topic_names
+from tests.e2e.test_pipeline import news, produce
+from tests.processes import FinsentProcess, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of ``/metrics``, keyed by name and sorted labels."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        assert response.headers["Content-Type"].startswith("text/plain")
+        text = response.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+@pytest.fixture
+def metered_worker(
+    worker_env: dict[str, str], tmp_path: Path, db: Engine
+) -> Iterator[tuple[FinsentProcess, int]]:
+    port = free_port()
+    env = {
+        **worker_env,
+        "FINSENT_METRICS_WORKER_PORT": str(port),
+        "FINSENT_METRICS_FLUSH_INTERVAL": "0.5",
+    }
+    proc = FinsentProcess(["worker"], env, tmp_path / "worker.log").start()
+    proc.wait_for_log("[^Worker]: Ready", timeout=180)
+    yield proc, port
+    proc.stop()
+
+
+def test_metrics_move_while_the_worker_stores(
+    metered_worker: tuple[FinsentProcess, int], worker_env: dict[str, str], db: Engine
+) -> None:
+    _, port = metered_worker
+    names = topic_names(worker_env["FINSENT_KAFKA_TOPIC_PREFIX"])
+    bootstrap = worker_env["FINSENT_KAFKA_BOOTSTRAP_SERVERS"]
+    stored = ("finsent_items_total", (("stage", "stored"), ("topic", names.scored)))
+    assert scrape(port).get(stored, 0) == 0
+
+    produce(bootstrap, names.raw, [(None, news(n)) for n in range(300)])
+    produce(bootstrap, names.raw, [(None, b"not json"), (None, b'{"title": ""}')])
+
+    wait_until(lambda: scrape(port).get(stored) == 300, 180, "300 stored items in /metrics")
+    after = scrape(port)
+    consumed = ("finsent_items_total", (("stage", "consumed"), ("topic", names.raw)))
+    assert after[consumed] == 302
+    dead = ("finsent_deadlettered_total", (("stage", "classify"), ("topic", names.raw)))
+    assert after[dead] == 2
+    assert after[("finsent_publish_to_stored_seconds_count", ())] == 300
+    assert after[("finsent_inference_seconds_count", ())] >= 1
+    assert after[("finsent_batch_size_sum", (("agent", "classify"),))] == 302
+
+    def counters() -> dict[str, int]:
+        with db.connect() as conn:
+            rows = conn.execute(select(WorkerCounters.agent, WorkerCounters.processed)).all()
+        return {agent: processed for agent, processed in rows}
+
+    wait_until(
+        lambda: counters() == {"classify": 302, "persist": 300}, 30, "counters in the database"
+    )
+
+
+def test_a_taken_metrics_port_is_a_clear_start_up_error(
+    worker_env: dict[str, str], tmp_path: Path, db: Engine
+) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**worker_env, "FINSENT_METRICS_WORKER_PORT": str(port)}
+        proc = FinsentProcess(["worker"], env, tmp_path / "worker.log").start()
+        assert proc.proc is not None
+        code = proc.proc.wait(timeout=120)
+    assert code == 1
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in proc.log()
+    assert "Traceback" not in proc.log()

@@ -1,0 +1,241 @@
+"""Feed bytes to clean NewsItems: every format, every hostile entry."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from streams.records import MAX_TITLE_CHARS, parse_news_item, stable_id
+from streams.sources.normalise import NotAFeed, normalise_feed, parse_feed
+
+FEEDS = Path(__file__).resolve().parents[2] / "integration" / "sources" / "feeds"
+NOW = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
+
+
+def items_of(body: bytes, content_type: str = "application/rss+xml", **kw: object) -> list:
+    parsed = parse_feed(body, url="https://feeds.example/feed.xml", content_type=content_type)
+    return normalise_feed(parsed, source="test-feed", fetched_at=NOW, **kw).items  # type: ignore[arg-type]
+
+
+def rss_item(inner: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        f"<item>{inner}</item></channel></rss>"
+    ).encode()
+
+
+def test_rss2_fixture() -> None:
+    parsed = parse_feed(
+        (FEEDS / "rss2.xml").read_bytes(),
+        url="https://harbor.example/rss",
+        content_type="application/rss+xml",
+    )
+    assert parsed.version == "rss20"
+    out = normalise_feed(parsed, source="harbor", fetched_at=NOW, topic_hints=("banks-credit",))
+    first, second, third = out.items
+    assert first.title == "Northwind Bank raises dividend after record quarter"
+    assert first.url == "https://harbor.example/markets/northwind-dividend"  # no utm_, no fragment
+    assert first.id == stable_id(first.url, "harbor", first.title)
+    assert first.published_at == datetime(2026, 3, 2, 13, 15, tzinfo=UTC)
+    assert first.body == "Northwind Bank lifted its payout & announced a buyback."
+    assert first.lang == "en-us" and first.topic_hints == ("banks-credit",)
+    assert first.fetched_at == NOW and first.source == "harbor"
+    assert second.published_at == datetime(2026, 3, 2, 12, 40, tzinfo=UTC)
+    assert third.title == "Fed minutes show divided committee on rate path"
+
+
+def test_atom_fixture() -> None:
+    items = items_of((FEEDS / "atom.xml").read_bytes(), "application/atom+xml")
+    recall, approval = items
+    assert recall.title == "Orbital Motors recalls 40,000 sedans"
+    assert recall.body == "The recall covers model years 2024-2025."
+    assert recall.published_at == datetime(2026, 3, 2, 13, 30, tzinfo=UTC)
+    assert approval.url == "https://feeds.example/2026/03/lumen-approval"  # relative, resolved
+    assert approval.published_at == datetime(2026, 3, 2, 11, 0, tzinfo=UTC)  # <updated>
+    assert approval.body == "Shares rose 9%."
+
+
+def test_rss1_fixture() -> None:
+    items = items_of((FEEDS / "rss1.xml").read_bytes(), "application/rdf+xml")
+    assert [i.title for i in items] == [
+        "Tariff talks stall as negotiators leave Geneva",
+        "Retail sales beat forecasts for a third month",
+    ]
+    assert items[0].published_at == datetime(2026, 3, 1, 17, 30, tzinfo=UTC)
+
+
+def test_what_is_published_passes_the_workers_check_unchanged() -> None:
+    for name, kind in (
+        ("rss2.xml", "application/rss+xml"),
+        ("atom.xml", "application/atom+xml"),
+        ("rss1.xml", "application/rdf+xml"),
+    ):
+        for item in items_of((FEEDS / name).read_bytes(), kind):
+            again = parse_news_item(item.to_json(), item.id.encode(), now=NOW)
+            assert again == item
+
+
+def test_an_entry_without_link_or_date() -> None:
+    (item,) = items_of(rss_item("<title>Mystery merger rumours swirl</title>"))
+    assert item.url is None
+    assert item.id == stable_id(None, "test-feed", "Mystery merger rumours swirl")
+    assert item.published_at == NOW
+
+
+def test_a_future_date_is_clamped_and_an_ancient_one_replaced() -> None:
+    (future,) = items_of(
+        rss_item("<title>a</title><pubDate>Fri, 01 Jan 2100 00:00:00 GMT</pubDate>")
+    )
+    (ancient,) = items_of(
+        rss_item("<title>b</title><pubDate>Thu, 01 Jan 1970 00:00:00 GMT</pubDate>")
+    )
+    (garbage,) = items_of(rss_item("<title>c</title><pubDate>yesterday-ish</pubDate>"))
+    assert future.published_at == ancient.published_at == garbage.published_at == NOW
+
+
+def test_a_zoned_date_becomes_utc() -> None:
+    (item,) = items_of(
+        rss_item("<title>a</title><pubDate>Mon, 02 Mar 2026 23:30:00 -0800</pubDate>")
+    )
+    assert item.published_at == datetime(2026, 3, 3, 7, 30, tzinfo=UTC)
+    assert item.published_at.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "javascript:alert(1)",
+        "ftp://x.example/a",
+        "not a url",
+        "data:text/html,<script>",
+        "http://" + "a" * 3000 + ".example/",
+    ],
+)
+def test_unusable_links_are_dropped(link: str) -> None:
+    from xml.sax.saxutils import escape
+
+    (item,) = items_of(rss_item(f"<title>Some headline</title><link>{escape(link)}</link>"))
+    assert item.url is None
+
+
+def test_script_tags_never_pass() -> None:
+    (item,) = items_of(
+        rss_item(
+            "<title>&lt;script&gt;steal()&lt;/script&gt;Bank &lt;b&gt;up&lt;/b&gt;</title>"
+            "<description>&lt;p onclick='x()'&gt;Body&lt;script&gt;evil()&lt;/script&gt;"
+            "&lt;/p&gt;</description>"
+        )
+    )
+    assert item.title == "Bank up"
+    assert item.body == "Body"
+
+
+def test_a_huge_title_is_refused_and_a_long_one_cut() -> None:
+    huge = "Stocks " * 150_000  # ~1 MB
+    long = "Markets rally " * 200  # 2,800 characters
+    parsed = parse_feed(
+        rss_item(f"<title>{huge}</title>").replace(
+            b"</item>", f"</item><item><title>{long}</title></item>".encode()
+        ),
+        url="https://feeds.example/f",
+        content_type="application/rss+xml",
+    )
+    out = normalise_feed(parsed, source="s", fetched_at=NOW)
+    (reason,) = out.rejected
+    assert re.fullmatch(r"entry 1: title is 1,04\d,\d{3} characters; refused", reason)
+    (item,) = out.items
+    assert len(item.title) <= MAX_TITLE_CHARS and item.title.endswith("…")
+
+
+def test_entries_without_title_are_refused_and_duplicates_kept_once() -> None:
+    body = rss_item("<link>https://a.example/1</link>").replace(
+        b"</item>",
+        b"</item><item><title><![CDATA[<b></b>]]></title></item>"
+        b"<item><title>Same</title><link>https://a.example/s?utm_source=x</link></item>"
+        b"<item><title>Same</title><link>https://a.example/s</link></item>",
+    )
+    parsed = parse_feed(body, url="https://feeds.example/f", content_type="application/rss+xml")
+    out = normalise_feed(parsed, source="s", fetched_at=NOW)
+    assert out.rejected == [
+        "entry 1: entry without a title",
+        "entry 2: entry whose title is only markup",
+    ]
+    assert [i.url for i in out.items] == ["https://a.example/s"]
+
+
+def test_an_html_page_is_not_a_feed() -> None:
+    page = b"<!DOCTYPE html><html><head><title>Home</title></head><body><p>hi</p></body></html>"
+    with pytest.raises(NotAFeed, match="an HTML page"):
+        parse_feed(page, url="https://x.example/", content_type="text/html")
+
+
+def test_garbage_is_not_a_feed() -> None:
+    with pytest.raises(NotAFeed, match="not RSS or Atom"):
+        parse_feed(
+            b"\x00\x01\x02 binary",
+            url="https://x.example/",
+            content_type="application/octet-stream",
+        )
+
+
+def test_malformed_xml_without_entries_is_refused() -> None:
+    with pytest.raises(NotAFeed, match="malformed feed"):
+        parse_feed(
+            b'<rss version="2.0"><channel><title>x</ti<<<< &&& </rss',
+            url="https://x.example/",
+            content_type="application/rss+xml",
+        )
+
+
+def test_broken_xml_with_entries_keeps_what_it_can() -> None:
+    body = b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><item><title>Alpha rises</title><link>http://a.example/1</link></item><item><title>Beta'
+    parsed = parse_feed(body, url="https://x.example/", content_type="application/rss+xml")
+    assert parsed.warning is not None and "SAXParseException" in parsed.warning
+    assert (
+        next(i.title for i in normalise_feed(parsed, source="s", fetched_at=NOW).items)
+        == "Alpha rises"
+    )
+
+
+def test_non_utf8_declared_as_utf8_is_decoded() -> None:
+    body = (
+        rss_item("<title>Soci\xe9t\xe9 G\xe9n\xe9rale shares slip</title>")
+        .decode()
+        .encode("latin-1")
+    )
+    parsed = parse_feed(
+        body, url="https://x.example/", content_type="application/rss+xml; charset=utf-8"
+    )
+    assert parsed.warning is not None
+    (item,) = normalise_feed(parsed, source="s", fetched_at=NOW).items
+    assert item.title == "Société Générale shares slip"
+
+
+def test_a_feed_served_with_the_wrong_content_type_is_still_read() -> None:
+    items = items_of((FEEDS / "rss2.xml").read_bytes(), "text/plain")
+    assert len(items) == 3
+
+
+def test_entity_expansion_bombs_do_not_expand() -> None:
+    entities = '<!ENTITY a0 "lol">' + "".join(
+        f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 10)
+    )
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE rss [{entities}]><rss version="2.0"><channel>'
+        "<title>x</title><item><title>&a9; boom</title></item></channel></rss>"
+    ).encode()
+    (item,) = items_of(body)
+    assert len(item.title) < 100 and "lollol" not in item.title
+
+
+def test_external_entities_are_not_read() -> None:
+    body = (
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+        b'<rss version="2.0"><channel><title>x</title><item><title>&xxe; leak</title></item>'
+        b"</channel></rss>"
+    )
+    (item,) = items_of(body)
+    assert "root:" not in item.title and item.title.endswith("leak")

