@@ -119,10 +119,10 @@ def latest_articles(
                 .order_by(ArticleTopic.topic)
             ):
                 topics.setdefault(article_id, []).append(name)
-        return [_article_view(a, s, topics.get(a.id, [])) for a, s in rows]
+        return [article_view(a, s, topics.get(a.id, [])) for a, s in rows]
 
 
-def _article_view(a: Article, s: ArticleSentiment | None, topics: list[str]) -> ArticleView:
+def article_view(a: Article, s: ArticleSentiment | None, topics: list[str]) -> ArticleView:
     return ArticleView(
         id=a.id,
         source=a.source,
@@ -162,24 +162,25 @@ def list_alerts(
         query = query.where(Alert.starts_at < require_aware(until, "until"))
     query = query.order_by(Alert.starts_at.desc(), Alert.id).limit(limit)
     with Session(engine) as session:
-        return [
-            AlertView(
-                id=a.id,
-                fingerprint=a.fingerprint,
-                rule=a.rule,
-                topic=a.topic,
-                severity=a.severity,
-                status=a.status,
-                starts_at=a.starts_at,
-                ends_at=a.ends_at,
-                updated_at=a.updated_at,
-                value=a.value,
-                baseline=a.baseline,
-                threshold=a.threshold,
-                details=dict(a.details or {}),
-            )
-            for a in session.scalars(query)
-        ]
+        return [alert_view(a) for a in session.scalars(query)]
+
+
+def alert_view(a: Alert) -> AlertView:
+    return AlertView(
+        id=a.id,
+        fingerprint=a.fingerprint,
+        rule=a.rule,
+        topic=a.topic,
+        severity=a.severity,
+        status=a.status,
+        starts_at=a.starts_at,
+        ends_at=a.ends_at,
+        updated_at=a.updated_at,
+        value=a.value,
+        baseline=a.baseline,
+        threshold=a.threshold,
+        details=dict(a.details or {}),
+    )
 
 
 def source_health(engine: Engine) -> list[SourceHealthView]:

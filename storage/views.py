@@ -27,7 +27,7 @@ from storage.models import (
     WebhookDelivery,
     WorkerCounters,
 )
-from storage.queries import _article_view
+from storage.queries import alert_view, article_view
 from storage.types import AlertView, ArticleView, SeriesPoint
 
 HOUR = timedelta(hours=1)
@@ -304,24 +304,6 @@ def alerts_overlapping(
         return [alert_view(a) for a in session.scalars(query)]
 
 
-def alert_view(a: Alert) -> AlertView:
-    return AlertView(
-        id=a.id,
-        fingerprint=a.fingerprint,
-        rule=a.rule,
-        topic=a.topic,
-        severity=a.severity,
-        status=a.status,
-        starts_at=a.starts_at,
-        ends_at=a.ends_at,
-        updated_at=a.updated_at,
-        value=a.value,
-        baseline=a.baseline,
-        threshold=a.threshold,
-        details=dict(a.details or {}),
-    )
-
-
 def headlines_between(
     engine: Engine, topic: str, start: datetime, end: datetime, limit: int = 10
 ) -> Headlines:
@@ -352,8 +334,8 @@ def headlines_between(
         ).all()
         topics = _topics_of(session, [a.id for a, _ in [*negative, *positive]])
         return Headlines(
-            most_negative=tuple(_article_view(a, s, topics.get(a.id, [])) for a, s in negative),
-            most_positive=tuple(_article_view(a, s, topics.get(a.id, [])) for a, s in positive),
+            most_negative=tuple(article_view(a, s, topics.get(a.id, [])) for a, s in negative),
+            most_positive=tuple(article_view(a, s, topics.get(a.id, [])) for a, s in positive),
         )
 
 
@@ -388,7 +370,7 @@ def duplicates_of(engine: Engine, ids: Sequence[str]) -> dict[str, list[ArticleV
     with Session(engine) as session:
         for a, s in session.execute(query).all():
             assert a.duplicate_of is not None
-            out.setdefault(a.duplicate_of, []).append(_article_view(a, s, []))
+            out.setdefault(a.duplicate_of, []).append(article_view(a, s, []))
     return out
 
 
