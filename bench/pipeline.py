@@ -106,6 +106,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64, help="model batch size")
     parser.add_argument("--take", type=int, default=256, help="records per agent batch")
     parser.add_argument(
+        "--max-wait", type=float, default=0.1, help="seconds an agent waits to fill a batch"
+    )
+    parser.add_argument("--concurrency", type=int, default=1, help="instances of each agent")
+    parser.add_argument(
         "--half-seconds", type=float, default=30.0, help="length of the half-load run"
     )
     args = parser.parse_args()
@@ -137,6 +141,9 @@ def main() -> None:
                 FINSENT_MODEL_VARIANT=variant,
                 FINSENT_MODEL_BATCH_SIZE=str(args.batch_size),
                 FINSENT_PIPELINE_BATCH_SIZE=str(args.take),
+                FINSENT_PIPELINE_MAX_WAIT=str(args.max_wait),
+                FINSENT_PIPELINE_CONCURRENCY=str(args.concurrency),
+                FINSENT_METRICS_WORKER_PORT="0",
                 FINSENT_LOG_LEVEL="WARNING",
             )
             worker = FinsentProcess(["worker"], env, workdir / "worker.log").start()
@@ -163,7 +170,8 @@ def main() -> None:
     print(header())
     print(
         f"- model: {args.model} variant {variant}, model batch {args.batch_size}, "
-        f"agent batch {args.take}"
+        f"agent batch {args.take}, max wait {args.max_wait:g} s, "
+        f"concurrency {args.concurrency}"
     )
     print(f"- items: {len(titles):,} at full load; {n_half:,} at half load ({half_rate:.0f}/s)")
     print("- latency: stored_at (transaction start) minus fetched_at (stamped at send)\n")

@@ -70,6 +70,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
         session_timeout=kafka.session_timeout,
         heartbeat_interval=kafka.heartbeat_interval,
         commit_interval=kafka.commit_interval,
+        fetch_max_wait=kafka.fetch_max_wait,
         concurrency=pipeline.concurrency,
         datadir=str(settings.general.data_dir / "faust"),
     )

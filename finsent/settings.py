@@ -89,6 +89,14 @@ class KafkaSettings(_Concern):
     commit_interval: float = Field(
         default=2.8, gt=0, le=600, description="Offset commit interval, seconds."
     )
+    fetch_max_wait: float = Field(
+        default=0.1,
+        gt=0,
+        le=30,
+        description="Longest a worker's fetch waits at the broker for new records, seconds. "
+        "Apache Kafka answers as soon as records arrive; some Kafka-protocol brokers (the "
+        "embedded one) only when the wait ends, so each hop can take this long.",
+    )
 
 
 class BrokerSettings(_Concern):
@@ -171,7 +179,7 @@ class PipelineSettings(_Concern):
         "length and runs it in FINSENT_MODEL_BATCH_SIZE pieces).",
     )
     max_wait: float = Field(
-        default=0.25, gt=0, le=60, description="Seconds an agent waits to fill a batch."
+        default=0.1, gt=0, le=60, description="Seconds an agent waits to fill a batch."
     )
     concurrency: int = Field(
         default=1, ge=1, le=64, description="Instances of each agent in one worker process."

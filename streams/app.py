@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import faust
 
+from streams.kafka import transport_class
 from streams.topics import TopicNames
 
 
@@ -18,18 +20,31 @@ class WorkerConfig:
     topics: TopicNames
     partitions: int
     batch_size: int = 256
-    max_wait: float = 0.25
+    max_wait: float = 0.1
     session_timeout: float = 6.0
     heartbeat_interval: float = 1.0
     commit_interval: float = 2.8
     concurrency: int = 1
+    #: Longest a consumer fetch waits for records at the broker.
+    fetch_max_wait: float = 0.1
     #: Where Faust keeps its local state; None: Faust's default (under the working directory).
     datadir: str | None = None
 
 
+class FinsentApp(faust.App):
+    """A Faust app whose consumer fetch wait is a setting (see ``streams.kafka``)."""
+
+    def __init__(self, *args: Any, fetch_max_wait: float, **kwargs: Any) -> None:
+        self._transport_class = transport_class(max(1, round(fetch_max_wait * 1000)))
+        super().__init__(*args, **kwargs)
+
+    def _new_transport(self) -> Any:
+        return self._transport_class(self.conf.broker_consumer, self)
+
+
 def create_app(config: WorkerConfig) -> faust.App:
     """A Faust app on the configured brokers; values are raw bytes (we parse them)."""
-    return faust.App(
+    return FinsentApp(
         config.app_id,
         broker=[f"kafka://{server.strip()}" for server in config.bootstrap_servers.split(",")],
         key_serializer="raw",
@@ -46,4 +61,5 @@ def create_app(config: WorkerConfig) -> faust.App:
         web_enabled=False,
         autodiscover=False,
         datadir=config.datadir or "{conf.name}-data",
+        fetch_max_wait=config.fetch_max_wait,
     )
