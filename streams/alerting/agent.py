@@ -50,7 +50,12 @@ async def evaluate_and_publish(runtime: AlertingRuntime, topic: Any) -> int:
     events = await asyncio.to_thread(unpublished_events, runtime.engine)
     if not events:
         return 0
-    futures = [await topic.send(key=eid.encode(), value=dumps(data)) for eid, data in events]
+    # Keyed by fingerprint: one alert's firing and resolved events share a partition, so
+    # every consumer sees them in order.
+    futures = [
+        await topic.send(key=str(data.get("fingerprint") or eid).encode(), value=dumps(data))
+        for eid, data in events
+    ]
     await asyncio.gather(*futures)
     await asyncio.to_thread(
         mark_published, runtime.engine, [eid for eid, _ in events], datetime.now(UTC)
