@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -126,7 +127,12 @@ def alerting_config(settings: Settings) -> AlertingConfig:
     )
 
 
-def open_deliverer(settings: Settings, engine: Engine, config: AlertingConfig) -> Deliverer:
+def open_deliverer(
+    settings: Settings,
+    engine: Engine,
+    config: AlertingConfig,
+    on_attempt: Callable[[str, str], None] | None = None,
+) -> Deliverer:
     from streams.alerting.delivery import Deliverer, RetryPolicy
 
     alerts = settings.alerts
@@ -138,10 +144,13 @@ def open_deliverer(settings: Settings, engine: Engine, config: AlertingConfig) -
         concurrency=alerts.delivery_concurrency,
         worker=config.holder,
         external_url=alerts.dashboard_url,
+        on_attempt=on_attempt,
     )
 
 
-def open_alerting(settings: Settings) -> AlertingRuntime | None:
+def open_alerting(
+    settings: Settings, metrics: PipelineMetrics | None = None
+) -> AlertingRuntime | None:
     """Alerting for the worker: the evaluation timer and/or the deliverer, or None when
     both are switched off."""
     from streams.alerting.agent import AlertingRuntime
@@ -152,10 +161,15 @@ def open_alerting(settings: Settings) -> AlertingRuntime | None:
     config = alerting_config(settings)
     engine = open_engine(settings)
     deliver = alerts.deliver and bool(config.receivers)
+
+    def count_attempt(receiver: str, outcome: str) -> None:
+        if metrics is not None:
+            metrics.webhook_attempts.labels(receiver, outcome).inc()
+
     return AlertingRuntime(
         engine=engine,
         config=config,
         interval=alerts.interval,
         evaluate=alerts.enabled,
-        deliverer=open_deliverer(settings, engine, config) if deliver else None,
+        deliverer=open_deliverer(settings, engine, config, count_attempt) if deliver else None,
     )

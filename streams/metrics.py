@@ -7,6 +7,8 @@ Names are stable (dashboards and alert rules depend on them):
 - ``finsent_deadlettered_total{topic, stage}``: records sent to the dead-letter topic;
 - ``finsent_retries_total{agent, operation}``: retries of a held batch (model,
   producer, database);
+- ``finsent_webhook_attempts_total{receiver, outcome}``: webhook delivery attempts by
+  outcome (delivered, retry, failed, disabled);
 - ``finsent_batch_size{agent}``, ``finsent_inference_seconds``,
   ``finsent_publish_to_stored_seconds``: histograms.
 """
@@ -33,6 +35,7 @@ class PipelineMetrics:
     items: Counter = field(init=False)
     deadlettered: Counter = field(init=False)
     retries: Counter = field(init=False)
+    webhook_attempts: Counter = field(init=False)
     batch_size: Histogram = field(init=False)
     inference_seconds: Histogram = field(init=False)
     publish_to_stored_seconds: Histogram = field(init=False)
@@ -55,6 +58,12 @@ class PipelineMetrics:
             "finsent_retries",
             "Retries of a held batch after the model, Kafka or the database failed.",
             ["agent", "operation"],
+            registry=r,
+        )
+        self.webhook_attempts = Counter(
+            "finsent_webhook_attempts",
+            "Webhook delivery attempts by receiver and outcome.",
+            ["receiver", "outcome"],
             registry=r,
         )
         self.batch_size = Histogram(

@@ -59,7 +59,7 @@ def worker_command(
         host, port = settings.metrics.host, settings.metrics.worker_port
         serve_metrics(metrics.registry, host, port)
         click.echo(f"metrics on http://{host}:{port}/metrics", err=True)
-    alerting = open_alerting(settings)  # before the model: a bad rules file fails at once
+    alerting = open_alerting(settings, metrics)  # before the model: a bad rules file fails at once
     pipeline = open_pipeline(settings, metrics)
     click.echo(
         f"worker {config.app_id} on {config.bootstrap_servers}: {config.topics.raw} -> "

@@ -19,6 +19,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -187,8 +188,11 @@ class Deliverer:
         worker: str = "finsent",
         external_url: str | None = None,
         rng: random.Random | None = None,
+        on_attempt: Callable[[str, str], None] | None = None,
     ) -> None:
         self.engine, self.config, self.policy = engine, config, policy
+        #: Told (receiver, outcome) after each recorded attempt, e.g. to count it.
+        self.on_attempt = on_attempt
         self.poll, self.concurrency, self.worker = poll, concurrency, worker
         self.external_url = external_url
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
@@ -294,6 +298,8 @@ class Deliverer:
                 rng=self.rng,
             )
         await asyncio.to_thread(record_attempt, self.engine, job, result, self.worker)
+        if self.on_attempt is not None:
+            self.on_attempt(job.receiver, result.outcome)
         log.log(
             logging.INFO if result.outcome == "delivered" else logging.WARNING,
             "webhook %s -> %s: %s (attempt %d%s)",

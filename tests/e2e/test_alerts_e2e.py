@@ -23,6 +23,7 @@ from storage.writes import save_scored_batch
 from streams.topics import topic_names
 from tests.alerting_support import SECRET, article
 from tests.e2e.test_pipeline import produce
+from tests.e2e.test_worker_metrics import scrape
 from tests.processes import FinsentProcess, consume_all, wait_until
 from tests.webhook_receiver import Reply, ScriptedReceiver, free_port
 
@@ -105,6 +106,7 @@ receivers:
         "FINSENT_ALERTS_SETTLE": "3",
         "FINSENT_ALERTS_RETRY_BASE": "1",
         "FINSENT_ALERTS_DELIVERY_POLL": "0.3",
+        "FINSENT_METRICS_WORKER_PORT": str(metrics_port := free_port()),
     }
     # half an hour of quiet history on the topic (one item a minute)
     now = datetime.now(UTC)
@@ -155,6 +157,11 @@ receivers:
         assert [g["webhook_id"] for g in got] == [e["id"] for e in events]
         assert [g["event"]["data"]["status"] for g in got] == ["firing", "resolved"]  # type: ignore[index]
         assert "401" not in echo_proc.log()
+        delivered = (
+            "finsent_webhook_attempts_total",
+            (("outcome", "delivered"), ("receiver", "echo")),
+        )
+        wait_until(lambda: scrape(metrics_port).get(delivered) == 2, 30, "attempts in /metrics")
         assert slow_hook.requests  # tried, timed out, retried: never in the way
         t0 = time.monotonic()
         worker.stop()  # SIGTERM: the timer and the deliverer stop with the agents
