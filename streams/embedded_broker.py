@@ -50,16 +50,24 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def check_port_free(host: str, port: int) -> None:
-    """Raise ``BrokerPortInUse`` if ``host:port`` cannot be bound."""
+def port_taken(host: str, port: int, setting: str) -> str | None:
+    """Why ``host:port`` cannot be bound now (a line naming ``setting``), or None."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         try:
             s.bind((host, port))
         except OSError as e:
-            raise BrokerPortInUse(
+            return (
                 f"port {port} on {host} is already in use ({e.strerror}): stop what listens "
-                "there or choose another port with --port / FINSENT_BROKER_PORT"
-            ) from None
+                f"there or choose another port with --port / {setting}"
+            )
+    return None
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise ``BrokerPortInUse`` if ``host:port`` cannot be bound."""
+    problem = port_taken(host, port, "FINSENT_BROKER_PORT")
+    if problem is not None:
+        raise BrokerPortInUse(problem)
 
 
 def metadata_request(correlation_id: int, client_id: str = "finsent") -> bytes:

@@ -71,16 +71,11 @@ def streamlit_argv(settings: Settings) -> list[str]:
 
 
 def check_port_free(host: str, port: int) -> None:
-    import socket
+    from streams.embedded_broker import port_taken
 
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind((host, port))
-        except OSError as e:
-            raise UserError(
-                f"port {port} on {host} is already in use ({e.strerror}): stop what listens "
-                "there or choose another port with --port / FINSENT_DASHBOARD_PORT"
-            ) from None
+    problem = port_taken(host, port, "FINSENT_DASHBOARD_PORT")
+    if problem is not None:
+        raise UserError(problem)
 
 
 @cli.command("dashboard")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
@@ -108,7 +108,6 @@ class Observation:
     window: Totals
     base: Totals
     reason: str
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 def totals(buckets: Sequence[Bucket], start: datetime, end: datetime) -> Totals:
@@ -176,174 +175,132 @@ def observe(
     covered = rule.baseline
     if observed_since is not None:
         covered = max(timedelta(0), window_start - max(baseline_start, observed_since))
-    args = (rule, win, base, window_start, as_of, baseline_start, covered)
+    frame = _Frame(rule, win, base, window_start, as_of, baseline_start, covered)
     if rule.kind == "negative_surge":
-        return _negative_surge(*args)
+        return _negative_surge(frame)
     if rule.kind == "volume_spike":
-        return _volume_spike(*args)
-    return _polarity_drop(*args)
+        return _volume_spike(frame)
+    return _polarity_drop(frame)
 
 
-def _obs(
-    rule: Rule,
-    win: Totals,
-    base: Totals,
-    window_start: datetime,
-    window_end: datetime,
-    baseline_start: datetime,
-    *,
-    enter: bool,
-    stay: bool,
-    value: float | None,
-    baseline: float | None,
-    score: float | None,
-    reason: str,
-    extra: dict[str, float] | None = None,
-) -> Observation:
-    return Observation(
-        rule=rule.name,
-        kind=rule.kind,
-        enter=enter,
-        stay=stay,
-        value=value,
-        baseline=baseline,
-        score=score,
-        threshold=rule.enter,
-        exit_threshold=rule.exit,
-        window_start=window_start,
-        window_end=window_end,
-        baseline_start=baseline_start,
-        window=win,
-        base=base,
-        reason=reason,
-        extra=extra or {},
-    )
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """One rule's view of one topic at one moment: the window, the baseline, the totals."""
 
+    rule: Rule
+    win: Totals
+    base: Totals
+    window_start: datetime
+    window_end: datetime
+    baseline_start: datetime
+    covered: timedelta
 
-def _too_few(rule: Rule, win: Totals, base: Totals, covered: timedelta) -> str | None:
-    """Why there is too little data to decide, or None."""
-    if win.n < rule.min_count:
-        return f"{win.n} items in the window, fewer than {rule.min_count}"
-    if base.n < rule.min_baseline_count:
-        return f"{base.n} items in the baseline, fewer than {rule.min_baseline_count}"
-    if covered < rule.baseline * rule.min_baseline_coverage:
-        return (
-            f"baseline observed for {covered.total_seconds() / 3600:.2f} h, less than "
-            f"{rule.min_baseline_coverage:.0%} of {rule.baseline.total_seconds() / 3600:g} h"
+    def lacking(self) -> str | None:
+        """Why there is too little data to decide, or None."""
+        rule, win, base = self.rule, self.win, self.base
+        if win.n < rule.min_count:
+            return f"{win.n} items in the window, fewer than {rule.min_count}"
+        if base.n < rule.min_baseline_count:
+            return f"{base.n} items in the baseline, fewer than {rule.min_baseline_count}"
+        if self.covered < rule.baseline * rule.min_baseline_coverage:
+            return (
+                f"baseline observed for {self.covered.total_seconds() / 3600:.2f} h, less than "
+                f"{rule.min_baseline_coverage:.0%} of {rule.baseline.total_seconds() / 3600:g} h"
+            )
+        return None
+
+    def observation(
+        self,
+        *,
+        enter: bool,
+        stay: bool,
+        value: float | None,
+        baseline: float | None,
+        score: float | None,
+        reason: str,
+    ) -> Observation:
+        return Observation(
+            rule=self.rule.name,
+            kind=self.rule.kind,
+            enter=enter,
+            stay=stay,
+            value=value,
+            baseline=baseline,
+            score=score,
+            threshold=self.rule.enter,
+            exit_threshold=self.rule.exit,
+            window_start=self.window_start,
+            window_end=self.window_end,
+            baseline_start=self.baseline_start,
+            window=self.win,
+            base=self.base,
+            reason=reason,
         )
-    return None
+
+    def undecided(self, value: float | None, baseline: float | None, reason: str) -> Observation:
+        """Too little to go on: neither enters nor stays."""
+        return self.observation(
+            enter=False, stay=False, value=value, baseline=baseline, score=None, reason=reason
+        )
+
+    def decided(
+        self, value: float | None, baseline: float | None, score: float, reason: str, *, gate: bool
+    ) -> Observation:
+        """Enters at the enter threshold (and ``gate``), stays above the exit threshold."""
+        return self.observation(
+            enter=score >= self.rule.enter and gate,
+            stay=score >= self.rule.exit,
+            value=value,
+            baseline=baseline,
+            score=score,
+            reason=reason,
+        )
 
 
-def _negative_surge(
-    rule: Rule,
-    win: Totals,
-    base: Totals,
-    window_start: datetime,
-    window_end: datetime,
-    baseline_start: datetime,
-    covered: timedelta,
-) -> Observation:
-    common = (rule, win, base, window_start, window_end, baseline_start)
+def _negative_surge(f: _Frame) -> Observation:
+    rule, win, base = f.rule, f.win, f.base
     share, base_share = win.negative_share, base.negative_share
-    lacking = _too_few(rule, win, base, covered)
+    lacking = f.lacking()
     if lacking is not None:
-        return _obs(
-            *common,
-            enter=False,
-            stay=False,
-            value=share,
-            baseline=base_share,
-            score=None,
-            reason=lacking,
-        )
+        return f.undecided(share, base_share, lacking)
     z = two_proportion_z(win.n_negative, win.n, base.n_negative, base.n)
     assert share is not None
-    enter = z >= rule.enter and share >= rule.min_share
-    stay = z >= rule.exit
     reason = (
         f"negative share {share:.1%} of {win.n} vs baseline {base_share or 0:.1%} of "
         f"{base.n}: z={z:.2f} (enter >= {rule.enter:g}, exit < {rule.exit:g}, "
         f"min share {rule.min_share:.0%})"
     )
-    return _obs(
-        *common, enter=enter, stay=stay, value=share, baseline=base_share, score=z, reason=reason
-    )
+    return f.decided(share, base_share, z, reason, gate=share >= rule.min_share)
 
 
-def _volume_spike(
-    rule: Rule,
-    win: Totals,
-    base: Totals,
-    window_start: datetime,
-    window_end: datetime,
-    baseline_start: datetime,
-    covered: timedelta,
-) -> Observation:
-    common = (rule, win, base, window_start, window_end, baseline_start)
-    lacking = _too_few(rule, win, base, covered)
-    seconds = covered.total_seconds()
+def _volume_spike(f: _Frame) -> Observation:
+    rule, win, base = f.rule, f.win, f.base
+    lacking = f.lacking()
+    seconds = f.covered.total_seconds()
     # Add-one smoothing: a topic never seen before is surprising, not infinitely so.
     expected = (base.n + 1) / seconds * rule.window.total_seconds() if seconds > 0 else None
     if lacking is not None or expected is None:
-        return _obs(
-            *common,
-            enter=False,
-            stay=False,
-            value=float(win.n),
-            baseline=expected,
-            score=None,
-            reason=lacking or "no baseline observed yet",
-        )
+        return f.undecided(float(win.n), expected, lacking or "no baseline observed yet")
     score = -poisson_log10_sf(win.n, expected)
-    enter = score >= rule.enter
-    stay = score >= rule.exit
     reason = (
         f"{win.n} items in {_span(rule.window)} vs {expected:.1f} expected: "
         f"-log10 p={score:.2f} (enter >= {rule.enter:g}, exit < {rule.exit:g})"
     )
-    return _obs(
-        *common,
-        enter=enter,
-        stay=stay,
-        value=float(win.n),
-        baseline=expected,
-        score=score,
-        reason=reason,
-    )
+    return f.decided(float(win.n), expected, score, reason, gate=True)
 
 
-def _polarity_drop(
-    rule: Rule,
-    win: Totals,
-    base: Totals,
-    window_start: datetime,
-    window_end: datetime,
-    baseline_start: datetime,
-    covered: timedelta,
-) -> Observation:
-    common = (rule, win, base, window_start, window_end, baseline_start)
+def _polarity_drop(f: _Frame) -> Observation:
+    rule, win, base = f.rule, f.win, f.base
     mean, base_mean = win.mean_polarity, base.mean_polarity
-    lacking = _too_few(rule, win, base, covered)
+    lacking = f.lacking()
     if lacking is not None or mean is None or base_mean is None:
-        return _obs(
-            *common,
-            enter=False,
-            stay=False,
-            value=mean,
-            baseline=base_mean,
-            score=None,
-            reason=lacking or "no baseline items",
-        )
+        return f.undecided(mean, base_mean, lacking or "no baseline items")
     drop = base_mean - mean
-    enter = drop >= rule.enter
-    stay = drop >= rule.exit
     reason = (
         f"mean polarity {mean:+.2f} of {win.n} vs baseline {base_mean:+.2f} of {base.n}: "
         f"drop {drop:.2f} (enter >= {rule.enter:g}, exit < {rule.exit:g})"
     )
-    return _obs(
-        *common, enter=enter, stay=stay, value=mean, baseline=base_mean, score=drop, reason=reason
-    )
+    return f.decided(mean, base_mean, drop, reason, gate=True)
 
 
 def _span(delta: timedelta) -> str:

@@ -20,12 +20,13 @@ from sqlalchemy import Engine, func, select
 from storage.models import Article
 from storage.queries import list_alerts
 from storage.writes import save_scored_batch
+from streams.embedded_broker import free_port
 from streams.topics import topic_names
 from tests.alerting_support import SECRET, article
 from tests.e2e.test_pipeline import produce
 from tests.e2e.test_worker_metrics import scrape
 from tests.processes import FinsentProcess, consume_all, wait_until
-from tests.webhook_receiver import Reply, ScriptedReceiver, free_port
+from tests.webhook_receiver import Reply, ScriptedReceiver
 
 RULES = """
 topics:

@@ -18,9 +18,10 @@ from storage import migrate
 from storage.alerting import list_deliveries
 from storage.db import make_engine
 from streams.alerting.delivery import Deliverer, RetryPolicy, signed_headers
+from streams.embedded_broker import free_port
 from tests.alerting_support import FAST_RULES, SECRET, config_for, fast_rules, fire, receiver
 from tests.processes import FINSENT, FinsentProcess
-from tests.webhook_receiver import Reply, ScriptedReceiver, free_port
+from tests.webhook_receiver import Reply, ScriptedReceiver
 
 
 def finsent(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

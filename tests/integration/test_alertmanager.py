@@ -21,8 +21,9 @@ from sqlalchemy import Engine
 from streams.alerting.config import RuleSet
 from streams.alerting.delivery import Deliverer, RetryPolicy
 from streams.alerting.evaluator import AlertingConfig, evaluate_once
+from streams.embedded_broker import free_port
 from tests.alerting_support import config_for, fast_rules, fire, receiver
-from tests.webhook_receiver import ScriptedReceiver, free_port, until
+from tests.webhook_receiver import ScriptedReceiver, until
 
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 
