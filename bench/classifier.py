@@ -124,7 +124,7 @@ def main() -> None:
     parser.add_argument("--csv", default=str(DATA))
     parser.add_argument("--n", type=int, default=2000, help="validation texts to use")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--batch-size", type=int, default=64, help="our engine's batch size")
+    parser.add_argument("--batch-size", type=int, default=32, help="our engine's batch size")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--cuda-texts", type=int, default=50_000)
     parser.add_argument("--only", nargs="*", choices=CPU_RUNS, help="run only these contenders")

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 #: The CPU variant ``auto`` picks: the fastest one that kept accuracy within 0.5 points
 #: of fp32 in bench/classifier.py (see BENCHMARKS.md).
-DEFAULT_CPU_VARIANT = "onnx-fp32"
+DEFAULT_CPU_VARIANT = "onnx-int8"
 #: The CUDA variant ``auto`` picks.
 DEFAULT_CUDA_VARIANT = "fp16"
 
@@ -92,7 +92,7 @@ def load_engine(
     *,
     device: str = "auto",
     variant: str = "auto",
-    batch_size: int = 64,
+    batch_size: int = 32,
     max_length: int = 128,
     threads: int = 0,
     labels: str | None = None,

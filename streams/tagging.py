@@ -7,12 +7,19 @@ A watchlist names topics by
 - ``tickers``: cashtags ($AAPL) that tag the topic,
 matched on word boundaries (so "oil" does not match "turmoil"). Every item also gets
 the market-wide topic. Every cashtag in the text is reported as a ticker.
+
+Tagging runs on every item in the classify agent, so it does not run every topic's
+regular expressions on every text: a phrase on word boundaries can only match a text
+that has the phrase's first word as a whole word, so the watchlist indexes topics by
+those words and runs the regular expressions of the topics whose words the text has
+(a topic's patterns are run on every text). The result is exactly
+that of running them all (tests/unit/test_tagging.py checks it on real headlines).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +30,10 @@ DEFAULT_WATCHLIST = Path(__file__).resolve().parent / "data" / "watchlist.yaml"
 TOPIC_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
 CASHTAG_RE = re.compile(r"(?<![\w$])\$([A-Za-z]{1,6}(?:\.[A-Za-z]{1,2})?)(?![\w])")
 _LEFT, _RIGHT = r"(?<![\w])", r"(?![\w])"
+WORD_RE = re.compile(r"\w+")
+#: Non-ASCII letters that ``re.IGNORECASE`` matches to an ASCII letter but ``str.lower``
+#: does not turn into it (the Kelvin sign lowers to "k" by itself).
+_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,19 +42,62 @@ class Topic:
     insensitive: re.Pattern[str] | None
     sensitive: re.Pattern[str] | None
     tickers: frozenset[str]
+    patterns: re.Pattern[str] | None = None
+    #: The lower-cased first word of each keyword and alias: a text must have one of
+    #: them as a word for a phrase to match. None: the phrases are tried on every text
+    #: (one of them does not start with a plain-ASCII word).
+    anchors: frozenset[str] | None = None
 
-    def matches(self, text: str, tickers: frozenset[str]) -> bool:
+    def by_phrase(self, text: str, tickers: frozenset[str]) -> bool:
         if self.tickers & tickers:
             return True
         if self.sensitive is not None and self.sensitive.search(text):
             return True
         return self.insensitive is not None and self.insensitive.search(text) is not None
 
+    def by_pattern(self, text: str) -> bool:
+        return self.patterns is not None and self.patterns.search(text) is not None
+
+    def matches(self, text: str, tickers: frozenset[str]) -> bool:
+        """Every rule of the topic on ``text`` (what ``tag`` finds through the index)."""
+        return self.by_phrase(text, tickers) or self.by_pattern(text)
+
 
 @dataclass(frozen=True, slots=True)
 class Watchlist:
     market_topic: str
     topics: tuple[Topic, ...]
+    #: word -> positions of the topics anchored by it; cashtag -> topics with that ticker
+    _by_word: dict[str, tuple[int, ...]] = field(init=False, repr=False, compare=False)
+    _by_ticker: dict[str, tuple[int, ...]] = field(init=False, repr=False, compare=False)
+    #: positions of the topics checked on every text
+    _always: frozenset[int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_word: dict[str, list[int]] = {}
+        by_ticker: dict[str, list[int]] = {}
+        always: set[int] = set()
+        for i, topic in enumerate(self.topics):
+            if topic.anchors is None:
+                always.add(i)
+            else:
+                for word in topic.anchors:
+                    by_word.setdefault(word, []).append(i)
+            for ticker in topic.tickers:
+                by_ticker.setdefault(ticker, []).append(i)
+        object.__setattr__(self, "_by_word", {k: tuple(v) for k, v in by_word.items()})
+        object.__setattr__(self, "_by_ticker", {k: tuple(v) for k, v in by_ticker.items()})
+        object.__setattr__(self, "_always", frozenset(always))
+
+    def phrase_candidates(self, text: str, tickers: frozenset[str]) -> set[int]:
+        """Positions of the topics whose phrases or tickers can match ``text`` (a superset
+        of those that do)."""
+        found = set(self._always)
+        for word in set(WORD_RE.findall(text.translate(_FOLD).lower())):
+            found.update(self._by_word.get(word, ()))
+        for ticker in tickers:
+            found.update(self._by_ticker.get(ticker, ()))
+        return found
 
     @property
     def names(self) -> list[str]:
@@ -66,7 +120,12 @@ def tag(watchlist: Watchlist, title: str, body: str | None = None) -> Tags:
     text = f"{title}\n{body}" if body else title
     tickers = find_tickers(text)
     topics = [watchlist.market_topic]
-    topics += [t.name for t in watchlist.topics if t.matches(text, tickers)]
+    phrased = watchlist.phrase_candidates(text, tickers)
+    topics += [
+        t.name
+        for i, t in enumerate(watchlist.topics)
+        if (i in phrased and t.by_phrase(text, tickers)) or t.by_pattern(text)
+    ]
     return Tags(topics=tuple(topics), tickers=tuple(sorted(tickers)))
 
 
@@ -74,6 +133,20 @@ def _phrase(phrase: str) -> str:
     """A literal phrase on word boundaries, any run of spaces matching any whitespace."""
     words = [re.escape(w) for w in phrase.split()]
     return _LEFT + r"\s+".join(words) + _RIGHT
+
+
+def anchor(phrase: str) -> str | None:
+    """The word a text must have for ``phrase`` to match it; None when there is no such
+    plain-ASCII word (the topic is then checked on every text).
+
+    A phrase matches on word boundaries, so each of its runs of word characters is a
+    whole word of the text, equal to it case-insensitively; for ASCII, equal after
+    ``lower()`` (and after ``_FOLD`` for the text's side).
+    """
+    first = WORD_RE.search(phrase)
+    if first is None or not first.group().isascii():
+        return None
+    return first.group().lower()
 
 
 def _compile(parts: list[str], flags: int, context: str) -> re.Pattern[str] | None:
@@ -115,12 +188,14 @@ def build_topic(entry: Any, path: Path) -> Topic:
         _compile([p], re.IGNORECASE, f"{context} pattern {p!r}")
     if not (keywords or aliases or patterns or tickers):
         raise ConfigFileError(f"{context}: give keywords, aliases, patterns or tickers")
-    insensitive = [_phrase(k) for k in keywords] + patterns
+    anchors = [anchor(phrase) for phrase in keywords + aliases]
     return Topic(
         name=name,
-        insensitive=_compile(insensitive, re.IGNORECASE, context),
+        insensitive=_compile([_phrase(k) for k in keywords], re.IGNORECASE, context),
         sensitive=_compile([_phrase(a) for a in aliases], 0, context),
         tickers=frozenset(tickers),
+        patterns=_compile(patterns, re.IGNORECASE, context),
+        anchors=None if None in anchors else frozenset(a for a in anchors if a),
     )
 
 

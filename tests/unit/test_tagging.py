@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from streams.exceptions import ConfigFileError
-from streams.tagging import DEFAULT_WATCHLIST, find_tickers, load_watchlist, tag
+from streams.tagging import DEFAULT_WATCHLIST, Watchlist, find_tickers, load_watchlist, tag
 
 WATCHLIST = load_watchlist()
 
@@ -111,3 +111,71 @@ def test_a_missing_watchlist_is_named(tmp_path: Path) -> None:
 def test_the_default_watchlist_is_shipped() -> None:
     assert DEFAULT_WATCHLIST.is_file()
     assert len(WATCHLIST.topics) >= 40
+
+
+def every_topic(w: Watchlist, text: str) -> tuple[str, ...]:
+    """The reference: every topic's regular expressions on the text."""
+    tickers = find_tickers(text)
+    return (w.market_topic, *(t.name for t in w.topics if t.matches(text, tickers)))
+
+
+SHARED_HEADLINES = (
+    Path(__file__).resolve().parents[3] / "shared/data/twitter-financial-news-sentiment/valid.csv"
+)
+AWKWARD = [
+    "FED HIKES RATES",  # upper case keywords
+    "fed hikes",  # an alias in the wrong case
+    "Apple’s shares and Microsoft—Nvidia results",  # curly quote and dash
+    "İnflation ınflation ſoftbank oil",  # letters IGNORECASE folds to ASCII
+    "\u212aelvin: KPMG oil \u212a",  # the Kelvin sign lowers to k
+    "Nestlé and Société Générale merge",
+    "S&P 500 falls; M&A wave; Q3 earnings",
+    "$AAPL $msft $BRK.B up, $tsla down",
+    "oil\u00a0prices (no-break space) and interest\trates",
+    "Crude-oil, bank-run, rate_cut, rates2025, 10-K filing",
+    "",
+    "   ",
+    "🚀🚀 bitcoin to the moon 🌕",
+]
+
+
+def test_the_index_finds_exactly_what_every_topic_finds() -> None:
+    texts = list(AWKWARD)
+    if SHARED_HEADLINES.is_file():
+        import csv
+
+        with SHARED_HEADLINES.open(encoding="utf-8") as f:
+            texts += [row["text"] for row in csv.DictReader(f)]
+    tagged = 0
+    for text in texts:
+        got = tag(WATCHLIST, text).topics
+        assert got == every_topic(WATCHLIST, text), text
+        tagged += len(got) > 1
+    assert tagged >= 5
+
+
+def test_the_index_keeps_patterns_and_non_ascii_phrases(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+topics:
+  - {name: chips, keywords: [chip maker], patterns: ['fab(s)?\\b']}
+  - {name: nestle, aliases: [Nestlé]}
+  - {name: sp, keywords: ['S&P 500', '#AI']}
+  - {name: tickers-only, tickers: [$ACME]}
+""",
+    )
+    w = load_watchlist(path)
+    for text in [
+        "Megafabs planned",
+        "NESTLÉ? no: Nestlé rises",
+        "s&p 500 record",
+        "#ai stocks",
+        "$acme up",
+        "ACME up",
+        *AWKWARD,
+    ]:
+        assert tag(w, text).topics == every_topic(w, text), text
+    assert tag(w, "Megafabs planned").topics == ("market", "chips")
+    assert tag(w, "Nestlé rises").topics == ("market", "nestle")
+    assert tag(w, "s&p 500 record, #ai too").topics == ("market", "sp")
