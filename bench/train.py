@@ -43,6 +43,10 @@ def main() -> None:
     parser.add_argument("--class-weighting", choices=["balanced", "sqrt", "none"])
     parser.add_argument("--label-smoothing", type=float)
     parser.add_argument("--seed", type=int)
+    parser.add_argument(
+        "--teacher", action="append", dest="teachers", help="distil from this model (repeatable)"
+    )
+    parser.add_argument("--distill-weight", type=float)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true")
@@ -62,6 +66,8 @@ def main() -> None:
         class_weighting=args.class_weighting,
         label_smoothing=args.label_smoothing,
         seed=args.seed,
+        teachers=tuple(args.teachers) if args.teachers else None,
+        distill_weight=args.distill_weight,
         device=args.device,
         threads=args.threads,
     )

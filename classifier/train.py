@@ -4,6 +4,8 @@ AdamW with linear warm-up and decay, class-weighted cross-entropy against the
 neutral-heavy imbalance, length-grouped batches with dynamic padding, evaluation
 on the validation set after each epoch, the best epoch by macro-F1 kept on disk,
 early stopping, mixed precision on CUDA, a tqdm bar with loss and throughput.
+With ``teachers``, the student also learns the teachers' averaged probabilities
+(knowledge distillation: an ensemble's accuracy at one model's inference cost).
 
 The output directory is a standard Hugging Face model directory (``config.json``
 with canonical ``id2label``, weights, tokenizer) plus ``metrics.json`` and a model
@@ -19,14 +21,14 @@ import os
 import platform
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from classifier.data import LabelledData, load_csv, normalise
-from classifier.exceptions import ModelLoadError, TrainingError
+from classifier.exceptions import ClassifierError, ModelLoadError, TrainingError
 from classifier.labels import (
     CANONICAL,
     DEFAULT_LABEL_MAP,
@@ -80,6 +82,13 @@ class TrainConfig:
     normalise_text: bool = True
     freeze_embeddings: bool = False
     eval_batch_size: int = 128
+    #: Models (directories or hub ids) whose averaged probabilities on the training texts
+    #: the student also learns from (knowledge distillation); none: plain fine-tuning.
+    teachers: tuple[str, ...] = ()
+    #: Share of the loss that is the distillation term (the rest is the labels' loss).
+    distill_weight: float = 0.5
+    #: Softmax temperature of the distillation term.
+    distill_temperature: float = 2.0
     profile: str = "custom"
 
 
@@ -147,6 +156,8 @@ def _check(config: TrainConfig) -> None:
         (0 <= config.label_smoothing < 1, "label smoothing must be in [0, 1)"),
         (config.patience >= 0, "patience must be 0 (no early stopping) or more"),
         (config.max_steps is None or config.max_steps >= 1, "max steps must be at least 1"),
+        (0 <= config.distill_weight <= 1, "distillation weight must be in [0, 1]"),
+        (config.distill_temperature > 0, "distillation temperature must be positive"),
     ]
     for ok, message in checks:
         if not ok:
@@ -209,6 +220,47 @@ def hardware(device: str) -> dict[str, Any]:
     except ImportError:  # pragma: no cover - transformers is a dependency
         pass
     return info
+
+
+def teacher_probabilities(
+    teachers: Sequence[str], texts: Sequence[str], config: TrainConfig, device: str
+) -> Any:
+    """The teachers' canonical-order probabilities on ``texts``, averaged (an ensemble)."""
+    import numpy as np
+
+    from classifier.loading import load_engine
+
+    total = None
+    for teacher in teachers:
+        log.info("teacher %s: scoring %d training texts", teacher, len(texts))
+        try:
+            engine = load_engine(
+                teacher,
+                device=device,
+                variant="fp32",
+                batch_size=config.eval_batch_size,
+                max_length=config.max_length,
+                threads=config.threads,
+                normalise_text=config.normalise_text,
+            )
+        except ClassifierError as e:
+            raise TrainingError(f"teacher {teacher}: {e}") from e
+        probs = engine.predict_proba(texts)
+        total = probs if total is None else total + probs
+        del engine
+    assert total is not None
+    return np.asarray(total / len(teachers), dtype=np.float32)
+
+
+def distillation_loss(logits: Any, teacher: Any, temperature: float) -> Any:
+    """KL divergence from the teacher's to the student's temperature-softened outputs,
+    scaled by T^2 (so its gradients keep their size whatever the temperature)."""
+    import torch
+
+    target = torch.softmax(torch.log(teacher.clamp_min(1e-8)) / temperature, dim=-1)
+    student = torch.log_softmax(logits / temperature, dim=-1)
+    kl = torch.nn.functional.kl_div(student, target, reduction="batchmean")
+    return kl * temperature**2
 
 
 def _load_base(base: str, offline: bool) -> tuple[Any, Any]:
@@ -290,6 +342,11 @@ def train(
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     takes_token_types = "token_type_ids" in tokenizer.model_input_names
 
+    soft = (
+        torch.from_numpy(teacher_probabilities(config.teachers, train_data.texts, config, device))
+        if config.teachers
+        else None
+    )
     counts = [train_data.counts()[name] for name in CANONICAL]
     weights = class_weights(counts, config.class_weighting)
     loss_fn = torch.nn.CrossEntropyLoss(
@@ -347,6 +404,8 @@ def train(
         if takes_token_types:
             batch["token_type_ids"] = torch.zeros_like(ids)
         batch["labels"] = torch.tensor([train_data.labels[i] for i in indices])
+        if soft is not None:
+            batch["soft"] = soft[indices]
         return {k: v.to(device) for k, v in batch.items()}
 
     history: list[EpochRecord] = []
@@ -363,9 +422,13 @@ def train(
         for indices in bar:
             batch = make_batch(indices)
             labels = batch.pop("labels")
+            teacher = batch.pop("soft", None)
             with torch.autocast(device_type="cuda", dtype=amp_dtype, enabled=on_cuda):
                 logits = model(**batch).logits
             loss = loss_fn(logits.float(), labels)
+            if teacher is not None:
+                kd = distillation_loss(logits.float(), teacher, config.distill_temperature)
+                loss = (1 - config.distill_weight) * loss + config.distill_weight * kd
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)

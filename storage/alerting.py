@@ -175,6 +175,14 @@ def set_evaluated_until(conn: Connection, as_of: datetime) -> None:
     conn.execute(update(AlertEvaluator).where(AlertEvaluator.id == 1).values(as_of=as_of))
 
 
+def evaluated_until(conn: Connection) -> datetime | None:
+    """The end of the last closed bucket a round evaluated (None before the first)."""
+    value: datetime | None = conn.execute(
+        select(AlertEvaluator.as_of).where(AlertEvaluator.id == 1)
+    ).scalar()
+    return value
+
+
 def newest_bucket(conn: Connection, width_s: int = 60) -> datetime | None:
     """The start of the newest bucket of any topic: where the data's clock stands."""
     value: datetime | None = conn.execute(

@@ -57,6 +57,19 @@ from finsent.cli.app import UserError, cli, setting_option, settings_from
     help="Loss weights against the label imbalance (default sqrt).",
 )
 @click.option(
+    "--teacher",
+    "teachers",
+    multiple=True,
+    metavar="MODEL",
+    help="Distil from this trained model (repeat for an ensemble): the student also "
+    "learns the teachers' averaged probabilities.",
+)
+@click.option(
+    "--distill-weight",
+    type=click.FloatRange(min=0, max=1),
+    help="Share of the loss that is the teachers' (default 0.5; with --teacher).",
+)
+@click.option(
     "--patience",
     type=click.IntRange(min=0),
     help="Stop after this many epochs without a better macro-F1; 0 never stops early.",
@@ -83,6 +96,8 @@ def train_command(
     max_length: int | None,
     seed: int | None,
     class_weighting: str | None,
+    teachers: tuple[str, ...],
+    distill_weight: float | None,
     patience: int | None,
     device: str | None,
     threads: int | None,
@@ -135,6 +150,8 @@ def train_command(
         max_length=max_length,
         seed=seed,
         class_weighting=class_weighting,
+        teachers=teachers or None,
+        distill_weight=distill_weight,
         patience=patience,
         device=model.device,
         threads=model.threads,

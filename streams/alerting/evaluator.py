@@ -20,6 +20,7 @@ from storage.alerting import (
     NewAlert,
     StoredState,
     enqueue,
+    evaluated_until,
     evaluation_lock,
     newest_bucket,
     observed_since,
@@ -37,6 +38,9 @@ from streams.alerting.lifecycle import AlertState, Transition
 from streams.alerting.rules import Rule
 
 log = logging.getLogger(__name__)
+
+#: On the data clock, the most bucket steps one round catches up (the rest: next round).
+MAX_CATCH_UP = 120
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +105,28 @@ def refresh_id(alert_id: str, at: datetime) -> str:
     return "rfs_" + hashlib.sha256(f"{alert_id}|{at.isoformat()}".encode()).hexdigest()[:28]
 
 
+def data_clock_steps(
+    previous: datetime | None, newest: datetime, max_steps: int = MAX_CATCH_UP
+) -> list[datetime]:
+    """The points a data-clock round evaluates, oldest first: every bucket start after
+    ``previous`` up to ``newest`` (at most ``max_steps``), so a round that finds the
+    data's clock moved on by several buckets (a fast replay, a busy worker) still looks
+    at each of them; just ``newest`` when the clock has not moved, went back (another
+    replay) or never ran."""
+    step = timedelta(seconds=BUCKET_S)
+    if previous is None or previous >= newest:
+        return [newest]
+    first = previous + step
+    count = int((newest - first) / step) + 1
+    return [first + i * step for i in range(min(count, max_steps))]
+
+
 def evaluate_once(engine: Engine, config: AlertingConfig, now: datetime) -> Outcome:
     """One round at wall time ``now``; ``ran`` is False when another evaluator holds the
     lock (it is doing this round). On the data clock the rules' time is the start of
-    the newest stored bucket (that bucket still filling, every older one closed); the
-    outbox is timed on the wall clock either way."""
+    the newest stored bucket (that bucket still filling, every older one closed), and a
+    round evaluates every bucket the clock passed since the last (``data_clock_steps``);
+    the outbox is timed on the wall clock either way."""
     with engine.begin() as conn:
         if not evaluation_lock(conn, config.holder, now):
             return Outcome(False, closed_until(now, config.settle))
@@ -113,35 +134,40 @@ def evaluate_once(engine: Engine, config: AlertingConfig, now: datetime) -> Outc
             newest = newest_bucket(conn, BUCKET_S)
             if newest is None:
                 return Outcome(True, now)
-            at = as_of = newest
+            points = [(t, t) for t in data_clock_steps(evaluated_until(conn), newest)]
         else:
-            at, as_of = now, closed_until(now, config.settle)
-        set_evaluated_until(conn, as_of)
+            points = [(now, closed_until(now, config.settle))]
         stored = {s.fingerprint: s for s in read_states(conn)}
         states = {fp: _to_state(s) for fp, s in stored.items()}
-        start = as_of - config.ruleset.longest_span - timedelta(seconds=BUCKET_S)
-        buckets = read_buckets(conn, start, as_of, BUCKET_S)
-        result = evaluate_round(
-            config.ruleset,
-            states,
-            buckets,
-            now=at,
-            as_of=as_of,
-            observed_since=observed_since(conn, BUCKET_S),
-        )
-        events = [_store(conn, config, t, rule, now) for t, rule in result.transitions]
-        fired = {t.fingerprint for t, _ in result.transitions if t.status == "firing"}
-        refreshed = _refresh(conn, config, result.states, stored, fired, now)
+        since = observed_since(conn, BUCKET_S)
+        events: list[dict[str, Any]] = []
+        fired: set[str] = set()
+        changed: set[str] = set()
+        for at, as_of in points:
+            start = as_of - config.ruleset.longest_span - timedelta(seconds=BUCKET_S)
+            result = evaluate_round(
+                config.ruleset,
+                states,
+                read_buckets(conn, start, as_of, BUCKET_S),
+                now=at,
+                as_of=as_of,
+                observed_since=since,
+            )
+            events += [_store(conn, config, t, rule, now) for t, rule in result.transitions]
+            fired |= {t.fingerprint for t, _ in result.transitions if t.status == "firing"}
+            changed |= {s.fingerprint for s in result.changed}
+            states = result.states
+        set_evaluated_until(conn, as_of)
+        refreshed = _refresh(conn, config, states, stored, fired, now)
         sent = fired | refreshed
-        touched = {s.fingerprint for s in result.changed} | refreshed
         rows = []
-        for fp in touched:
+        for fp in changed | refreshed:
             previous = stored[fp].refreshed_at if fp in stored else None
-            rows.append(_to_stored(result.states[fp], now if fp in sent else previous))
+            rows.append(_to_stored(states[fp], now if fp in sent else previous))
         write_states(conn, rows, now)
     for event in events:
         log.warning("alert %s: %s", event["status"], event["summary"])
-    return Outcome(True, as_of, events, len(result.changed))
+    return Outcome(True, as_of, events, len(changed))
 
 
 def _store(

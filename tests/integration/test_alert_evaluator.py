@@ -17,8 +17,10 @@ from storage.alerting import (
 )
 from storage.models import AlertState
 from storage.queries import list_alerts
-from streams.alerting.evaluator import evaluate_once
-from tests.alerting_support import config_for, fast_rules, plant_surge, receiver
+from storage.writes import save_scored_batch
+from streams.alerting.config import load_rules
+from streams.alerting.evaluator import data_clock_steps, evaluate_once
+from tests.alerting_support import article, config_for, fast_rules, plant_surge, receiver
 
 
 def test_a_round_is_skipped_while_another_evaluator_holds_the_lock(
@@ -100,3 +102,52 @@ def test_firing_alerts_are_resent_to_alertmanager_every_resend_interval(
     evaluate_once(db, config, now + timedelta(seconds=35))
     assert len(list_deliveries(db)) == 3
     assert list_alerts(db)[0].status == "firing"
+
+
+SPIKE_RULES = """
+topics:
+  market: {enabled: false}
+rules:
+  - {name: volume_spike, kind: volume_spike, severity: warning, window: 1m, baseline: 30m,
+     enter: 4.0, exit: 2.0, min_count: 10, min_baseline_coverage: 0, for: 0s, cooldown: 10m}
+"""
+
+
+def test_the_data_clock_catches_up_on_every_bucket_it_passed(db: Engine, tmp_path: Path) -> None:
+    """A replay outruns the evaluator: one round finds the data's clock nine minutes on,
+    past a one-minute burst that came and went. It still fires and resolves it, at the
+    data's own times."""
+    path = tmp_path / "rules.yaml"
+    path.write_text(SPIKE_RULES)
+    config = config_for(load_rules(path), (), clock="data")
+    t0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    calm = [article(m, "oil", "neutral", t0 + timedelta(minutes=m, seconds=5)) for m in range(30)]
+    save_scored_batch(db, calm)
+    wall = datetime.now(UTC)
+    assert evaluate_once(db, config, wall).events == []
+
+    burst = [
+        article(100 + n, "oil", "neutral", t0 + timedelta(minutes=30, seconds=5 + n))
+        for n in range(40)
+    ]
+    after = [
+        article(m, "oil", "neutral", t0 + timedelta(minutes=m, seconds=5)) for m in range(31, 40)
+    ]
+    save_scored_batch(db, burst + after)
+    outcome = evaluate_once(db, config, wall + timedelta(seconds=1))
+    assert [e["status"] for e in outcome.events] == ["firing", "resolved"]
+    (alert,) = list_alerts(db)
+    assert (alert.rule, alert.topic, alert.status) == ("volume_spike", "oil", "resolved")
+    assert alert.starts_at == t0 + timedelta(minutes=31)
+    assert alert.ends_at == t0 + timedelta(minutes=32)
+    assert outcome.as_of == t0 + timedelta(minutes=39)
+
+
+def test_data_clock_steps() -> None:
+    t = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    minute = timedelta(minutes=1)
+    assert data_clock_steps(None, t) == [t]
+    assert data_clock_steps(t, t) == [t]  # the clock stood still: the newest bucket again
+    assert data_clock_steps(t + minute, t) == [t]  # it went back (another replay)
+    assert data_clock_steps(t, t + 3 * minute) == [t + minute, t + 2 * minute, t + 3 * minute]
+    assert data_clock_steps(t, t + 500 * minute, max_steps=4)[-1] == t + 4 * minute

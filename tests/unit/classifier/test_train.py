@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from classifier.train import (
     TrainConfig,
     TrainResult,
     class_weights,
+    distillation_loss,
     length_grouped_batches,
     profile_config,
     train,
@@ -80,6 +82,45 @@ def test_bad_settings_fail_before_any_work(data_dir: Path, tmp_path: Path) -> No
         train(TrainConfig(**base, out=str(tmp_path / "m"), class_weighting="inverse"))
     with pytest.raises(DataError, match="no such file"):
         train(TrainConfig(train_csv=str(tmp_path / "x.csv"), valid_csv="y", out=str(tmp_path)))
+
+
+def test_a_student_learns_from_teachers(
+    data_dir: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    config = TrainConfig(
+        train_csv=str(data_dir / "train.csv"),
+        valid_csv=str(data_dir / "valid.csv"),
+        out=str(tmp_path / "student"),
+        epochs=1,
+        max_steps=4,
+        max_length=32,
+        threads=2,
+        teachers=(str(tiny_model), str(tiny_model)),
+        distill_weight=0.7,
+    )
+    result = train(config, progress=False)
+    hp = json.loads((tmp_path / "student" / "metrics.json").read_text(encoding="utf-8"))[
+        "hyperparameters"
+    ]
+    assert hp["teachers"] == [str(tiny_model)] * 2 and hp["distill_weight"] == 0.7
+    assert str(tiny_model) in (tmp_path / "student" / "README.md").read_text(encoding="utf-8")
+    assert result.history[0].train_loss > 0
+
+    with pytest.raises(TrainingError, match=r"teacher .*nope"):
+        train(replace(config, teachers=(str(tmp_path / "nope"),)), progress=False)
+    with pytest.raises(TrainingError, match="distillation weight"):
+        train(replace(config, distill_weight=1.5), progress=False)
+
+
+def test_the_distillation_loss_is_zero_only_when_the_student_agrees() -> None:
+    import torch
+
+    teacher = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+    for temperature in (1.0, 2.0, 4.0):
+        agreeing = distillation_loss(torch.log(teacher), teacher, temperature)
+        assert abs(float(agreeing)) < 1e-6
+        disagreeing = distillation_loss(torch.log(teacher.flip(1)), teacher, temperature)
+        assert float(disagreeing) > 0.1
 
 
 def test_profiles() -> None:
