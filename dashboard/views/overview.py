@@ -66,12 +66,14 @@ if require_data():
         if table.empty:
             st.info("No topic has news in the last 24 hours.")
             return
+        # in percent with one decimal: Streamlit's "percent" format drops trailing zeros,
+        # so one column would read "100%" above "36.36%"
         st.dataframe(
-            table,
+            table.assign(**{"negative share": table["negative share"] * 100}),
             hide_index=True,
             width="stretch",
             column_config={
-                "negative share": st.column_config.NumberColumn(format="percent"),
+                "negative share": st.column_config.NumberColumn(format="%.1f%%"),
                 "mean polarity": st.column_config.NumberColumn(format="%+.3f"),
                 "volume by hour": st.column_config.BarChartColumn(
                     "articles by hour (24 h)", y_min=0

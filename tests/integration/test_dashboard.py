@@ -102,7 +102,7 @@ def test_overview_shows_the_mood_the_topics_and_the_firing_alert(seeded: datetim
     assert list(table.index) == ["oil", "market", "banks"]  # firing first, then busiest
     assert table.loc["oil", "alert"] == "firing (1)"
     assert table.loc["oil", "volume"] == 4
-    assert table.loc["oil", "negative share"] == pytest.approx(1.0)
+    assert table.loc["oil", "negative share"] == pytest.approx(100.0)  # shown as 100.0%
     assert table.loc["banks", "volume"] == 5
     assert table.loc["banks", "mean polarity"] == pytest.approx(0.75)
     assert table.loc["market", "volume"] == 11
