@@ -84,9 +84,7 @@ def test_bad_settings_fail_before_any_work(data_dir: Path, tmp_path: Path) -> No
         train(TrainConfig(train_csv=str(tmp_path / "x.csv"), valid_csv="y", out=str(tmp_path)))
 
 
-def test_a_student_learns_from_teachers(
-    data_dir: Path, tiny_model: Path, tmp_path: Path
-) -> None:
+def test_a_student_learns_from_teachers(data_dir: Path, tiny_model: Path, tmp_path: Path) -> None:
     config = TrainConfig(
         train_csv=str(data_dir / "train.csv"),
         valid_csv=str(data_dir / "valid.csv"),
