@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from streams.exceptions import MetricsUnavailable
 
@@ -39,9 +39,16 @@ class PipelineMetrics:
     batch_size: Histogram = field(init=False)
     inference_seconds: Histogram = field(init=False)
     publish_to_stored_seconds: Histogram = field(init=False)
+    ready: Gauge = field(init=False)
 
     def __post_init__(self) -> None:
         r = self.registry
+        self.ready = Gauge(
+            "finsent_worker_ready",
+            "1 once the model has loaded and the pipeline is built (the endpoint answers "
+            "before: it starts first, so a taken port fails at once); 0 until then.",
+            registry=r,
+        )
         self.items = Counter(
             "finsent_items",
             "Records consumed from a topic, scored by the model, or stored as new articles.",

@@ -61,6 +61,7 @@ def worker_command(
         click.echo(f"metrics on http://{host}:{port}/metrics", err=True)
     alerting = open_alerting(settings, metrics)  # before the model: a bad rules file fails at once
     pipeline = open_pipeline(settings, metrics)
+    metrics.ready.set(1)  # what the compose health check waits for
     click.echo(
         f"worker {config.app_id} on {config.bootstrap_servers}: {config.topics.raw} -> "
         f"{config.topics.scored} -> database; batches of {config.batch_size} within "

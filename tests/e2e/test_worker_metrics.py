@@ -3,6 +3,8 @@ worker processes real records."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,6 +58,15 @@ def test_metrics_move_while_the_worker_stores(
     bootstrap = worker_env["FINSENT_KAFKA_BOOTSTRAP_SERVERS"]
     stored = ("finsent_items_total", (("stage", "stored"), ("topic", names.scored)))
     assert scrape(port).get(stored, 0) == 0
+    assert scrape(port)[("finsent_worker_ready", ())] == 1
+    # the compose file's own health check, pointed at this worker, passes
+    import yaml
+
+    compose = yaml.safe_load((Path(__file__).parents[2] / "docker-compose.yml").read_text())
+    check = compose["services"]["worker"]["healthcheck"]["test"]
+    assert check[:3] == ["CMD", "python", "-c"]
+    script = check[3].replace("127.0.0.1:9108", f"127.0.0.1:{port}")
+    assert subprocess.run([sys.executable, "-c", script], timeout=30).returncode == 0
 
     produce(bootstrap, names.raw, [(None, news(n)) for n in range(300)])
     produce(bootstrap, names.raw, [(None, b"not json"), (None, b'{"title": ""}')])
