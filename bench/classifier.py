@@ -32,8 +32,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.machine import header  # noqa: E402
+from finsent.cli.demo import SHARED_DATA  # noqa: E402
 
-DATA = REPO.parent / "shared" / "data" / "twitter-financial-news-sentiment" / "valid.csv"
+DATA = SHARED_DATA / "valid.csv"
 CPU_RUNS = ["pipeline-1", "pipeline-32", "fp32", "int8", "onnx-fp32", "onnx-int8"]
 
 

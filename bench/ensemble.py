@@ -3,9 +3,9 @@
     .venv/bin/python bench/ensemble.py /tmp/full-s42 /tmp/full-s7 /tmp/full-s13
 
 On a labelled CSV (default: the shared ``valid.csv``): each model's accuracy and
-macro-F1; the ensemble of all of them by mean probability and by mean log-probability
-(what ``finsent train --teacher`` distils); a uniform average of their weights (a
-"soup", one model); and, as an upper bound only, the best constant shift of the
+macro-F1; the ensemble of all of them by mean probability (what ``finsent train
+--teacher`` distils) and by mean log-probability; a uniform average of their weights
+(a "soup", one model); and, as an upper bound only, the best constant shift of the
 negative and positive logits tuned on this same CSV (a re-thresholding cannot beat it).
 Every model runs through the engine (onnx-fp32: the same outputs as fp32).
 """
@@ -30,8 +30,9 @@ from classifier.data import load_csv  # noqa: E402
 from classifier.labels import DEFAULT_LABEL_MAP, parse_label_map  # noqa: E402
 from classifier.loading import load_engine  # noqa: E402
 from classifier.metrics import classification_metrics  # noqa: E402
+from finsent.cli.demo import SHARED_DATA  # noqa: E402
 
-DATA = REPO.parent / "shared" / "data" / "twitter-financial-news-sentiment" / "valid.csv"
+DATA = SHARED_DATA / "valid.csv"
 Floats = npt.NDArray[np.float64]
 
 

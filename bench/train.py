@@ -23,8 +23,9 @@ sys.path.insert(0, str(REPO))
 from bench.machine import header  # noqa: E402
 from classifier.metrics import format_report  # noqa: E402
 from classifier.train import PROFILES, profile_config, train  # noqa: E402
+from finsent.cli.demo import SHARED_DATA  # noqa: E402
 
-DATA = REPO.parent / "shared" / "data" / "twitter-financial-news-sentiment"
+DATA = SHARED_DATA
 
 
 def main() -> None:

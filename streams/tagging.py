@@ -70,8 +70,9 @@ class Watchlist:
     #: word -> positions of the topics anchored by it; cashtag -> topics with that ticker
     _by_word: dict[str, tuple[int, ...]] = field(init=False, repr=False, compare=False)
     _by_ticker: dict[str, tuple[int, ...]] = field(init=False, repr=False, compare=False)
-    #: positions of the topics checked on every text
+    #: positions of the topics whose phrases are tried on every text; of those with patterns
     _always: frozenset[int] = field(init=False, repr=False, compare=False)
+    _patterned: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_word: dict[str, list[int]] = {}
@@ -88,16 +89,20 @@ class Watchlist:
         object.__setattr__(self, "_by_word", {k: tuple(v) for k, v in by_word.items()})
         object.__setattr__(self, "_by_ticker", {k: tuple(v) for k, v in by_ticker.items()})
         object.__setattr__(self, "_always", frozenset(always))
+        patterned = tuple(i for i, t in enumerate(self.topics) if t.patterns is not None)
+        object.__setattr__(self, "_patterned", patterned)
 
-    def phrase_candidates(self, text: str, tickers: frozenset[str]) -> set[int]:
-        """Positions of the topics whose phrases or tickers can match ``text`` (a superset
-        of those that do)."""
-        found = set(self._always)
+    def matching(self, text: str, tickers: frozenset[str]) -> list[Topic]:
+        """The topics that match ``text``, in watchlist order: the phrases of the topics
+        the index names, the patterns of every topic that has them."""
+        candidates = set(self._always)
         for word in set(WORD_RE.findall(text.translate(_FOLD).lower())):
-            found.update(self._by_word.get(word, ()))
+            candidates.update(self._by_word.get(word, ()))
         for ticker in tickers:
-            found.update(self._by_ticker.get(ticker, ()))
-        return found
+            candidates.update(self._by_ticker.get(ticker, ()))
+        hits = {i for i in candidates if self.topics[i].by_phrase(text, tickers)}
+        hits.update(i for i in self._patterned if i not in hits and self.topics[i].by_pattern(text))
+        return [self.topics[i] for i in sorted(hits)]
 
     @property
     def names(self) -> list[str]:
@@ -120,12 +125,7 @@ def tag(watchlist: Watchlist, title: str, body: str | None = None) -> Tags:
     text = f"{title}\n{body}" if body else title
     tickers = find_tickers(text)
     topics = [watchlist.market_topic]
-    phrased = watchlist.phrase_candidates(text, tickers)
-    topics += [
-        t.name
-        for i, t in enumerate(watchlist.topics)
-        if (i in phrased and t.by_phrase(text, tickers)) or t.by_pattern(text)
-    ]
+    topics += [t.name for t in watchlist.matching(text, tickers)]
     return Tags(topics=tuple(topics), tickers=tuple(sorted(tickers)))
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from finsent.cli.demo import SHARED_DATA
 from streams.exceptions import ConfigFileError
 from streams.tagging import DEFAULT_WATCHLIST, Watchlist, find_tickers, load_watchlist, tag
 
@@ -119,9 +120,7 @@ def every_topic(w: Watchlist, text: str) -> tuple[str, ...]:
     return (w.market_topic, *(t.name for t in w.topics if t.matches(text, tickers)))
 
 
-SHARED_HEADLINES = (
-    Path(__file__).resolve().parents[3] / "shared/data/twitter-financial-news-sentiment/valid.csv"
-)
+SHARED_HEADLINES = SHARED_DATA / "valid.csv"
 AWKWARD = [
     "FED HIKES RATES",  # upper case keywords
     "fed hikes",  # an alias in the wrong case
