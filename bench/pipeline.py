@@ -34,13 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.database import fresh_database
 from bench.machine import header
 from classifier.loading import load_engine
+from finsent.cli.demo import SHARED_DATA
 from storage.models import Article
 from streams.embedded_broker import EmbeddedBroker
 from tests.processes import FinsentProcess
 
-VALID = (
-    Path(__file__).resolve().parents[2] / "shared/data/twitter-financial-news-sentiment/valid.csv"
-)
+VALID = SHARED_DATA / "valid.csv"
 
 
 def headlines(n: int) -> list[str]:

@@ -36,10 +36,11 @@ from xml.sax.saxutils import escape
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.machine import header
+from finsent.cli.demo import SHARED_DATA
 from streams.neardup import NearDupIndex, normalise_title, shingles
 from streams.sources.normalise import normalise_feed, parse_feed
 
-TFNS = Path(__file__).resolve().parents[2] / "shared" / "data" / "twitter-financial-news-sentiment"
+TFNS = SHARED_DATA
 FALLBACK_WORDS = [
     "stocks",
     "shares",

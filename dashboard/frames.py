@@ -38,22 +38,39 @@ def safe_link(url: str | None) -> str | None:
     return url.strip() if parts.scheme in ("http", "https") and parts.netloc else None
 
 
+def _table(
+    columns: Sequence[str],
+    rows: Iterable[tuple[Any, ...]],
+    *,
+    times: Iterable[str] = (),
+    floats: Iterable[str] = (),
+) -> pd.DataFrame:
+    """A frame with these columns (also when there are no rows) from rows given as
+    tuples in column order; the ``times`` columns as UTC datetimes, ``floats`` as float64."""
+    frame = pd.DataFrame(list(rows), columns=list(columns))
+    for name in times:
+        frame[name] = pd.to_datetime(frame[name], utc=True)
+    for name in floats:
+        frame[name] = frame[name].astype("float64")
+    return frame
+
+
 def topics_frame(summaries: Sequence[TopicSummary]) -> pd.DataFrame:
     """One row per topic: volume, negative share, mean polarity, alert, and the hourly
     volumes for a sparkline."""
-    rows = [
-        {
-            "topic": s.topic,
-            "alert": f"firing ({s.firing_alerts})" if s.firing_alerts else "",
-            "volume": s.total.n,
-            "negative share": s.total.negative_share,
-            "mean polarity": s.total.mean_polarity,
-            "volume by hour": [p.n for p in s.points],
-        }
+    columns = ("topic", "alert", "volume", "negative share", "mean polarity", "volume by hour")
+    rows = (
+        (
+            s.topic,
+            f"firing ({s.firing_alerts})" if s.firing_alerts else "",
+            s.total.n,
+            s.total.negative_share,
+            s.total.mean_polarity,
+            [p.n for p in s.points],
+        )
         for s in summaries
-    ]
-    columns = ["topic", "alert", "volume", "negative share", "mean polarity", "volume by hour"]
-    return pd.DataFrame(rows, columns=columns)
+    )
+    return _table(columns, rows)
 
 
 def heatmap_frame(summaries: Sequence[TopicSummary]) -> pd.DataFrame:
@@ -63,20 +80,7 @@ def heatmap_frame(summaries: Sequence[TopicSummary]) -> pd.DataFrame:
 
 def series_frame(points: Iterable[SeriesPoint]) -> pd.DataFrame:
     """A series in long form: topic, time, volume, counts, mean polarity, negative share."""
-    rows = [
-        {
-            "topic": p.topic,
-            "time": p.bucket_start,
-            "volume": p.n,
-            "negative": p.n_negative,
-            "neutral": p.n_neutral,
-            "positive": p.n_positive,
-            "mean polarity": p.mean_polarity,
-            "negative share": p.negative_share,
-        }
-        for p in points
-    ]
-    columns = [
+    columns = (
         "topic",
         "time",
         "volume",
@@ -85,12 +89,21 @@ def series_frame(points: Iterable[SeriesPoint]) -> pd.DataFrame:
         "positive",
         "mean polarity",
         "negative share",
-    ]
-    frame = pd.DataFrame(rows, columns=columns)
-    frame["time"] = pd.to_datetime(frame["time"], utc=True)
-    for name in ("mean polarity", "negative share"):
-        frame[name] = frame[name].astype("float64")
-    return frame
+    )
+    rows = (
+        (
+            p.topic,
+            p.bucket_start,
+            p.n,
+            p.n_negative,
+            p.n_neutral,
+            p.n_positive,
+            p.mean_polarity,
+            p.negative_share,
+        )
+        for p in points
+    )
+    return _table(columns, rows, times=("time",), floats=("mean polarity", "negative share"))
 
 
 def articles_frame(
@@ -100,23 +113,7 @@ def articles_frame(
     """Headlines as rows: time, source, label, confidence, polarity, title, link, and,
     when ``copies`` is given, the other sources that reported the same story."""
     copies = copies or {}
-    rows = []
-    for a in articles:
-        others = copies.get(a.id, ())
-        rows.append(
-            {
-                "published": a.published_at,
-                "source": a.source,
-                "label": a.label,
-                "confidence": a.confidence,
-                "polarity": a.polarity,
-                "title": a.title,
-                "link": safe_link(a.url),
-                "topics": ", ".join(a.topics),
-                "also reported by": ", ".join(dict.fromkeys(c.source for c in others)),
-            }
-        )
-    columns = [
+    columns = (
         "published",
         "source",
         "label",
@@ -126,10 +123,22 @@ def articles_frame(
         "link",
         "topics",
         "also reported by",
-    ]
-    frame = pd.DataFrame(rows, columns=columns)
-    frame["published"] = pd.to_datetime(frame["published"], utc=True)
-    return frame
+    )
+    rows = (
+        (
+            a.published_at,
+            a.source,
+            a.label,
+            a.confidence,
+            a.polarity,
+            a.title,
+            safe_link(a.url),
+            ", ".join(a.topics),
+            ", ".join(dict.fromkeys(c.source for c in copies.get(a.id, ()))),
+        )
+        for a in articles
+    )
+    return _table(columns, rows, times=("published",))
 
 
 def headlines_frame(headlines: Headlines) -> pd.DataFrame:
@@ -148,25 +157,7 @@ def headlines_frame(headlines: Headlines) -> pd.DataFrame:
 
 def alerts_frame(alerts: Sequence[AlertView], now: datetime) -> pd.DataFrame:
     """Alerts with their numbers: observed value, baseline, threshold, window, duration."""
-    rows = []
-    for a in alerts:
-        end = a.ends_at or now
-        rows.append(
-            {
-                "status": a.status,
-                "topic": a.topic,
-                "rule": a.rule,
-                "severity": a.severity,
-                "started": a.starts_at,
-                "ended": a.ends_at,
-                "duration (min)": round((end - a.starts_at).total_seconds() / 60, 1),
-                "value": a.value,
-                "baseline": a.baseline,
-                "threshold": a.threshold,
-                "window": _window(a.details),
-            }
-        )
-    columns = [
+    columns = (
         "status",
         "topic",
         "rule",
@@ -178,11 +169,24 @@ def alerts_frame(alerts: Sequence[AlertView], now: datetime) -> pd.DataFrame:
         "baseline",
         "threshold",
         "window",
-    ]
-    frame = pd.DataFrame(rows, columns=columns)
-    for name in ("started", "ended"):
-        frame[name] = pd.to_datetime(frame[name], utc=True)
-    return frame
+    )
+    rows = (
+        (
+            a.status,
+            a.topic,
+            a.rule,
+            a.severity,
+            a.starts_at,
+            a.ends_at,
+            round(((a.ends_at or now) - a.starts_at).total_seconds() / 60, 1),
+            a.value,
+            a.baseline,
+            a.threshold,
+            _window(a.details),
+        )
+        for a in alerts
+    )
+    return _table(columns, rows, times=("started", "ended"))
 
 
 def _window(details: Mapping[str, Any]) -> str:
@@ -207,20 +211,9 @@ def alert_summary(details: Mapping[str, Any]) -> str:
 
 def alert_periods_frame(alerts: Sequence[AlertView], now: datetime) -> pd.DataFrame:
     """Shaded spans for a chart: topic, start, end (now while firing), rule, status."""
-    rows = [
-        {
-            "topic": a.topic,
-            "start": a.starts_at,
-            "end": a.ends_at or now,
-            "rule": a.rule,
-            "status": a.status,
-        }
-        for a in alerts
-    ]
-    frame = pd.DataFrame(rows, columns=["topic", "start", "end", "rule", "status"])
-    for name in ("start", "end"):
-        frame[name] = pd.to_datetime(frame[name], utc=True)
-    return frame
+    columns = ("topic", "start", "end", "rule", "status")
+    rows = ((a.topic, a.starts_at, a.ends_at or now, a.rule, a.status) for a in alerts)
+    return _table(columns, rows, times=("start", "end"))
 
 
 def event_details(details: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -279,21 +272,7 @@ def _number(value: Any) -> float | None:
 
 
 def deliveries_frame(deliveries: Sequence[DeliveryView]) -> pd.DataFrame:
-    rows = [
-        {
-            "receiver": d.receiver,
-            "status": d.status,
-            "attempts": d.attempts,
-            "last HTTP status": d.last_status,
-            "last error": d.last_error or "",
-            "created": d.created_at,
-            "delivered": d.delivered_at,
-            "next attempt": d.next_attempt_at,
-            "event id": d.event_id,
-        }
-        for d in deliveries
-    ]
-    columns = [
+    columns = (
         "receiver",
         "status",
         "attempts",
@@ -303,27 +282,26 @@ def deliveries_frame(deliveries: Sequence[DeliveryView]) -> pd.DataFrame:
         "delivered",
         "next attempt",
         "event id",
-    ]
-    frame = pd.DataFrame(rows, columns=columns)
-    for name in ("created", "delivered", "next attempt"):
-        frame[name] = pd.to_datetime(frame[name], utc=True)
-    return frame
+    )
+    rows = (
+        (
+            d.receiver,
+            d.status,
+            d.attempts,
+            d.last_status,
+            d.last_error or "",
+            d.created_at,
+            d.delivered_at,
+            d.next_attempt_at,
+            d.event_id,
+        )
+        for d in deliveries
+    )
+    return _table(columns, rows, times=("created", "delivered", "next attempt"))
 
 
 def receivers_frame(summaries: Sequence[ReceiverSummary]) -> pd.DataFrame:
-    rows = [
-        {
-            "receiver": s.receiver,
-            "delivered": s.delivered,
-            "pending": s.pending,
-            "failed": s.failed,
-            "disabled": s.disabled,
-            "last delivered": s.last_delivered_at,
-            "latest error": s.last_error or "",
-        }
-        for s in summaries
-    ]
-    columns = [
+    columns = (
         "receiver",
         "delivered",
         "pending",
@@ -331,35 +309,24 @@ def receivers_frame(summaries: Sequence[ReceiverSummary]) -> pd.DataFrame:
         "disabled",
         "last delivered",
         "latest error",
-    ]
-    frame = pd.DataFrame(rows, columns=columns)
-    frame["last delivered"] = pd.to_datetime(frame["last delivered"], utc=True)
-    return frame
+    )
+    rows = (
+        (
+            s.receiver,
+            s.delivered,
+            s.pending,
+            s.failed,
+            s.disabled,
+            s.last_delivered_at,
+            s.last_error or "",
+        )
+        for s in summaries
+    )
+    return _table(columns, rows, times=("last delivered",))
 
 
 def health_frame(health: Sequence[SourceHealthView], now: datetime) -> pd.DataFrame:
-    rows = [
-        {
-            "feed": h.feed,
-            "state": _feed_state(h),
-            "last success": h.last_success_at,
-            "minutes since success": (
-                round((now - h.last_success_at).total_seconds() / 60, 1)
-                if h.last_success_at
-                else None
-            ),
-            "last fetch": h.last_fetch_at,
-            "HTTP status": h.last_status,
-            "failures in a row": h.consecutive_failures,
-            "last error": h.last_error or "",
-            "items seen": h.items_seen,
-            "new": h.items_new,
-            "duplicates": h.items_duplicate,
-            "url": safe_link(h.url),
-        }
-        for h in health
-    ]
-    columns = [
+    columns = (
         "feed",
         "state",
         "last success",
@@ -372,11 +339,29 @@ def health_frame(health: Sequence[SourceHealthView], now: datetime) -> pd.DataFr
         "new",
         "duplicates",
         "url",
-    ]
-    frame = pd.DataFrame(rows, columns=columns)
-    for name in ("last success", "last fetch"):
-        frame[name] = pd.to_datetime(frame[name], utc=True)
-    return frame
+    )
+    rows = (
+        (
+            h.feed,
+            _feed_state(h),
+            h.last_success_at,
+            _minutes_since(h.last_success_at, now),
+            h.last_fetch_at,
+            h.last_status,
+            h.consecutive_failures,
+            h.last_error or "",
+            h.items_seen,
+            h.items_new,
+            h.items_duplicate,
+            safe_link(h.url),
+        )
+        for h in health
+    )
+    return _table(columns, rows, times=("last success", "last fetch"))
+
+
+def _minutes_since(then: datetime | None, now: datetime) -> float | None:
+    return round((now - then).total_seconds() / 60, 1) if then else None
 
 
 def _feed_state(h: SourceHealthView) -> str:
@@ -388,37 +373,13 @@ def _feed_state(h: SourceHealthView) -> str:
 
 
 def models_frame(models: Sequence[ModelUse]) -> pd.DataFrame:
-    rows = [
-        {
-            "model": m.name,
-            "revision": m.revision,
-            "articles (of the newest)": m.articles,
-            "last scored": m.last_scored_at,
-        }
-        for m in models
-    ]
-    columns = ["model", "revision", "articles (of the newest)", "last scored"]
-    frame = pd.DataFrame(rows, columns=columns)
-    frame["last scored"] = pd.to_datetime(frame["last scored"], utc=True)
-    return frame
+    columns = ("model", "revision", "articles (of the newest)", "last scored")
+    rows = ((m.name, m.revision, m.articles, m.last_scored_at) for m in models)
+    return _table(columns, rows, times=("last scored",))
 
 
 def counters_frame(counters: Sequence[WorkerCountersView], now: datetime) -> pd.DataFrame:
-    rows = [
-        {
-            "worker": c.worker,
-            "agent": c.agent,
-            "processed": c.processed,
-            "dead-lettered": c.dead_lettered,
-            "retried": c.retried,
-            "batches": c.batches,
-            "started": c.started_at,
-            "updated": c.updated_at,
-            "seconds since update": round((now - c.updated_at).total_seconds(), 1),
-        }
-        for c in counters
-    ]
-    columns = [
+    columns = (
         "worker",
         "agent",
         "processed",
@@ -428,11 +389,22 @@ def counters_frame(counters: Sequence[WorkerCountersView], now: datetime) -> pd.
         "started",
         "updated",
         "seconds since update",
-    ]
-    frame = pd.DataFrame(rows, columns=columns)
-    for name in ("started", "updated"):
-        frame[name] = pd.to_datetime(frame[name], utc=True)
-    return frame
+    )
+    rows = (
+        (
+            c.worker,
+            c.agent,
+            c.processed,
+            c.dead_lettered,
+            c.retried,
+            c.batches,
+            c.started_at,
+            c.updated_at,
+            round((now - c.updated_at).total_seconds(), 1),
+        )
+        for c in counters
+    )
+    return _table(columns, rows, times=("started", "updated"))
 
 
 def card_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:

@@ -554,6 +554,19 @@ def set_receiver_enabled(engine: Engine, receiver: str, now: datetime) -> bool:
         return bool(result.rowcount)
 
 
+def requeue_disabled(engine: Engine, receiver: str, now: datetime, give_up_at: datetime) -> int:
+    """Queue again every delivery left ``disabled`` for ``receiver`` (the events it missed
+    while disabled), due now with a fresh retry horizon. Returns how many."""
+    d = WebhookDelivery
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(d)
+            .where(d.receiver == receiver, d.status == "disabled")
+            .values(status="pending", next_attempt_at=now, give_up_at=give_up_at)
+        )
+        return int(result.rowcount)
+
+
 def disabled_receivers(engine: Engine) -> dict[str, tuple[datetime, str | None]]:
     with engine.connect() as conn:
         rows = conn.execute(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +35,34 @@ class ScoredArticle:
         return self.p_positive - self.p_negative
 
 
+class _Counts(Protocol):
+    @property
+    def n(self) -> int: ...
+
+    @property
+    def n_negative(self) -> int: ...
+
+    @property
+    def polarity_sum(self) -> float: ...
+
+
+class Tally:
+    """Mean polarity and negative share of anything that counts scored articles (``n``,
+    ``n_negative``, ``polarity_sum``); None for an empty count."""
+
+    __slots__ = ()
+
+    @property
+    def mean_polarity(self: _Counts) -> float | None:
+        return self.polarity_sum / self.n if self.n else None
+
+    @property
+    def negative_share(self: _Counts) -> float | None:
+        return self.n_negative / self.n if self.n else None
+
+
 @dataclass(frozen=True, slots=True)
-class SeriesPoint:
+class SeriesPoint(Tally):
     """One topic over one time bucket. Empty buckets have zero counts and no means."""
 
     topic: str
@@ -49,14 +75,6 @@ class SeriesPoint:
     @property
     def n(self) -> int:
         return self.n_negative + self.n_neutral + self.n_positive
-
-    @property
-    def mean_polarity(self) -> float | None:
-        return self.polarity_sum / self.n if self.n else None
-
-    @property
-    def negative_share(self) -> float | None:
-        return self.n_negative / self.n if self.n else None
 
 
 @dataclass(frozen=True, slots=True)

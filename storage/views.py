@@ -28,7 +28,7 @@ from storage.models import (
     WorkerCounters,
 )
 from storage.queries import alert_view, article_view
-from storage.types import AlertView, ArticleView, SeriesPoint
+from storage.types import AlertView, ArticleView, SeriesPoint, Tally
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -38,20 +38,12 @@ DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
-class Aggregate:
+class Aggregate(Tally):
     """Counts of scored articles over some window."""
 
     n: int = 0
     n_negative: int = 0
     polarity_sum: float = 0.0
-
-    @property
-    def mean_polarity(self) -> float | None:
-        return self.polarity_sum / self.n if self.n else None
-
-    @property
-    def negative_share(self) -> float | None:
-        return self.n_negative / self.n if self.n else None
 
 
 @dataclass(frozen=True, slots=True)

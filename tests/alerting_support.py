@@ -4,6 +4,7 @@ an evaluation round over their buckets."""
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from storage.types import ScoredArticle
 from storage.writes import save_scored_batch
 from streams.alerting.config import Receiver, RuleSet, load_rules
 from streams.alerting.evaluator import AlertingConfig, evaluate_once
+from tests import factories
 
 SECRET = "whsec_" + base64.b64encode(b"finsent-test-secret-32-bytes-long").decode()
 
@@ -43,23 +45,24 @@ def fast_rules(tmp_path: Path) -> RuleSet:
 def article(
     n: int, topic: str, label: str, at: datetime, title: str | None = None
 ) -> ScoredArticle:
-    p = {"negative": 0.05, "neutral": 0.05, "positive": 0.05}
-    p[label] = 0.9
-    return ScoredArticle(
-        id=f"{topic}-{label}-{n}-{at.timestamp():.0f}",
+    """``factories.article`` on ``topic`` at ``at`` (fetched and scored then too), 0.9 sure
+    of ``label``; the id is unique per topic, label, ``n`` and time."""
+    p = {"negative": 0.05, "neutral": 0.05, "positive": 0.05, label: 0.9}
+    item = factories.article(
+        n,
+        label=label,
+        published_at=at,
+        topics=(topic,),
         source="test-wire",
         title=title or f"{topic} {label} headline {n}",
+        probs=(p["negative"], p["neutral"], p["positive"]),
+    )
+    return replace(
+        item,
+        id=f"{topic}-{label}-{n}-{at.timestamp():.0f}",
         url=f"https://news.example/{topic}/{n}",
-        published_at=at,
         fetched_at=at,
-        label=label,
-        p_negative=p["negative"],
-        p_neutral=p["neutral"],
-        p_positive=p["positive"],
-        model_name="test",
-        model_revision="0",
         scored_at=at,
-        topics=(topic,),
     )
 
 

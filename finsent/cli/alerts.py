@@ -198,16 +198,31 @@ def replay_command(event_id: str, only: tuple[str, ...], receivers: Path | None)
 
 @alerts_group.command("enable")
 @click.argument("receiver")
-def enable_command(receiver: str) -> None:
+@click.option(
+    "--requeue",
+    is_flag=True,
+    help="Also queue again the deliveries it missed while disabled (same webhook ids, a "
+    "fresh retry horizon).",
+)
+def enable_command(receiver: str, requeue: bool) -> None:
     """Enable RECEIVER again after it answered 410 Gone (new events go to it again)."""
     from finsent.runtime import open_engine
-    from storage.alerting import set_receiver_enabled
+    from storage.alerting import requeue_disabled, set_receiver_enabled
 
     settings = _settings()
-    if set_receiver_enabled(open_engine(settings), receiver, datetime.now(UTC)):
+    engine = open_engine(settings)
+    now = datetime.now(UTC)
+    if set_receiver_enabled(engine, receiver, now):
         click.echo(f"{receiver} enabled")
     else:
         click.echo(f"{receiver} was not disabled")
+    if requeue:
+        horizon = now + timedelta(seconds=settings.alerts.retry_horizon)
+        count = requeue_disabled(engine, receiver, now, horizon)
+        click.echo(
+            f"{count} deliveries to {receiver} queued again; the worker's deliverer "
+            "(or `finsent alerts deliver`) sends them"
+        )
 
 
 @alerts_group.command("deliver")

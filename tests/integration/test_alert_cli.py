@@ -142,6 +142,30 @@ def test_replay_resends_an_event_with_the_same_webhook_id(
         assert unknown.returncode == 1 and "no event 'evt_nope'" in unknown.stderr
 
 
+def test_enable_requeue_sends_what_a_gone_receiver_missed(
+    db: Engine, tmp_path: Path, cli_env: dict[str, str], pg_url: str
+) -> None:
+    with ScriptedReceiver([Reply(410)]) as hook:
+        config = config_for(fast_rules(tmp_path), (receiver("ops", hook.url),))
+        event = fire(db, config)
+
+        def deliver() -> int:
+            return asyncio.run(Deliverer(db, config, RetryPolicy()).deliver_due())
+
+        assert deliver() == 1
+        assert [d.status for d in list_deliveries(db)] == ["disabled"]
+        env = {**cli_env, "FINSENT_DATABASE_URL": pg_url, "FINSENT_ALERTS_SECRET": SECRET}
+        done = finsent(env, "alerts", "enable", "ops", "--requeue")
+        assert done.returncode == 0, done.stderr
+        assert "ops enabled" in done.stdout and "1 deliveries to ops queued again" in done.stdout
+        assert deliver() == 1
+        assert [d.status for d in list_deliveries(db)] == ["delivered"]
+        assert [r.headers["webhook-id"] for r in hook.requests] == [event["id"]] * 2
+
+        again = finsent(env, "alerts", "enable", "ops")
+        assert again.returncode == 0 and "ops was not disabled" in again.stdout
+
+
 def test_evaluate_runs_one_round_at_a_given_time(
     db: Engine, tmp_path: Path, cli_env: dict[str, str], pg_url: str
 ) -> None:

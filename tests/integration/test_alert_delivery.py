@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, select, update
 from standardwebhooks import Webhook
 
-from storage.alerting import list_deliveries, set_receiver_enabled
+from storage.alerting import list_deliveries, requeue_disabled, set_receiver_enabled
 from storage.models import WebhookAttempt, WebhookDelivery
 from streams.alerting.delivery import Deliverer, RetryPolicy
 from streams.alerting.evaluator import AlertingConfig
@@ -156,6 +156,15 @@ def test_410_disables_the_receiver_until_it_is_enabled(db: Engine, tmp_path: Pat
         ]
         assert set_receiver_enabled(db, "gone", datetime.now(UTC))
         assert "gone" not in disabled_receivers(db)
+        # what it missed goes out once asked for, with the webhook ids it would have had
+        now = datetime.now(UTC)
+        assert requeue_disabled(db, "gone", now, now + timedelta(hours=1)) == 2
+        assert requeue_disabled(db, "gone", now, now + timedelta(hours=1)) == 0
+        deliver_until(db, config, lambda: all(d.status == "delivered" for d in list_deliveries(db)))
+        assert len(gone.requests) == 3
+        assert {r.headers["webhook-id"] for r in gone.requests[1:]} == {
+            d.event_id for d in list_deliveries(db) if d.receiver == "gone"
+        }
 
 
 def test_a_slow_receiver_holds_up_neither_the_event_loop_nor_other_receivers(
