@@ -48,6 +48,8 @@ def main() -> None:
         "--teacher", action="append", dest="teachers", help="distil from this model (repeatable)"
     )
     parser.add_argument("--distill-weight", type=float)
+    parser.add_argument("--distill-temperature", type=float)
+    parser.add_argument("--ema-decay", type=float)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true")
@@ -69,6 +71,8 @@ def main() -> None:
         seed=args.seed,
         teachers=tuple(args.teachers) if args.teachers else None,
         distill_weight=args.distill_weight,
+        distill_temperature=args.distill_temperature,
+        ema_decay=args.ema_decay,
         device=args.device,
         threads=args.threads,
     )

@@ -40,6 +40,11 @@ def render_card(metrics: dict[str, Any]) -> str:
         "",
         f"Text normalisation (training and inference): {metrics['normalisation']}.",
         "",
+        *(
+            [f"Knowledge distillation: also learned from {metrics['distilled_from']}.", ""]
+            if metrics.get("distilled_from")
+            else []
+        ),
         "## Results on the validation set",
         "",
         f"Best epoch {metrics['best_epoch']} of {metrics['epochs_run']} run "

@@ -9,6 +9,7 @@ and carries over to news headlines that have neither.
 from __future__ import annotations
 
 import csv
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -19,6 +20,10 @@ from classifier.labels import CANONICAL, CANONICAL_INDEX, map_raw_label
 
 TEXT_COLUMN = "text"
 LABEL_COLUMN = "label"
+#: Optional columns with a teacher's probabilities per row (soft labels to distil from).
+SOFT_COLUMNS = tuple(f"p_{name}" for name in CANONICAL)
+#: How far a row's soft labels may sum from 1 before the row is refused (rounding).
+SOFT_SUM_TOLERANCE = 0.01
 
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _HANDLE = re.compile(r"(?<![\w@])@\w{1,30}")
@@ -36,11 +41,13 @@ def normalise(text: str) -> str:
 
 @dataclass(frozen=True)
 class LabelledData:
-    """Texts and their canonical label indices (0 negative, 1 neutral, 2 positive)."""
+    """Texts and their canonical label indices (0 negative, 1 neutral, 2 positive), and
+    when the CSV had them, soft labels: canonical-order probabilities per row."""
 
     path: str
     texts: list[str]
     labels: list[int]
+    soft: list[tuple[float, float, float]] | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -57,6 +64,7 @@ class LabelledData:
             path=self.path,
             texts=[self.texts[i] for i in rows],
             labels=[self.labels[i] for i in rows],
+            soft=[self.soft[i] for i in rows] if self.soft is not None else None,
         )
 
     def counts(self) -> dict[str, int]:
@@ -102,8 +110,16 @@ def load_csv(
             f"(found {', '.join(repr(c) for c in columns) or 'none'}); "
             f"expected columns {TEXT_COLUMN},{LABEL_COLUMN}"
         )
+    soft_present = [c for c in SOFT_COLUMNS if c in columns]
+    if soft_present and len(soft_present) != len(SOFT_COLUMNS):
+        absent = [c for c in SOFT_COLUMNS if c not in columns]
+        raise DataError(
+            f"{path}: soft labels need all of {', '.join(SOFT_COLUMNS)}; "
+            f"{', '.join(absent)} missing"
+        )
     texts: list[str] = []
     labels: list[int] = []
+    soft: list[tuple[float, float, float]] | None = [] if soft_present else None
     try:
         for row in reader:
             if limit is not None and len(texts) >= limit:
@@ -120,10 +136,27 @@ def load_csv(
                     f"{path}, line {line}: unknown label {value!r} (known: {known}); "
                     "pass a label map such as --labels 0=negative,1=positive,2=neutral"
                 )
+            if soft is not None:
+                soft.append(_soft_row(path, line, [row.get(c) for c in SOFT_COLUMNS]))
             texts.append(text)
             labels.append(CANONICAL_INDEX[canonical])
     except csv.Error as e:
         raise DataError(f"{path}, line {reader.line_num}: malformed CSV ({e})") from None
     if not texts:
         raise DataError(f"{path}: the header is there but there are no rows")
-    return LabelledData(path=str(path), texts=texts, labels=labels)
+    return LabelledData(path=str(path), texts=texts, labels=labels, soft=soft)
+
+
+def _soft_row(path: Path, line: int, values: list[str | None]) -> tuple[float, float, float]:
+    """One row's soft labels: three finite probabilities summing to 1 (renormalised)."""
+    try:
+        probs = [float(v) for v in values]  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise DataError(f"{path}, line {line}: soft labels {values} are not all numbers") from None
+    if not all(math.isfinite(p) and 0.0 <= p <= 1.0 for p in probs):
+        raise DataError(f"{path}, line {line}: soft labels {probs} are not probabilities in [0, 1]")
+    total = sum(probs)
+    if abs(total - 1.0) > SOFT_SUM_TOLERANCE:
+        raise DataError(f"{path}, line {line}: soft labels {probs} sum to {total:.4f}, not 1")
+    a, b, c = (p / total for p in probs)
+    return (a, b, c)

@@ -5,7 +5,9 @@ neutral-heavy imbalance, length-grouped batches with dynamic padding, evaluation
 on the validation set after each epoch, the best epoch by macro-F1 kept on disk,
 early stopping, mixed precision on CUDA, a tqdm bar with loss and throughput.
 With ``teachers``, the student also learns the teachers' averaged probabilities
-(knowledge distillation: an ensemble's accuracy at one model's inference cost).
+(knowledge distillation: an ensemble's accuracy at one model's inference cost); a
+training CSV with soft-label columns (``p_negative,p_neutral,p_positive``, e.g.
+from cross-fitted teachers that never saw those rows) is distilled from directly.
 
 The output directory is a standard Hugging Face model directory (``config.json``
 with canonical ``id2label``, weights, tokenizer) plus ``metrics.json`` and a model
@@ -21,13 +23,14 @@ import os
 import platform
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from classifier.data import LabelledData, load_csv, normalise
+from classifier.data import SOFT_COLUMNS, LabelledData, load_csv, normalise
 from classifier.exceptions import ClassifierError, ModelLoadError, TrainingError
 from classifier.labels import (
     CANONICAL,
@@ -89,6 +92,9 @@ class TrainConfig:
     distill_weight: float = 0.5
     #: Softmax temperature of the distillation term.
     distill_temperature: float = 2.0
+    #: Decay of an exponential moving average of the weights (0: none). With one, the
+    #: average is what each epoch evaluates and what is kept.
+    ema_decay: float = 0.0
     profile: str = "custom"
 
 
@@ -158,6 +164,7 @@ def _check(config: TrainConfig) -> None:
         (config.max_steps is None or config.max_steps >= 1, "max steps must be at least 1"),
         (0 <= config.distill_weight <= 1, "distillation weight must be in [0, 1]"),
         (config.distill_temperature > 0, "distillation temperature must be positive"),
+        (0 <= config.ema_decay < 1, "EMA decay must be in [0, 1) (0: no moving average)"),
     ]
     for ok, message in checks:
         if not ok:
@@ -252,6 +259,24 @@ def teacher_probabilities(
     return np.asarray(total / len(teachers), dtype=np.float32)
 
 
+def soft_targets(config: TrainConfig, data: LabelledData, device: str) -> Any:
+    """What the student distils from, as a tensor (rows x canonical classes), or None:
+    the training CSV's own soft-label columns, or the teachers' averaged probabilities."""
+    import torch
+
+    if data.soft is not None and config.teachers:
+        raise TrainingError(
+            f"{data.path} carries soft labels and teachers were given too: "
+            "distil from one or the other"
+        )
+    if data.soft is not None:
+        log.info("distilling from the soft labels in %s", data.path)
+        return torch.tensor(data.soft, dtype=torch.float32)
+    if config.teachers:
+        return torch.from_numpy(teacher_probabilities(config.teachers, data.texts, config, device))
+    return None
+
+
 def distillation_loss(logits: Any, teacher: Any, temperature: float) -> Any:
     """KL divergence from the teacher's to the student's temperature-softened outputs,
     scaled by T^2 (so its gradients keep their size whatever the temperature)."""
@@ -261,6 +286,42 @@ def distillation_loss(logits: Any, teacher: Any, temperature: float) -> Any:
     student = torch.log_softmax(logits / temperature, dim=-1)
     kl = torch.nn.functional.kl_div(student, target, reduction="batchmean")
     return kl * temperature**2
+
+
+class WeightAverage:
+    """An exponential moving average of some parameters (Polyak averaging), swapped into
+    the model to evaluate and save it. The decay ramps up over the first updates, so
+    the average does not hold on to the random head it started from."""
+
+    def __init__(self, params: Sequence[Any], decay: float) -> None:
+        self.params = list(params)
+        self.decay = decay
+        self.updates = 0
+        self.shadow = [p.detach().clone() for p in self.params]
+
+    def update(self) -> None:
+        import torch
+
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        with torch.no_grad():
+            torch._foreach_lerp_(self.shadow, [p.detach() for p in self.params], 1.0 - decay)
+
+    @contextmanager
+    def applied(self) -> Iterator[None]:
+        """The model holds the averaged weights inside the block, its own after it."""
+        import torch
+
+        with torch.no_grad():
+            own = [p.detach().clone() for p in self.params]
+            for p, avg in zip(self.params, self.shadow, strict=True):
+                p.copy_(avg)
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for p, mine in zip(self.params, own, strict=True):
+                    p.copy_(mine)
 
 
 def _load_base(base: str, offline: bool) -> tuple[Any, Any]:
@@ -342,11 +403,7 @@ def train(
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     takes_token_types = "token_type_ids" in tokenizer.model_input_names
 
-    soft = (
-        torch.from_numpy(teacher_probabilities(config.teachers, train_data.texts, config, device))
-        if config.teachers
-        else None
-    )
+    soft = soft_targets(config, train_data, device)
     counts = [train_data.counts()[name] for name in CANONICAL]
     weights = class_weights(counts, config.class_weighting)
     loss_fn = torch.nn.CrossEntropyLoss(
@@ -378,6 +435,9 @@ def train(
         return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    average = (
+        WeightAverage([p for _, p in trainable], config.ema_decay) if config.ema_decay else None
+    )
     on_cuda = device.startswith("cuda")
     amp_dtype = torch.bfloat16 if on_cuda and torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=on_cuda and amp_dtype == torch.float16)
@@ -436,6 +496,8 @@ def train(
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
+            if average is not None:
+                average.update()
             step += 1
             running += float(loss.item())
             seen += 1
@@ -448,16 +510,21 @@ def train(
             )
         bar.close()
 
-        engine = Engine(
-            tokenizer,
-            TorchBackend(model, device=device),
-            order=(0, 1, 2),
-            max_length=config.max_length,
-            batch_size=config.eval_batch_size,
-            normalise_text=config.normalise_text,
-        )
-        predicted = engine.predict_proba(valid_data.texts).argmax(axis=1).tolist()
-        scores = classification_metrics(valid_data.labels, predicted)
+        with average.applied() if average is not None else nullcontext():
+            engine = Engine(
+                tokenizer,
+                TorchBackend(model, device=device),
+                order=(0, 1, 2),
+                max_length=config.max_length,
+                batch_size=config.eval_batch_size,
+                normalise_text=config.normalise_text,
+            )
+            predicted = engine.predict_proba(valid_data.texts).argmax(axis=1).tolist()
+            scores = classification_metrics(valid_data.labels, predicted)
+            better = best is None or scores["macro_f1"] > best["macro_f1"]
+            if better:
+                model.save_pretrained(out)
+                tokenizer.save_pretrained(out)
         record = EpochRecord(
             epoch=epoch,
             train_loss=running / max(seen, 1),
@@ -477,10 +544,8 @@ def train(
         )
         if on_epoch is not None:
             on_epoch(record)
-        if best is None or scores["macro_f1"] > best["macro_f1"]:
+        if better:
             best, best_epoch, stale = scores, epoch, 0
-            model.save_pretrained(out)
-            tokenizer.save_pretrained(out)
         else:
             stale += 1
         if config.max_steps is not None and step >= total_steps:
@@ -507,6 +572,13 @@ def train(
             for k, v in asdict(config).items()
             if k not in ("train_csv", "valid_csv", "out", "base", "labels")
         },
+        "distilled_from": (
+            f"soft labels (columns {', '.join(SOFT_COLUMNS)}) in {train_data.path}"
+            if train_data.soft is not None
+            else "teachers " + ", ".join(config.teachers)
+            if config.teachers
+            else None
+        ),
         "normalisation": "URLs -> 'http', @handles -> '@user', cashtags -> '$ticker'"
         if config.normalise_text
         else "none",

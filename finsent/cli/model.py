@@ -67,7 +67,14 @@ from finsent.cli.app import UserError, cli, setting_option, settings_from
 @click.option(
     "--distill-weight",
     type=click.FloatRange(min=0, max=1),
-    help="Share of the loss that is the teachers' (default 0.5; with --teacher).",
+    help="Share of the loss that is the teachers' (default 0.5; with --teacher, or when "
+    "the training CSV has soft-label columns p_negative,p_neutral,p_positive).",
+)
+@click.option(
+    "--ema-decay",
+    type=click.FloatRange(min=0, max=1, max_open=True),
+    help="Keep a moving average of the weights with this decay (e.g. 0.998) and evaluate "
+    "and save the average; 0 turns it off (the profile's default).",
 )
 @click.option(
     "--patience",
@@ -98,6 +105,7 @@ def train_command(
     class_weighting: str | None,
     teachers: tuple[str, ...],
     distill_weight: float | None,
+    ema_decay: float | None,
     patience: int | None,
     device: str | None,
     threads: int | None,
@@ -152,6 +160,7 @@ def train_command(
         class_weighting=class_weighting,
         teachers=teachers or None,
         distill_weight=distill_weight,
+        ema_decay=ema_decay,
         patience=patience,
         device=model.device,
         threads=model.threads,

@@ -97,3 +97,36 @@ def test_sample_is_seeded_and_keeps_pairs(tmp_path: Path) -> None:
 )
 def test_normalise(raw: str, expected: str) -> None:
     assert normalise(raw) == expected
+
+
+def test_soft_label_columns_load_in_canonical_order_and_renormalised(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "text,label,p_positive,p_negative,p_neutral\n"
+        "Stocks fall,0,0.1,0.7,0.2\n"
+        "Rally!,1,0.8002,0.1,0.1\n",
+    )
+    data = load_csv(path, LABELS)
+    assert data.soft is not None and data.soft[0] == pytest.approx((0.7, 0.2, 0.1))
+    assert sum(data.soft[1]) == pytest.approx(1.0) and data.soft[1][2] > 0.79
+    assert data.sample(1, seed=3).soft is not None
+    assert load_csv(write(tmp_path, "text,label\nhi,2\n", "plain.csv"), LABELS).soft is None
+
+
+HEAD = "text,label,p_negative,p_neutral,p_positive"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (f"{HEAD}\nx,0,0.5,0.6,0.3\n", r"line 2: .* sum to 1\.4"),
+        (f"{HEAD}\nx,0,a,0.5,0.5\n", "line 2: .*not all numbers"),
+        (f"{HEAD}\nx,0,-0.5,1,0.5\n", "not probabilities"),
+        (f"{HEAD}\nx,0,nan,0.5,0.5\n", "not probabilities"),
+        (f"{HEAD}\nx,0,0.5,0.5\n", "line 2: .*not all numbers"),
+        ("text,label,p_negative,p_neutral\nx,0,0.5,0.5\n", "p_positive missing"),
+    ],
+)
+def test_bad_soft_labels_name_the_line(tmp_path: Path, content: str, message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        load_csv(write(tmp_path, content), LABELS)

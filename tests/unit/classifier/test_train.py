@@ -101,13 +101,117 @@ def test_a_student_learns_from_teachers(data_dir: Path, tiny_model: Path, tmp_pa
         "hyperparameters"
     ]
     assert hp["teachers"] == [str(tiny_model)] * 2 and hp["distill_weight"] == 0.7
-    assert str(tiny_model) in (tmp_path / "student" / "README.md").read_text(encoding="utf-8")
+    card = (tmp_path / "student" / "README.md").read_text(encoding="utf-8")
+    assert f"also learned from teachers {tiny_model}, {tiny_model}" in card
     assert result.history[0].train_loss > 0
 
     with pytest.raises(TrainingError, match=r"teacher .*nope"):
         train(replace(config, teachers=(str(tmp_path / "nope"),)), progress=False)
     with pytest.raises(TrainingError, match="distillation weight"):
         train(replace(config, distill_weight=1.5), progress=False)
+
+
+def test_a_student_learns_from_soft_label_columns(
+    data_dir: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    """Soft labels in the training CSV (e.g. from cross-fitted teachers) are distilled
+    from: a student pulled hard towards "positive" for every row predicts it more."""
+    import csv
+
+    with (data_dir / "train.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    soft_csv = tmp_path / "soft.csv"
+    with soft_csv.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label", "p_negative", "p_neutral", "p_positive"])
+        writer.writerows([r["text"], r["label"], 0.0, 0.0, 1.0] for r in rows)
+    config = TrainConfig(
+        train_csv=str(soft_csv),
+        valid_csv=str(data_dir / "valid.csv"),
+        out=str(tmp_path / "student"),
+        epochs=1,
+        max_steps=12,
+        max_length=32,
+        learning_rate=5e-4,
+        threads=2,
+        distill_weight=1.0,
+        distill_temperature=1.0,
+    )
+    train(config, progress=False)
+    metrics = json.loads((tmp_path / "student" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["distilled_from"].startswith("soft labels (columns p_negative")
+    card = (tmp_path / "student" / "README.md").read_text(encoding="utf-8")
+    assert (
+        f"also learned from soft labels (columns p_negative, p_neutral, p_positive) in {soft_csv}"
+        in card
+    )
+    predicted_positive = [row[2] for row in metrics["confusion_matrix"]["matrix"]]
+    assert sum(predicted_positive) > 0.8 * metrics["data"]["valid"]["rows"]
+
+    with pytest.raises(TrainingError, match="soft labels and teachers"):
+        train(replace(config, teachers=(str(tiny_model),)), progress=False)
+
+
+def test_the_weight_average_follows_the_weights_and_swaps_in_and_out() -> None:
+    import torch
+
+    from classifier.train import WeightAverage
+
+    weight = torch.nn.Parameter(torch.zeros(3))
+    average = WeightAverage([weight], decay=0.5)
+    expected = torch.zeros(3)
+    for value in (1.0, 2.0, 4.0, 8.0, 8.0):
+        with torch.no_grad():
+            weight.fill_(value)
+        average.update()
+        # the decay ramps up: min(0.5, (1 + k) / (10 + k)) for update k
+        decay = min(0.5, (1 + average.updates) / (10 + average.updates))
+        expected = decay * expected + (1 - decay) * value
+    assert torch.allclose(average.shadow[0], expected)
+    assert 0 < float(expected[0]) < 8
+    with average.applied():
+        assert torch.allclose(weight, expected)
+    assert torch.equal(weight.detach(), torch.full((3,), 8.0))
+
+
+def test_with_a_weight_average_the_average_is_kept_and_evaluated(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """The same seeded run with and without a moving average follows the same path, so
+    the models kept differ only by the averaging; the metrics are the kept model's."""
+    import torch
+    from safetensors.torch import load_file
+
+    from classifier.data import load_csv
+    from classifier.labels import DEFAULT_LABEL_MAP, parse_label_map
+    from classifier.loading import load_engine
+    from classifier.metrics import classification_metrics
+
+    config = TrainConfig(
+        train_csv=str(data_dir / "train.csv"),
+        valid_csv=str(data_dir / "valid.csv"),
+        out=str(tmp_path / "ema"),
+        epochs=1,
+        max_steps=8,
+        max_length=32,
+        learning_rate=3e-4,
+        threads=2,
+        ema_decay=0.9,
+    )
+    result = train(config, progress=False)
+    train(replace(config, out=str(tmp_path / "raw"), ema_decay=0.0), progress=False)
+    averaged = load_file(str(tmp_path / "ema" / "model.safetensors"))
+    raw = load_file(str(tmp_path / "raw" / "model.safetensors"))
+    assert not torch.equal(averaged["classifier.weight"], raw["classifier.weight"])
+
+    assert result.metrics["hyperparameters"]["ema_decay"] == 0.9
+    valid = load_csv(data_dir / "valid.csv", parse_label_map(DEFAULT_LABEL_MAP))
+    engine = load_engine(str(tmp_path / "ema"), variant="fp32", max_length=32, threads=2)
+    predicted = engine.predict_proba(valid.texts).argmax(axis=1).tolist()
+    again = classification_metrics(valid.labels, predicted)
+    assert again["confusion_matrix"] == result.metrics["confusion_matrix"]
+    with pytest.raises(TrainingError, match="EMA decay"):
+        train(replace(config, ema_decay=1.0), progress=False)
 
 
 def test_the_distillation_loss_is_zero_only_when_the_student_agrees() -> None:
