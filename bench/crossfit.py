@@ -27,6 +27,7 @@ import random
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +38,7 @@ from bench.machine import header  # noqa: E402
 from classifier.data import SOFT_COLUMNS, LabelledData, load_csv  # noqa: E402
 from classifier.labels import CANONICAL, CANONICAL_INDEX, DEFAULT_LABEL_MAP, parse_label_map  # noqa: E402
 from classifier.loading import load_engine  # noqa: E402
+from classifier.metrics import classification_metrics  # noqa: E402
 from classifier.train import profile_config, train  # noqa: E402
 from finsent.cli.demo import SHARED_DATA  # noqa: E402
 
@@ -73,6 +75,21 @@ def write_rows(
     tmp.replace(path)
 
 
+def fit(args: argparse.Namespace, train_csv: Path, out: Path, seed: int, **extra: Any) -> None:
+    """One fine-tuning run of the chosen profile (``extra``: its overrides; None: keep)."""
+    config = profile_config(
+        args.profile,
+        train_csv=str(train_csv),
+        valid_csv=args.valid,
+        labels=args.labels,
+        out=str(out),
+        seed=seed,
+        threads=args.threads,
+        **extra,
+    )
+    train(config, progress=not args.no_progress)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--train", default=str(SHARED_DATA / "train.csv"))
@@ -84,6 +101,9 @@ def main() -> None:
     parser.add_argument("--profile", default="full")
     parser.add_argument("--distill-weight", type=float)
     parser.add_argument("--distill-temperature", type=float)
+    parser.add_argument(
+        "--teacher-patience", type=int, help="the teachers' early stopping (0: none)"
+    )
     parser.add_argument("--student-epochs", type=int)
     parser.add_argument("--ema-decay", type=float, help="the student's (default: the profile's)")
     parser.add_argument("--student-out", default=None, help="default WORK/student")
@@ -115,16 +135,7 @@ def main() -> None:
             if not (teacher / "metrics.json").is_file():
                 write_rows(fold_csv, data, seen, raw, None)
                 log.info("teacher %d: %d rows, fold %d held out", k, len(seen), k)
-                config = profile_config(
-                    args.profile,
-                    train_csv=str(fold_csv),
-                    valid_csv=args.valid,
-                    labels=args.labels,
-                    out=str(teacher),
-                    seed=args.seed + k,
-                    threads=args.threads,
-                )
-                train(config, progress=not args.no_progress)
+                fit(args, fold_csv, teacher, args.seed + k, patience=args.teacher_patience)
             engine = load_engine(str(teacher), variant="fp32", threads=args.threads, max_length=64)
             probs[held] = engine.predict_proba([data.texts[i] for i in held])
         write_rows(soft_csv, data, list(range(len(data))), raw, probs)
@@ -134,30 +145,28 @@ def main() -> None:
 
     soft = load_csv(soft_csv, label_map)
     assert soft.soft is not None
-    held_out = np.asarray(soft.soft).argmax(axis=1)
-    held_acc = float(np.mean(held_out == np.asarray(soft.labels)))
+    held_out = classification_metrics(soft.labels, np.asarray(soft.soft).argmax(axis=1).tolist())
 
     student = Path(args.student_out or work / "student")
     if not (student / "metrics.json").is_file():
-        config = profile_config(
-            args.profile,
-            train_csv=str(soft_csv),
-            valid_csv=args.valid,
-            labels=args.labels,
-            out=str(student),
-            seed=args.seed,
+        fit(
+            args,
+            soft_csv,
+            student,
+            args.seed,
             epochs=args.student_epochs,
             distill_weight=args.distill_weight,
             distill_temperature=args.distill_temperature,
             ema_decay=args.ema_decay,
-            threads=args.threads,
         )
-        train(config, progress=not args.no_progress)
     m = json.loads((student / "metrics.json").read_text(encoding="utf-8"))
 
     print(header())
     print(f"- {args.folds} folds of {args.train} ({len(data)} rows), seed {args.seed}")
-    print(f"- teachers' accuracy on the rows they did not see: {held_acc:.4f}\n")
+    print(
+        f"- the teachers on the rows they did not see: accuracy {held_out['accuracy']:.4f}, "
+        f"macro-F1 {held_out['macro_f1']:.4f}\n"
+    )
     print("| model | accuracy | macro-F1 |")
     print("|---|---:|---:|")
     for k, t in enumerate(teachers):
