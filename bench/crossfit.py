@@ -39,7 +39,7 @@ from classifier.data import SOFT_COLUMNS, LabelledData, load_csv  # noqa: E402
 from classifier.labels import CANONICAL, CANONICAL_INDEX, DEFAULT_LABEL_MAP, parse_label_map  # noqa: E402
 from classifier.loading import load_engine  # noqa: E402
 from classifier.metrics import classification_metrics  # noqa: E402
-from classifier.train import profile_config, train  # noqa: E402
+from classifier.train import PROFILES, profile_config, train  # noqa: E402
 from finsent.cli.demo import SHARED_DATA  # noqa: E402
 
 log = logging.getLogger("crossfit")
@@ -98,7 +98,7 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "finsent-crossfit"))
-    parser.add_argument("--profile", default="full")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="full")
     parser.add_argument("--distill-weight", type=float)
     parser.add_argument("--distill-temperature", type=float)
     parser.add_argument(
@@ -124,6 +124,7 @@ def main() -> None:
     )
     fold = stratified_folds(data.labels, args.folds, args.seed)
     soft_csv = work / "train-soft.csv"
+    max_length = int(PROFILES[args.profile]["max_length"])  # what the teachers trained at
     teachers: list[dict[str, float]] = []
     if not soft_csv.exists():
         probs = np.zeros((len(data), 3), dtype=np.float64)
@@ -136,7 +137,9 @@ def main() -> None:
                 write_rows(fold_csv, data, seen, raw, None)
                 log.info("teacher %d: %d rows, fold %d held out", k, len(seen), k)
                 fit(args, fold_csv, teacher, args.seed + k, patience=args.teacher_patience)
-            engine = load_engine(str(teacher), variant="fp32", threads=args.threads, max_length=64)
+            engine = load_engine(
+                str(teacher), variant="fp32", threads=args.threads, max_length=max_length
+            )
             probs[held] = engine.predict_proba([data.texts[i] for i in held])
         write_rows(soft_csv, data, list(range(len(data))), raw, probs)
     for k in range(args.folds):

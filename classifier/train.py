@@ -305,7 +305,8 @@ class WeightAverage:
         self.updates += 1
         decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
         with torch.no_grad():
-            torch._foreach_lerp_(self.shadow, [p.detach() for p in self.params], 1.0 - decay)
+            for avg, p in zip(self.shadow, self.params, strict=True):
+                avg.lerp_(p.detach(), 1.0 - decay)
 
     @contextmanager
     def applied(self) -> Iterator[None]:
