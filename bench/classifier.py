@@ -6,9 +6,11 @@
 CPU (default): on the same validation texts (first --n rows of valid.csv),
 (a) ``transformers.pipeline`` one text at a time, (b) the pipeline with batch_size=32,
 (c) our engine in each CPU variant (fp32, torch dynamic int8, ONNX Runtime fp32 and
-int8). Each runs in a fresh process so its peak RSS is its own; ONNX files are built
-before timing. Reports texts/s, the ratio to (a), peak RSS, p50 latency of one text,
-accuracy, and agreement with our fp32 engine.
+int8), the transformer alone, and (d) fp32 and onnx-int8 with the model's n-gram model
+beside the transformer (what finsent serves by default when the model has one). Each
+runs in a fresh process so its peak RSS is its own; ONNX files are built before timing.
+Reports texts/s, the ratio to (a), peak RSS, p50 latency of one text, accuracy,
+macro-F1, and agreement with our fp32 engine (with the n-gram model: fp32+ngram).
 
 CUDA: our engine in fp32, fp16 and bf16 at batch sizes 64..1024 on the texts repeated
 to --cuda-texts, texts/s each.
@@ -35,7 +37,17 @@ from bench.machine import header  # noqa: E402
 from finsent.cli.demo import SHARED_DATA  # noqa: E402
 
 DATA = SHARED_DATA / "valid.csv"
-CPU_RUNS = ["pipeline-1", "pipeline-32", "fp32", "int8", "onnx-fp32", "onnx-int8"]
+CPU_RUNS = [
+    "pipeline-1",
+    "pipeline-32",
+    "fp32",
+    "int8",
+    "onnx-fp32",
+    "onnx-int8",
+    "fp32+ngram",
+    "onnx-int8+ngram",
+]
+NGRAM = "+ngram"
 
 
 def peak_rss_mib() -> float:
@@ -76,7 +88,16 @@ def child(
     else:
         from classifier.loading import load_engine
 
-        engine = load_engine(model, variant=name, threads=threads, batch_size=batch_size)
+        variant, paired = name.removesuffix(NGRAM), name.endswith(NGRAM)
+        engine = load_engine(
+            model,
+            variant=variant,
+            threads=threads,
+            batch_size=batch_size,
+            ngram_weight=None if paired else 0,
+        )
+        if paired and engine.ngram is None:
+            raise SystemExit(f"{model} has no n-gram model: leave {name} out (--only)")
         engine.predict(texts[:64])
         for _ in range(repeat):
             start = time.perf_counter()
@@ -141,9 +162,11 @@ def main() -> None:
         print(json.dumps(result))
         return
 
+    from classifier import ngram
     from classifier.data import load_csv
     from classifier.labels import CANONICAL, DEFAULT_LABEL_MAP, parse_label_map
     from classifier.loading import DEFAULT_CPU_VARIANT
+    from classifier.metrics import classification_metrics
 
     data = load_csv(args.csv, parse_label_map(DEFAULT_LABEL_MAP))
     texts, gold = data.texts[: args.n], [CANONICAL[i] for i in data.labels[: args.n]]
@@ -198,18 +221,22 @@ def main() -> None:
         os.unlink(texts_file)
 
     base = results.get("pipeline-1")
-    reference = results.get("fp32")
+    default = DEFAULT_CPU_VARIANT + (NGRAM if ngram.load(args.model) is not None else "")
     rows = []
     for name, r in results.items():
         speed = len(texts) / r["seconds"]
-        accuracy = sum(p == g for p, g in zip(r["labels"], gold, strict=True)) / len(gold)
+        scores = classification_metrics(
+            [CANONICAL.index(g) for g in gold], [CANONICAL.index(p) for p in r["labels"]]
+        )
+        reference = results.get("fp32" + NGRAM if name.endswith(NGRAM) else "fp32")
         row = {
             "contender": name,
             "texts_s": speed,
             "ratio": speed / (len(texts) / base["seconds"]) if base else None,
             "peak_rss_mib": r["peak_rss_mib"],
             "p50_one_ms": r.get("p50_one_ms"),
-            "accuracy": accuracy,
+            "accuracy": scores["accuracy"],
+            "macro_f1": scores["macro_f1"],
             "agreement_fp32": (
                 sum(a == b for a, b in zip(r["labels"], reference["labels"], strict=True))
                 / len(texts)
@@ -233,16 +260,16 @@ def main() -> None:
     print()
     print(
         "| contender | texts/s | vs (a) | peak RSS MiB | p50 1 text ms | accuracy | "
-        "agreement vs fp32 | file MiB |"
+        "macro-F1 | agreement vs fp32 | file MiB |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
-        label = row["contender"] + (" (default)" if row["contender"] == DEFAULT_CPU_VARIANT else "")
+        label = row["contender"] + (" (default)" if row["contender"] == default else "")
         print(
             f"| {label} | {row['texts_s']:.0f} | {fmt(row['ratio'], '.1f')}x | "
             f"{row['peak_rss_mib']:.0f} | {fmt(row['p50_one_ms'], '.1f')} | "
-            f"{row['accuracy']:.4f} | {fmt(row['agreement_fp32'], '.4f')} | "
-            f"{fmt(row['disk_mib'], '.0f')} |"
+            f"{row['accuracy']:.4f} | {row['macro_f1']:.4f} | "
+            f"{fmt(row['agreement_fp32'], '.4f')} | {fmt(row['disk_mib'], '.0f')} |"
         )
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2), encoding="utf-8")

@@ -138,13 +138,18 @@ def main() -> None:
                 log.info("teacher %d: %d rows, fold %d held out", k, len(seen), k)
                 fit(args, fold_csv, teacher, args.seed + k, patience=args.teacher_patience)
             engine = load_engine(
-                str(teacher), variant="fp32", threads=args.threads, max_length=max_length
+                str(teacher),
+                variant="fp32",
+                threads=args.threads,
+                max_length=max_length,
+                ngram_weight=0,  # the transformer teaches (as with --teacher)
             )
             probs[held] = engine.predict_proba([data.texts[i] for i in held])
         write_rows(soft_csv, data, list(range(len(data))), raw, probs)
     for k in range(args.folds):
         m = json.loads((work / f"teacher{k}" / "metrics.json").read_text(encoding="utf-8"))
-        teachers.append({"accuracy": m["accuracy"], "macro_f1": m["macro_f1"]})
+        alone = m.get("transformer_alone", m)  # metrics.json before n-gram models: just m
+        teachers.append({"accuracy": alone["accuracy"], "macro_f1": alone["macro_f1"]})
 
     soft = load_csv(soft_csv, label_map)
     assert soft.soft is not None

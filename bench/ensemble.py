@@ -7,7 +7,8 @@ macro-F1; the ensemble of all of them by mean probability (what ``finsent train
 --teacher`` distils) and by mean log-probability; a uniform average of their weights
 (a "soup", one model); and, as an upper bound only, the best constant shift of the
 negative and positive logits tuned on this same CSV (a re-thresholding cannot beat it).
-Every model runs through the engine (onnx-fp32: the same outputs as fp32).
+Every model runs through the engine (onnx-fp32: the same outputs as fp32), its
+transformer alone (no n-gram model).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def main() -> None:
     gold = list(data.labels)
 
     def log_probs(model: str) -> Floats:
-        engine = load_engine(model, variant="onnx-fp32", threads=args.threads)
+        engine = load_engine(model, variant="onnx-fp32", threads=args.threads, ngram_weight=0)
         return np.log(np.clip(engine.predict_proba(data.texts), 1e-12, None))
 
     each = [log_probs(m) for m in args.models]

@@ -45,11 +45,21 @@ def render_card(metrics: dict[str, Any]) -> str:
             if metrics.get("distilled_from")
             else []
         ),
+        *_ngram_lines(metrics.get("ngram")),
         "## Results on the validation set",
         "",
         f"Best epoch {metrics['best_epoch']} of {metrics['epochs_run']} run "
         f"(kept by macro-F1): **accuracy {metrics['accuracy']:.4f}**, "
-        f"**macro-F1 {metrics['macro_f1']:.4f}**.",
+        f"**macro-F1 {metrics['macro_f1']:.4f}**"
+        + (
+            f" with the n-gram model; the transformer alone: accuracy "
+            f"{metrics['transformer_alone']['accuracy']:.4f}, macro-F1 "
+            f"{metrics['transformer_alone']['macro_f1']:.4f}; the n-gram model alone: "
+            f"accuracy {metrics['ngram']['alone']['accuracy']:.4f}, macro-F1 "
+            f"{metrics['ngram']['alone']['macro_f1']:.4f}. Per epoch: the transformer alone."
+            if metrics.get("ngram")
+            else "."
+        ),
         "",
         "| label | precision | recall | F1 | support |",
         "|---|---:|---:|---:|---:|",
@@ -112,7 +122,8 @@ def render_card(metrics: dict[str, Any]) -> str:
         f"classify = pipeline('text-classification', model='{metrics['model_dir']}')",
         "```",
         "",
-        "or `finsent evaluate MODEL CSV`, or set `FINSENT_MODEL_PATH` for the worker.",
+        "or `finsent evaluate MODEL CSV`, or set `FINSENT_MODEL_PATH` for the worker "
+        "(finsent's engine adds the n-gram model; the pipeline runs the transformer alone).",
         "",
         "## Limitations",
         "",
@@ -121,6 +132,21 @@ def render_card(metrics: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _ngram_lines(ngram: dict[str, Any] | None) -> list[str]:
+    if not ngram:
+        return []
+    return [
+        "## The n-gram model beside it",
+        "",
+        f"`ngram.json` and `ngram.safetensors` hold a logistic regression on "
+        f"{ngram['features']} word 1-2-gram and character 2-5-gram TF-IDF features, fitted "
+        "on the same training rows. finsent serves the product of the two models' "
+        f"probabilities, the n-gram model's log-probabilities at weight {ngram['weight']} "
+        "(`FINSENT_MODEL_NGRAM_WEIGHT`; 0 serves the transformer alone).",
+        "",
+    ]
 
 
 def write_card(out: str | Path, metrics: dict[str, Any]) -> Path:

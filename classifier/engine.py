@@ -7,6 +7,9 @@ canonical negative/neutral/positive order, build Predictions). ``predict`` sorts
 texts by token count and pads each batch only to its own longest text, then puts
 the results back in the caller's order.
 
+With an n-gram model (``classifier.ngram``, trained beside the transformer), the
+probabilities are the two models' product of experts.
+
 Backends run the forward pass: ``TorchBackend`` (fp32; fp16/bf16 on CUDA; dynamic
 int8 on CPU) and ``OnnxBackend`` (ONNX Runtime, fp32 or int8; see ``classifier.onnx``).
 """
@@ -27,6 +30,8 @@ from classifier.labels import CANONICAL
 
 if TYPE_CHECKING:
     import torch
+
+    from classifier.ngram import NgramModel
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +93,7 @@ class Engine:
         batch_size: int,
         normalise_text: bool = True,
         model_name: str = "",
+        ngram: NgramModel | None = None,
     ) -> None:
         if max_length < 2:
             raise ValueError(f"max_length must be at least 2, not {max_length}")
@@ -100,6 +106,7 @@ class Engine:
         self.batch_size = batch_size
         self.normalise_text = normalise_text
         self.model_name = model_name
+        self.ngram = ngram if ngram is not None and ngram.weight > 0 else None
         pad = tokenizer.pad_token_id
         self.pad_id = int(pad) if pad is not None else 0
 
@@ -114,7 +121,8 @@ class Engine:
     def describe(self) -> str:
         return (
             f"model={self.model_name or '?'} variant={self.variant} device={self.device} "
-            f"batch_size={self.batch_size} max_length={self.max_length}"
+            f"batch_size={self.batch_size} max_length={self.max_length} "
+            f"ngram={self.ngram.weight if self.ngram is not None else 'off'}"
         )
 
     # --- the three steps ----------------------------------------------------------
@@ -172,6 +180,10 @@ class Engine:
             rows = order[start : start + self.batch_size]
             batch = self.pad([encoded.ids[i] for i in rows])
             result[rows] = self.shape(self.forward(batch))
+        if self.ngram is not None:
+            from classifier.ngram import blend
+
+            result = blend(result, self.ngram.log_proba(texts), self.ngram.weight)
         return result
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:

@@ -12,15 +12,19 @@ in the local Hugging Face cache.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from classifier import ngram
 from classifier.engine import CPU_VARIANTS, CUDA_VARIANTS, VARIANTS, Engine, resolve_device
 from classifier.exceptions import ClassifierError, LabelMapError, ModelLoadError
 from classifier.labels import model_order, parse_label_map
+from classifier.ngram import NgramModel
 
 log = logging.getLogger(__name__)
 
@@ -98,12 +102,15 @@ def load_engine(
     labels: str | None = None,
     normalise_text: bool = True,
     onnx_cache: str | None = None,
+    ngram_weight: float | None = None,
 ) -> Engine:
     """A ready engine for ``model`` (local directory or hub id); logs what it chose.
 
     ``labels`` is a label map (``"0=negative,1=positive,2=neutral"``) for models whose
     ``id2label`` is generic (``LABEL_0``...); models with named labels need none.
     ``threads`` = 0 uses every core. ``onnx_cache`` overrides where ONNX files go.
+    ``ngram_weight``: the weight of the n-gram model that ``finsent train`` saves beside
+    the transformer (None: the weight saved with it; 0: the transformer alone).
     """
     started = time.perf_counter()
     local = locate(model)
@@ -190,6 +197,7 @@ def load_engine(
         batch_size=batch_size,
         normalise_text=normalise_text,
         model_name=source,
+        ngram=load_ngram(local, source, ngram_weight),
     )
     log.info(
         "classifier ready in %.1f s: %s threads=%s labels=%s",
@@ -202,6 +210,20 @@ def load_engine(
         },
     )
     return engine
+
+
+def load_ngram(local: Path | None, source: str, weight: float | None) -> NgramModel | None:
+    """The n-gram model saved beside the transformer, at ``weight`` (None: its own)."""
+    if weight is not None and (weight < 0 or not math.isfinite(weight)):
+        raise ModelLoadError(f"n-gram weight must be a number >= 0, not {weight}")
+    if weight == 0:
+        return None
+    found = ngram.load(local) if local is not None else None
+    if found is None:
+        if weight is not None:
+            log.warning("model %s has no n-gram model: the transformer alone serves", source)
+        return None
+    return found if weight is None else replace(found, weight=weight)
 
 
 def _load_error(model: str, local: Path | None, offline: bool, error: Exception) -> ModelLoadError:

@@ -8,9 +8,12 @@ With ``teachers``, the student also learns the teachers' averaged probabilities
 (knowledge distillation: an ensemble's accuracy at one model's inference cost); a
 training CSV with soft-label columns (``p_negative,p_neutral,p_positive``, e.g.
 from cross-fitted teachers that never saw those rows) is distilled from directly.
+After the transformer, an n-gram model (``classifier.ngram``) is fitted on the same
+rows; the engine serves the two together.
 
 The output directory is a standard Hugging Face model directory (``config.json``
-with canonical ``id2label``, weights, tokenizer) plus ``metrics.json`` and a model
+with canonical ``id2label``, weights, tokenizer) plus the n-gram model's two files,
+``metrics.json`` (the served pair's scores; the transformer's alone too) and a model
 card ``README.md`` written from the same facts.
 """
 
@@ -30,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from classifier import ngram
 from classifier.data import SOFT_COLUMNS, LabelledData, load_csv, normalise
 from classifier.exceptions import ClassifierError, ModelLoadError, TrainingError
 from classifier.labels import (
@@ -95,6 +99,9 @@ class TrainConfig:
     #: Decay of an exponential moving average of the weights (0: none). With one, the
     #: average is what each epoch evaluates and what is kept.
     ema_decay: float = 0.0
+    #: Weight of an n-gram model fitted on the same rows and served beside the
+    #: transformer (classifier.ngram); 0: none.
+    ngram_weight: float = 1.0
     profile: str = "custom"
 
 
@@ -165,6 +172,7 @@ def _check(config: TrainConfig) -> None:
         (0 <= config.distill_weight <= 1, "distillation weight must be in [0, 1]"),
         (config.distill_temperature > 0, "distillation temperature must be positive"),
         (0 <= config.ema_decay < 1, "EMA decay must be in [0, 1) (0: no moving average)"),
+        (0 <= config.ngram_weight <= 10, "n-gram weight must be in [0, 10] (0: no n-gram model)"),
     ]
     for ok, message in checks:
         if not ok:
@@ -232,7 +240,9 @@ def hardware(device: str) -> dict[str, Any]:
 def teacher_probabilities(
     teachers: Sequence[str], texts: Sequence[str], config: TrainConfig, device: str
 ) -> Any:
-    """The teachers' canonical-order probabilities on ``texts``, averaged (an ensemble)."""
+    """The teachers' canonical-order probabilities on ``texts``, averaged (an ensemble).
+
+    Each teacher is its transformer alone: the student gets its own n-gram model."""
     import numpy as np
 
     from classifier.loading import load_engine
@@ -249,6 +259,7 @@ def teacher_probabilities(
                 max_length=config.max_length,
                 threads=config.threads,
                 normalise_text=config.normalise_text,
+                ngram_weight=0,
             )
         except ClassifierError as e:
             raise TrainingError(f"teacher {teacher}: {e}") from e
@@ -371,6 +382,8 @@ def train(
         probe = out / ".finsent-write-test"
         probe.write_text("", encoding="utf-8")
         probe.unlink()
+        for leftover in (ngram.CONFIG_FILE, ngram.WEIGHTS_FILE):  # a previous model's
+            (out / leftover).unlink(missing_ok=True)
     except OSError as e:
         raise TrainingError(f"output directory {out} is not writable ({e.strerror})") from e
 
@@ -471,6 +484,7 @@ def train(
 
     history: list[EpochRecord] = []
     best: dict[str, Any] | None = None
+    best_probs: Any = None
     best_epoch, stale, step = 0, 0, 0
     for epoch in range(1, config.epochs + 1):
         model.train()
@@ -520,10 +534,11 @@ def train(
                 batch_size=config.eval_batch_size,
                 normalise_text=config.normalise_text,
             )
-            predicted = engine.predict_proba(valid_data.texts).argmax(axis=1).tolist()
-            scores = classification_metrics(valid_data.labels, predicted)
+            probs = engine.predict_proba(valid_data.texts)
+            scores = classification_metrics(valid_data.labels, probs.argmax(axis=1).tolist())
             better = best is None or scores["macro_f1"] > best["macro_f1"]
             if better:
+                best_probs = probs
                 model.save_pretrained(out)
                 tokenizer.save_pretrained(out)
         record = EpochRecord(
@@ -556,6 +571,17 @@ def train(
             break
 
     assert best is not None  # at least one epoch ran
+    transformer = best
+    beside = None
+    if config.ngram_weight:
+        beside = fit_ngram(config, train_data, valid_data, weights, out)
+    if beside is not None:
+        best = classification_metrics(
+            valid_data.labels,
+            ngram.blend(best_probs, beside.log_proba(valid_data.texts), beside.weight)
+            .argmax(axis=1)
+            .tolist(),
+        )
     metrics: dict[str, Any] = {
         **best,
         "best_epoch": best_epoch,
@@ -573,6 +599,16 @@ def train(
             for k, v in asdict(config).items()
             if k not in ("train_csv", "valid_csv", "out", "base", "labels")
         },
+        "transformer_alone": {k: transformer[k] for k in ("accuracy", "macro_f1")},
+        "ngram": (
+            {
+                "weight": beside.weight,
+                "features": len(beside.features),
+                "alone": _scores(valid_data.labels, beside.log_proba(valid_data.texts)),
+            }
+            if beside is not None
+            else None
+        ),
         "distilled_from": (
             f"soft labels (columns {', '.join(SOFT_COLUMNS)}) in {train_data.path}"
             if train_data.soft is not None
@@ -591,6 +627,42 @@ def train(
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     write_card(out, metrics)
     return TrainResult(out=str(out), metrics=metrics, history=history)
+
+
+def fit_ngram(
+    config: TrainConfig,
+    train_data: LabelledData,
+    valid_data: LabelledData,
+    class_weight: list[float],
+    out: Path,
+) -> ngram.NgramModel | None:
+    """Fit and save the n-gram model that serves beside the transformer; None (logged)
+    when the training rows cannot make one."""
+    started = time.perf_counter()
+    try:
+        model = ngram.fit(
+            train_data.texts,
+            train_data.labels,
+            class_weight=class_weight,
+            weight=config.ngram_weight,
+        )
+    except TrainingError as e:
+        log.warning("no n-gram model: %s; the transformer alone will serve", e)
+        return None
+    ngram.save(model, out)
+    log.info(
+        "n-gram model: %d features, fitted in %.0f s, weight %s; valid %s alone",
+        len(model.features),
+        time.perf_counter() - started,
+        model.weight,
+        _scores(valid_data.labels, model.log_proba(valid_data.texts)),
+    )
+    return model
+
+
+def _scores(labels: Sequence[int], scores: Any) -> dict[str, float]:
+    m = classification_metrics(labels, scores.argmax(axis=1).tolist())
+    return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"]}
 
 
 def load_data(path: str, labels: str | None) -> LabelledData:

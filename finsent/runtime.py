@@ -52,6 +52,7 @@ def open_classifier(settings: Settings) -> Classifier:
         max_length=model.max_length,
         threads=model.threads,
         labels=model.labels,
+        ngram_weight=model.ngram_weight,
     )
 
 
@@ -89,7 +90,8 @@ def open_pipeline(settings: Settings, metrics: PipelineMetrics | None = None) ->
     engine = open_engine(settings)
     classifier = open_classifier(settings)
     ref = ModelRef(
-        name=model_name(settings.model_path), revision=model_revision(settings.model_path)
+        name=model_name(settings.model_path),
+        revision=model_revision(settings.model_path, settings.model.ngram_weight),
     )
     worker, started_at = f"{socket.gethostname()}:{os.getpid()}", datetime.now(UTC)
     return Pipeline(

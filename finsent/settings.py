@@ -146,6 +146,16 @@ class ModelSettings(_Concern):
             "onnx-fp32, onnx-int8; CUDA: fp32, fp16, bf16."
         ),
     )
+    ngram_weight: float | None = Field(
+        default=None,
+        ge=0,
+        le=10,
+        description=(
+            "Weight of the n-gram model that `finsent train` saves beside the transformer "
+            "(their product of experts). Unset: the weight saved with it; 0: the "
+            "transformer alone."
+        ),
+    )
     labels: str = Field(
         default="0=negative,1=positive,2=neutral",
         description=(

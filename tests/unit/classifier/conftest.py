@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from classifier.train import TrainConfig, TrainResult, train
+from classifier.train import TrainResult, train
+from tests.classifier_support import tiny_config
 
 COMPANIES = [
     "Apple",
@@ -91,18 +92,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
     out = tmp_path_factory.mktemp("models") / "tiny"
-    config = TrainConfig(
-        train_csv=str(data_dir / "train.csv"),
-        valid_csv=str(data_dir / "valid.csv"),
-        out=str(out),
-        epochs=2,
-        max_steps=12,
-        batch_size=32,
-        learning_rate=2e-4,
-        max_length=32,
-        threads=2,
-        profile="test",
-    )
+    config = tiny_config(data_dir, out, epochs=2, max_steps=12, learning_rate=2e-4, profile="test")
     return train(config, progress=False)
 
 

@@ -36,6 +36,7 @@ def test_train_help_names_every_setting(runner: CliRunner) -> None:
         assert var in text
     assert "--epochs" in text and "--lr" in text and "--seed" in text
     assert "--ema-decay" in text and "p_negative,p_neutral,p_positive" in text
+    assert "--ngram-weight" in text
 
 
 def test_train_refuses_a_decay_of_one(runner: CliRunner, data_dir: Path, tmp_path: Path) -> None:
@@ -64,6 +65,27 @@ def test_evaluate_prints_report_and_confusion_matrix(
     matrix = result.output.split("confusion matrix")[1].splitlines()[2:5]
     assert [row.split()[0] for row in matrix] == ["negative", "neutral", "positive"]
     assert sum(int(v) for row in matrix for v in row.split()[1:]) == 90
+
+
+def test_evaluate_reports_what_training_measured_with_and_without_the_ngram_model(
+    runner: CliRunner, tiny_model: Path, data_dir: Path
+) -> None:
+    import json
+
+    metrics = json.loads((tiny_model / "metrics.json").read_text(encoding="utf-8"))
+    csv = data_dir / "valid.csv"
+    args = ["evaluate", str(tiny_model), str(csv), "--variant", "fp32", "--max-length", "32"]
+    paired = runner.invoke(cli, args)
+    alone = runner.invoke(cli, [*args, "--ngram-weight", "0"])
+    assert paired.exit_code == alone.exit_code == 0, paired.output + alone.output
+    assert "n-gram model at weight 1.0" in paired.output
+    assert "n-gram" not in alone.output
+    for result, want in ((paired, metrics), (alone, metrics["transformer_alone"])):
+        line = next(x for x in result.output.splitlines() if x.strip().startswith("macro-F1"))
+        assert float(line.split()[-1]) == pytest.approx(want["macro_f1"], abs=6e-4)
+
+    refused = runner.invoke(cli, [*args, "--ngram-weight", "-1"])
+    assert refused.exit_code == 2 and "FINSENT_MODEL_NGRAM_WEIGHT" in refused.output
 
 
 def test_evaluate_a_missing_model_is_one_clear_line(

@@ -21,6 +21,7 @@ from classifier.train import (
     profile_config,
     train,
 )
+from tests.classifier_support import tiny_config
 
 
 def test_the_directory_reloads_offline_with_canonical_labels(tiny_model: Path) -> None:
@@ -57,7 +58,11 @@ def test_metrics_json_is_complete(tiny_model: Path, tiny_run: TrainResult) -> No
     assert metrics["label_map"] == {"0": "negative", "1": "positive", "2": "neutral"}
     assert 1 <= metrics["best_epoch"] <= metrics["epochs_run"] == len(metrics["history"]) == 2
     best = max(metrics["history"], key=lambda h: h["macro_f1"])
-    assert best["macro_f1"] == pytest.approx(metrics["macro_f1"])
+    assert best["macro_f1"] == pytest.approx(metrics["transformer_alone"]["macro_f1"])
+    assert best["accuracy"] == pytest.approx(metrics["transformer_alone"]["accuracy"])
+    assert metrics["ngram"]["weight"] == 1.0
+    assert metrics["ngram"]["features"] > 100
+    assert set(metrics["ngram"]["alone"]) == {"accuracy", "macro_f1"}
 
 
 def test_the_card_states_the_same_facts(tiny_model: Path, tiny_run: TrainResult) -> None:
@@ -85,14 +90,9 @@ def test_bad_settings_fail_before_any_work(data_dir: Path, tmp_path: Path) -> No
 
 
 def test_a_student_learns_from_teachers(data_dir: Path, tiny_model: Path, tmp_path: Path) -> None:
-    config = TrainConfig(
-        train_csv=str(data_dir / "train.csv"),
-        valid_csv=str(data_dir / "valid.csv"),
-        out=str(tmp_path / "student"),
-        epochs=1,
-        max_steps=4,
-        max_length=32,
-        threads=2,
+    config = tiny_config(
+        data_dir,
+        tmp_path / "student",
         teachers=(str(tiny_model), str(tiny_model)),
         distill_weight=0.7,
     )
@@ -125,17 +125,15 @@ def test_a_student_learns_from_soft_label_columns(
         writer = csv.writer(f)
         writer.writerow(["text", "label", "p_negative", "p_neutral", "p_positive"])
         writer.writerows([r["text"], r["label"], 0.0, 0.0, 1.0] for r in rows)
-    config = TrainConfig(
+    config = tiny_config(
+        data_dir,
+        tmp_path / "student",
         train_csv=str(soft_csv),
-        valid_csv=str(data_dir / "valid.csv"),
-        out=str(tmp_path / "student"),
-        epochs=1,
         max_steps=12,
-        max_length=32,
         learning_rate=5e-4,
-        threads=2,
         distill_weight=1.0,
         distill_temperature=1.0,
+        ngram_weight=0,  # the n-gram model learns the hard labels: this is about the student
     )
     train(config, progress=False)
     metrics = json.loads((tmp_path / "student" / "metrics.json").read_text(encoding="utf-8"))
@@ -187,17 +185,7 @@ def test_with_a_weight_average_the_average_is_kept_and_evaluated(
     from classifier.loading import load_engine
     from classifier.metrics import classification_metrics
 
-    config = TrainConfig(
-        train_csv=str(data_dir / "train.csv"),
-        valid_csv=str(data_dir / "valid.csv"),
-        out=str(tmp_path / "ema"),
-        epochs=1,
-        max_steps=8,
-        max_length=32,
-        learning_rate=3e-4,
-        threads=2,
-        ema_decay=0.9,
-    )
+    config = tiny_config(data_dir, tmp_path / "ema", max_steps=8, learning_rate=3e-4, ema_decay=0.9)
     result = train(config, progress=False)
     train(replace(config, out=str(tmp_path / "raw"), ema_decay=0.0), progress=False)
     averaged = load_file(str(tmp_path / "ema" / "model.safetensors"))
