@@ -4,8 +4,9 @@
     .venv/bin/python bench/train.py --profile quick       # the first-run profile
     .venv/bin/python bench/train.py --epochs 3 --lr 1e-4  # override any hyper-parameter
 
-Prints the hyper-parameters, per-epoch figures and the best epoch's report; the model
-goes to --out (default: a folder under /tmp) with its metrics.json and model card.
+Prints the hyper-parameters, per-epoch figures (the transformer), the transformer and
+its n-gram model alone, and the report of the pair as served; the model goes to --out
+(default: a folder under /tmp) with its metrics.json and model card.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def main() -> None:
     parser.add_argument("--distill-weight", type=float)
     parser.add_argument("--distill-temperature", type=float)
     parser.add_argument("--ema-decay", type=float)
+    parser.add_argument("--ngram-weight", type=float, help="0: no n-gram model beside it")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true")
@@ -73,6 +75,7 @@ def main() -> None:
         distill_weight=args.distill_weight,
         distill_temperature=args.distill_temperature,
         ema_decay=args.ema_decay,
+        ngram_weight=args.ngram_weight,
         device=args.device,
         threads=args.threads,
     )
@@ -88,6 +91,15 @@ def main() -> None:
             f"macro-F1 {h['macro_f1']:.4f}  {h['seconds']:.0f} s"
         )
     print(f"best epoch {m['best_epoch']}; wall time {m['wall_time_s']:.0f} s on {m['hardware']}")
+    alone = m["transformer_alone"]
+    print(f"transformer alone: accuracy {alone['accuracy']:.4f}, macro-F1 {alone['macro_f1']:.4f}")
+    if m["ngram"]:
+        ng = m["ngram"]
+        print(
+            f"n-gram model alone ({ng['features']} features): accuracy "
+            f"{ng['alone']['accuracy']:.4f}, macro-F1 {ng['alone']['macro_f1']:.4f}; "
+            f"the pair (weight {ng['weight']}), as served:"
+        )
     print(format_report(m))
 
 
