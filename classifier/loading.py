@@ -24,7 +24,6 @@ from classifier import ngram
 from classifier.engine import CPU_VARIANTS, CUDA_VARIANTS, VARIANTS, Engine, resolve_device
 from classifier.exceptions import ClassifierError, LabelMapError, ModelLoadError
 from classifier.labels import model_order, parse_label_map
-from classifier.ngram import NgramModel
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +115,7 @@ def load_engine(
     local = locate(model)
     offline = hub_offline()
     source = str(local) if local is not None else model
+    beside = load_ngram(local, source, ngram_weight)  # before the slow part: fail fast
     resolved = resolve_device(device)
     chosen = choose_variant(variant, resolved)
 
@@ -197,7 +197,7 @@ def load_engine(
         batch_size=batch_size,
         normalise_text=normalise_text,
         model_name=source,
-        ngram=load_ngram(local, source, ngram_weight),
+        ngram=beside,
     )
     log.info(
         "classifier ready in %.1f s: %s threads=%s labels=%s",
@@ -212,7 +212,7 @@ def load_engine(
     return engine
 
 
-def load_ngram(local: Path | None, source: str, weight: float | None) -> NgramModel | None:
+def load_ngram(local: Path | None, source: str, weight: float | None) -> ngram.NgramModel | None:
     """The n-gram model saved beside the transformer, at ``weight`` (None: its own)."""
     if weight is not None and (weight < 0 or not math.isfinite(weight)):
         raise ModelLoadError(f"n-gram weight must be a number >= 0, not {weight}")
