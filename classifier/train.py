@@ -571,17 +571,18 @@ def train(
             break
 
     assert best is not None  # at least one epoch ran
-    transformer = best
-    beside = None
-    if config.ngram_weight:
-        beside = fit_ngram(config, train_data, valid_data, weights, out)
+    transformer, ngram_facts = best, None
+    beside = fit_ngram(config, train_data, weights, out) if config.ngram_weight else None
     if beside is not None:
-        best = classification_metrics(
-            valid_data.labels,
-            ngram.blend(best_probs, beside.log_proba(valid_data.texts), beside.weight)
-            .argmax(axis=1)
-            .tolist(),
-        )
+        valid_log_p = beside.log_proba(valid_data.texts)
+        served = ngram.blend(best_probs, valid_log_p, beside.weight)
+        best = classification_metrics(valid_data.labels, served.argmax(axis=1).tolist())
+        ngram_facts = {
+            "weight": beside.weight,
+            "features": len(beside.features),
+            "alone": _scores(valid_data.labels, valid_log_p),
+        }
+        log.info("n-gram model alone on the validation set: %s", ngram_facts["alone"])
     metrics: dict[str, Any] = {
         **best,
         "best_epoch": best_epoch,
@@ -600,15 +601,7 @@ def train(
             if k not in ("train_csv", "valid_csv", "out", "base", "labels")
         },
         "transformer_alone": {k: transformer[k] for k in ("accuracy", "macro_f1")},
-        "ngram": (
-            {
-                "weight": beside.weight,
-                "features": len(beside.features),
-                "alone": _scores(valid_data.labels, beside.log_proba(valid_data.texts)),
-            }
-            if beside is not None
-            else None
-        ),
+        "ngram": ngram_facts,
         "distilled_from": (
             f"soft labels (columns {', '.join(SOFT_COLUMNS)}) in {train_data.path}"
             if train_data.soft is not None
@@ -630,11 +623,7 @@ def train(
 
 
 def fit_ngram(
-    config: TrainConfig,
-    train_data: LabelledData,
-    valid_data: LabelledData,
-    class_weight: list[float],
-    out: Path,
+    config: TrainConfig, train_data: LabelledData, class_weight: list[float], out: Path
 ) -> ngram.NgramModel | None:
     """Fit and save the n-gram model that serves beside the transformer; None (logged)
     when the training rows cannot make one."""
@@ -651,11 +640,10 @@ def fit_ngram(
         return None
     ngram.save(model, out)
     log.info(
-        "n-gram model: %d features, fitted in %.0f s, weight %s; valid %s alone",
+        "n-gram model: %d features, fitted in %.0f s, weight %s",
         len(model.features),
         time.perf_counter() - started,
         model.weight,
-        _scores(valid_data.labels, model.log_proba(valid_data.texts)),
     )
     return model
 
