@@ -164,12 +164,12 @@ def main() -> None:
 
     from classifier import ngram
     from classifier.data import load_csv
-    from classifier.labels import CANONICAL, DEFAULT_LABEL_MAP, parse_label_map
+    from classifier.labels import CANONICAL_INDEX, DEFAULT_LABEL_MAP, parse_label_map
     from classifier.loading import DEFAULT_CPU_VARIANT
     from classifier.metrics import classification_metrics
 
     data = load_csv(args.csv, parse_label_map(DEFAULT_LABEL_MAP))
-    texts, gold = data.texts[: args.n], [CANONICAL[i] for i in data.labels[: args.n]]
+    texts, gold = data.texts[: args.n], data.labels[: args.n]
     if args.device == "cuda":
         cuda_bench(args.model, texts, args.cuda_texts)
         return
@@ -225,9 +225,7 @@ def main() -> None:
     rows = []
     for name, r in results.items():
         speed = len(texts) / r["seconds"]
-        scores = classification_metrics(
-            [CANONICAL.index(g) for g in gold], [CANONICAL.index(p) for p in r["labels"]]
-        )
+        scores = classification_metrics(gold, [CANONICAL_INDEX[p] for p in r["labels"]])
         reference = results.get("fp32" + NGRAM if name.endswith(NGRAM) else "fp32")
         row = {
             "contender": name,

@@ -16,7 +16,6 @@ import math
 import os
 import re
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -218,12 +217,10 @@ def load_ngram(local: Path | None, source: str, weight: float | None) -> ngram.N
         raise ModelLoadError(f"n-gram weight must be a number >= 0, not {weight}")
     if weight == 0:
         return None
-    found = ngram.load(local) if local is not None else None
-    if found is None:
-        if weight is not None:
-            log.warning("model %s has no n-gram model: the transformer alone serves", source)
-        return None
-    return found if weight is None else replace(found, weight=weight)
+    found = ngram.load(local, weight) if local is not None else None
+    if found is None and weight is not None:
+        log.warning("model %s has no n-gram model: the transformer alone serves", source)
+    return found
 
 
 def _load_error(model: str, local: Path | None, offline: bool, error: Exception) -> ModelLoadError:

@@ -186,9 +186,7 @@ def blend(probs: Floats, ngram_log_proba: Floats, weight: float) -> Floats:
     """The product of experts: ``log probs + weight * ngram``, renormalised per row."""
     with np.errstate(divide="ignore"):
         joint = np.log(probs) + weight * ngram_log_proba
-    joint = joint - joint.max(axis=1, keepdims=True)
-    e = np.exp(joint)
-    out: Floats = e / e.sum(axis=1, keepdims=True)
+    out: Floats = np.exp(log_softmax(joint))
     return out
 
 
@@ -265,8 +263,9 @@ def save(model: NgramModel, directory: str | Path) -> None:
     (out / CONFIG_FILE).write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
 
 
-def load(directory: str | Path) -> NgramModel | None:
-    """The n-gram model saved in ``directory``; None when it has none."""
+def load(directory: str | Path, weight: float | None = None) -> NgramModel | None:
+    """The n-gram model saved in ``directory`` at ``weight`` (None: the weight saved with
+    it); None when the directory has none."""
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
@@ -291,7 +290,7 @@ def load(directory: str | Path) -> NgramModel | None:
             idf=arrays["idf"].astype(np.float64),
             coef=arrays["coef"].astype(np.float64),
             intercept=arrays["intercept"].astype(np.float64),
-            weight=float(config.get("weight", DEFAULT_WEIGHT)),
+            weight=float(config.get("weight", DEFAULT_WEIGHT)) if weight is None else weight,
         )
         if not all(np.isfinite(a).all() for a in (model.idf, model.coef, model.intercept)):
             raise ValueError("it holds non-finite numbers")

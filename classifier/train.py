@@ -580,7 +580,9 @@ def train(
         ngram_facts = {
             "weight": beside.weight,
             "features": len(beside.features),
-            "alone": _scores(valid_data.labels, valid_log_p),
+            "alone": _headline(
+                classification_metrics(valid_data.labels, valid_log_p.argmax(axis=1).tolist())
+            ),
         }
         log.info("n-gram model alone on the validation set: %s", ngram_facts["alone"])
     metrics: dict[str, Any] = {
@@ -600,7 +602,7 @@ def train(
             for k, v in asdict(config).items()
             if k not in ("train_csv", "valid_csv", "out", "base", "labels")
         },
-        "transformer_alone": {k: transformer[k] for k in ("accuracy", "macro_f1")},
+        "transformer_alone": _headline(transformer),
         "ngram": ngram_facts,
         "distilled_from": (
             f"soft labels (columns {', '.join(SOFT_COLUMNS)}) in {train_data.path}"
@@ -648,9 +650,9 @@ def fit_ngram(
     return model
 
 
-def _scores(labels: Sequence[int], scores: Any) -> dict[str, float]:
-    m = classification_metrics(labels, scores.argmax(axis=1).tolist())
-    return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"]}
+def _headline(metrics: dict[str, Any]) -> dict[str, float]:
+    """Accuracy and macro-F1 of a classification report."""
+    return {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
 
 
 def load_data(path: str, labels: str | None) -> LabelledData:

@@ -7,12 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from classifier import ngram
 from streams.records import ModelRef
 from streams.stages import PredictionLike
 
 _WEIGHTS = ("model.safetensors", "pytorch_model.bin", "model.onnx")
-#: The n-gram model served beside the transformer (classifier.ngram).
-_NGRAM = ("ngram.json", "ngram.safetensors")
 
 
 def model_revision(model: str, ngram_weight: float | None = None) -> str:
@@ -28,7 +27,7 @@ def model_revision(model: str, ngram_weight: float | None = None) -> str:
     digest = hashlib.sha256()
     if ngram_weight is not None:
         digest.update(f"ngram weight {ngram_weight!r}".encode())
-    for name in ("config.json", *_WEIGHTS, *_NGRAM):
+    for name in ("config.json", *_WEIGHTS, ngram.CONFIG_FILE, ngram.WEIGHTS_FILE):
         file = path / name
         if file.is_file():
             with file.open("rb") as f:
