@@ -24,7 +24,7 @@ run: $(STAMP) ## Run the product on its embedded defaults with the demo replay: 
 test: $(STAMP) ## Run every test (unit, integration, e2e) against real PostgreSQL and the embedded broker
 	$(BIN)/pytest
 
-lint: $(STAMP) ## ruff and mypy over the packages
+lint: $(STAMP) ## ruff and mypy over the packages and benchmarks
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

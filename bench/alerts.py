@@ -75,7 +75,16 @@ def calm_day(seed: int, topics: int, rate: float) -> dict[str, list[SeriesPoint]
                 label = rng.choices((0, 1, 2), LABEL_P)[0]
                 counts[label] += 1
                 pol += polarity(rng, label)
-            points.append(SeriesPoint(name, START + minute * MIN, *counts, pol))
+            points.append(
+                SeriesPoint(
+                    topic=name,
+                    bucket_start=START + minute * MIN,
+                    n_negative=counts[0],
+                    n_neutral=counts[1],
+                    n_positive=counts[2],
+                    polarity_sum=pol,
+                )
+            )
         out[name] = points
     return out
 

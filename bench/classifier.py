@@ -81,7 +81,7 @@ def child(
             if name == "pipeline-1":
                 out = [classify(normalise(t), **kwargs)[0] for t in texts]
             else:
-                batch = classify([normalise(t) for t in texts], batch_size=32, **kwargs)
+                batch: list[Any] = classify([normalise(t) for t in texts], batch_size=32, **kwargs)
                 out = [r[0] for r in batch]
             passes.append(time.perf_counter() - start)
         result["labels"] = [canonical_name(o["label"]) for o in out]

@@ -55,10 +55,11 @@ def best_shift(gold: list[int], logits: Floats, step: float = 0.1) -> tuple[floa
 
 def soup(models: list[str], out: Path) -> Path:
     """A model directory whose weights are the mean of the models' (same architecture)."""
+    import torch
     from safetensors.torch import load_file, save_file
 
     states = [load_file(str(Path(m) / "model.safetensors")) for m in models]
-    mean = {k: sum(s[k].float() for s in states) / len(states) for k in states[0]}
+    mean = {k: torch.stack([s[k].float() for s in states]).mean(dim=0) for k in states[0]}
     for f in Path(models[0]).iterdir():
         if f.is_file() and f.name != "model.safetensors":
             shutil.copy(f, out / f.name)
