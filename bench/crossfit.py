@@ -136,7 +136,15 @@ def main() -> None:
             if not (teacher / "metrics.json").is_file():
                 write_rows(fold_csv, data, seen, raw, None)
                 log.info("teacher %d: %d rows, fold %d held out", k, len(seen), k)
-                fit(args, fold_csv, teacher, args.seed + k, patience=args.teacher_patience)
+                # a teacher teaches alone: no n-gram model, its epoch kept by its own score
+                fit(
+                    args,
+                    fold_csv,
+                    teacher,
+                    args.seed + k,
+                    patience=args.teacher_patience,
+                    ngram_weight=0,
+                )
             engine = load_engine(
                 str(teacher),
                 variant="fp32",

@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("--distill-weight", type=float)
     parser.add_argument("--distill-temperature", type=float)
     parser.add_argument("--ema-decay", type=float)
+    parser.add_argument("--rdrop", type=float, help="R-Drop consistency weight (0: none)")
     parser.add_argument("--ngram-weight", type=float, help="0: no n-gram model beside it")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=0)
@@ -75,6 +76,7 @@ def main() -> None:
         distill_weight=args.distill_weight,
         distill_temperature=args.distill_temperature,
         ema_decay=args.ema_decay,
+        rdrop=args.rdrop,
         ngram_weight=args.ngram_weight,
         device=args.device,
         threads=args.threads,
@@ -88,7 +90,8 @@ def main() -> None:
     for h in m["history"]:
         print(
             f"  epoch {h['epoch']}: loss {h['train_loss']:.4f}  accuracy {h['accuracy']:.4f}  "
-            f"macro-F1 {h['macro_f1']:.4f}  {h['seconds']:.0f} s"
+            f"macro-F1 {h['macro_f1']:.4f}  (transformer alone {h['transformer_accuracy']:.4f} / "
+            f"{h['transformer_macro_f1']:.4f})  {h['seconds']:.0f} s"
         )
     print(f"best epoch {m['best_epoch']}; wall time {m['wall_time_s']:.0f} s on {m['hardware']}")
     alone = m["transformer_alone"]

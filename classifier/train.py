@@ -99,6 +99,10 @@ class TrainConfig:
     #: Decay of an exponential moving average of the weights (0: none). With one, the
     #: average is what each epoch evaluates and what is kept.
     ema_decay: float = 0.0
+    #: Weight of R-Drop's consistency term (0: none): each batch runs twice with
+    #: different dropout, and the symmetric KL divergence between the two outputs joins
+    #: the loss (twice the compute per step).
+    rdrop: float = 0.0
     #: Weight of an n-gram model fitted on the same rows and served beside the
     #: transformer (classifier.ngram); 0: none.
     ngram_weight: float = 1.0
@@ -136,12 +140,18 @@ def profile_config(profile: str, **given: Any) -> TrainConfig:
 
 @dataclass
 class EpochRecord:
+    """One epoch's validation scores: ``accuracy`` and ``macro_f1`` are what would be
+    served (the transformer with its n-gram model, when there is one), the
+    ``transformer_`` pair the transformer alone."""
+
     epoch: int
     train_loss: float
     accuracy: float
     macro_f1: float
     seconds: float
     steps: int
+    transformer_accuracy: float
+    transformer_macro_f1: float
 
 
 @dataclass
@@ -172,6 +182,7 @@ def _check(config: TrainConfig) -> None:
         (0 <= config.distill_weight <= 1, "distillation weight must be in [0, 1]"),
         (config.distill_temperature > 0, "distillation temperature must be positive"),
         (0 <= config.ema_decay < 1, "EMA decay must be in [0, 1) (0: no moving average)"),
+        (0 <= config.rdrop <= 100, "R-Drop weight must be in [0, 100] (0: none)"),
         (0 <= config.ngram_weight <= 10, "n-gram weight must be in [0, 10] (0: no n-gram model)"),
     ]
     for ok, message in checks:
@@ -297,6 +308,19 @@ def distillation_loss(logits: Any, teacher: Any, temperature: float) -> Any:
     student = torch.log_softmax(logits / temperature, dim=-1)
     kl = torch.nn.functional.kl_div(student, target, reduction="batchmean")
     return kl * temperature**2
+
+
+def consistency_loss(first: Any, second: Any) -> Any:
+    """R-Drop's term: the symmetric KL divergence between two outputs (logits) of the
+    same batch under different dropout masks, averaged over the batch."""
+    import torch
+
+    a, b = torch.log_softmax(first, dim=-1), torch.log_softmax(second, dim=-1)
+    kl = torch.nn.functional.kl_div
+    return (
+        kl(a, b, reduction="batchmean", log_target=True)
+        + kl(b, a, reduction="batchmean", log_target=True)
+    ) / 2
 
 
 class WeightAverage:
@@ -482,9 +506,22 @@ def train(
             batch["soft"] = soft[indices]
         return {k: v.to(device) for k, v in batch.items()}
 
+    def supervised_loss(logits: Any, labels: Any, teacher: Any) -> Any:
+        """The labels' loss, mixed with the teachers' where there are some."""
+        loss = loss_fn(logits, labels)
+        if teacher is None:
+            return loss
+        kd = distillation_loss(logits, teacher, config.distill_temperature)
+        return (1 - config.distill_weight) * loss + config.distill_weight * kd
+
+    # the n-gram model depends on the rows alone: fitted first, it takes part in choosing
+    # the epoch to keep (by the macro-F1 of the pair that will be served)
+    beside = fit_ngram(config, train_data, weights, out) if config.ngram_weight else None
+    valid_log_p = beside.log_proba(valid_data.texts) if beside is not None else None
+
     history: list[EpochRecord] = []
     best: dict[str, Any] | None = None
-    best_probs: Any = None
+    transformer: dict[str, Any] | None = None
     best_epoch, stale, step = 0, 0, 0
     for epoch in range(1, config.epochs + 1):
         model.train()
@@ -498,12 +535,19 @@ def train(
             batch = make_batch(indices)
             labels = batch.pop("labels")
             teacher = batch.pop("soft", None)
+            if config.rdrop:  # the batch twice: one forward, two dropout masks
+                batch = {k: torch.cat([v, v]) for k, v in batch.items()}
             with torch.autocast(device_type="cuda", dtype=amp_dtype, enabled=on_cuda):
-                logits = model(**batch).logits
-            loss = loss_fn(logits.float(), labels)
-            if teacher is not None:
-                kd = distillation_loss(logits.float(), teacher, config.distill_temperature)
-                loss = (1 - config.distill_weight) * loss + config.distill_weight * kd
+                logits = model(**batch).logits.float()
+            if config.rdrop:
+                first, second = logits.chunk(2)
+                loss = (
+                    supervised_loss(first, labels, teacher)
+                    + supervised_loss(second, labels, teacher)
+                ) / 2
+                loss = loss + config.rdrop * consistency_loss(first, second)
+            else:
+                loss = supervised_loss(logits, labels, teacher)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
@@ -535,10 +579,13 @@ def train(
                 normalise_text=config.normalise_text,
             )
             probs = engine.predict_proba(valid_data.texts)
-            scores = classification_metrics(valid_data.labels, probs.argmax(axis=1).tolist())
+            alone = classification_metrics(valid_data.labels, probs.argmax(axis=1).tolist())
+            scores = alone
+            if beside is not None and valid_log_p is not None:
+                served = ngram.blend(probs, valid_log_p, beside.weight)
+                scores = classification_metrics(valid_data.labels, served.argmax(axis=1).tolist())
             better = best is None or scores["macro_f1"] > best["macro_f1"]
             if better:
-                best_probs = probs
                 model.save_pretrained(out)
                 tokenizer.save_pretrained(out)
         record = EpochRecord(
@@ -548,20 +595,25 @@ def train(
             macro_f1=scores["macro_f1"],
             seconds=time.perf_counter() - epoch_start,
             steps=seen,
+            transformer_accuracy=alone["accuracy"],
+            transformer_macro_f1=alone["macro_f1"],
         )
         history.append(record)
         log.info(
-            "epoch %d: loss %.4f, valid accuracy %.4f, macro-F1 %.4f (%.0f s)",
+            "epoch %d: loss %.4f, valid accuracy %.4f, macro-F1 %.4f "
+            "(transformer alone %.4f, %.4f; %.0f s)",
             epoch,
             record.train_loss,
             record.accuracy,
             record.macro_f1,
+            record.transformer_accuracy,
+            record.transformer_macro_f1,
             record.seconds,
         )
         if on_epoch is not None:
             on_epoch(record)
         if better:
-            best, best_epoch, stale = scores, epoch, 0
+            best, transformer, best_epoch, stale = scores, alone, epoch, 0
         else:
             stale += 1
         if config.max_steps is not None and step >= total_steps:
@@ -570,13 +622,9 @@ def train(
             log.info("early stop: macro-F1 has not improved for %d epoch(s)", stale)
             break
 
-    assert best is not None  # at least one epoch ran
-    transformer, ngram_facts = best, None
-    beside = fit_ngram(config, train_data, weights, out) if config.ngram_weight else None
-    if beside is not None:
-        valid_log_p = beside.log_proba(valid_data.texts)
-        served = ngram.blend(best_probs, valid_log_p, beside.weight)
-        best = classification_metrics(valid_data.labels, served.argmax(axis=1).tolist())
+    assert best is not None and transformer is not None  # at least one epoch ran
+    ngram_facts = None
+    if beside is not None and valid_log_p is not None:
         ngram_facts = {
             "weight": beside.weight,
             "features": len(beside.features),

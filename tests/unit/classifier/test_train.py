@@ -16,6 +16,7 @@ from classifier.train import (
     TrainConfig,
     TrainResult,
     class_weights,
+    consistency_loss,
     distillation_loss,
     length_grouped_batches,
     profile_config,
@@ -57,9 +58,13 @@ def test_metrics_json_is_complete(tiny_model: Path, tiny_run: TrainResult) -> No
     assert metrics["hyperparameters"]["learning_rate"] == 2e-4
     assert metrics["label_map"] == {"0": "negative", "1": "positive", "2": "neutral"}
     assert 1 <= metrics["best_epoch"] <= metrics["epochs_run"] == len(metrics["history"]) == 2
-    best = max(metrics["history"], key=lambda h: h["macro_f1"])
-    assert best["macro_f1"] == pytest.approx(metrics["transformer_alone"]["macro_f1"])
-    assert best["accuracy"] == pytest.approx(metrics["transformer_alone"]["accuracy"])
+    # the epoch kept is the one whose served pair (transformer + n-gram) scored best
+    kept = metrics["history"][metrics["best_epoch"] - 1]
+    assert kept == max(metrics["history"], key=lambda h: h["macro_f1"])
+    assert kept["macro_f1"] == pytest.approx(metrics["macro_f1"])
+    assert kept["accuracy"] == pytest.approx(metrics["accuracy"])
+    assert kept["transformer_macro_f1"] == pytest.approx(metrics["transformer_alone"]["macro_f1"])
+    assert kept["transformer_accuracy"] == pytest.approx(metrics["transformer_alone"]["accuracy"])
     assert metrics["ngram"]["weight"] == 1.0
     assert metrics["ngram"]["features"] > 100
     assert set(metrics["ngram"]["alone"]) == {"accuracy", "macro_f1"}
@@ -211,6 +216,36 @@ def test_the_distillation_loss_is_zero_only_when_the_student_agrees() -> None:
         assert abs(float(agreeing)) < 1e-6
         disagreeing = distillation_loss(torch.log(teacher.flip(1)), teacher, temperature)
         assert float(disagreeing) > 0.1
+
+
+def test_the_consistency_loss_is_symmetric_and_zero_only_for_equal_outputs() -> None:
+    import torch
+
+    first = torch.tensor([[2.0, 0.0, -1.0], [0.0, 0.5, 3.0]])
+    second = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    assert abs(float(consistency_loss(first, first))) < 1e-7
+    assert abs(float(consistency_loss(first, first + 5.0))) < 1e-6  # the same softmax
+    apart = float(consistency_loss(first, second))
+    assert apart > 0.1
+    assert float(consistency_loss(second, first)) == pytest.approx(apart)
+
+
+def test_an_rdrop_run_trains_a_different_model_and_records_its_weight(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    config = tiny_config(data_dir, tmp_path / "rdrop", rdrop=2.0, ngram_weight=0)
+    result = train(config, progress=False)
+    train(replace(config, out=str(tmp_path / "plain"), rdrop=0.0), progress=False)
+    rdrop = load_file(str(tmp_path / "rdrop" / "model.safetensors"))
+    plain = load_file(str(tmp_path / "plain" / "model.safetensors"))
+    assert not torch.equal(rdrop["classifier.weight"], plain["classifier.weight"])
+    assert result.metrics["hyperparameters"]["rdrop"] == 2.0
+    assert result.history[0].train_loss > 0
+    with pytest.raises(TrainingError, match="R-Drop weight"):
+        train(replace(config, rdrop=-1.0), progress=False)
 
 
 def test_profiles() -> None:
