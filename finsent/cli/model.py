@@ -77,6 +77,12 @@ from finsent.cli.app import UserError, cli, setting_option, settings_from
     "and save the average; 0 turns it off (the profile's default).",
 )
 @click.option(
+    "--rdrop",
+    type=click.FloatRange(min=0, max=100),
+    help="Weight of R-Drop's consistency term: each batch runs twice under different "
+    "dropout and the two outputs are pulled together (twice the compute; 0: off).",
+)
+@click.option(
     "--ngram-weight",
     type=click.FloatRange(min=0, max=10),
     help="Also fit an n-gram model on the training texts and serve it beside the "
@@ -112,6 +118,7 @@ def train_command(
     teachers: tuple[str, ...],
     distill_weight: float | None,
     ema_decay: float | None,
+    rdrop: float | None,
     ngram_weight: float | None,
     patience: int | None,
     device: str | None,
@@ -169,6 +176,7 @@ def train_command(
         teachers=teachers or None,
         distill_weight=distill_weight,
         ema_decay=ema_decay,
+        rdrop=rdrop,
         ngram_weight=ngram_weight,
         patience=patience,
         device=model.device,

@@ -36,13 +36,15 @@ def test_train_help_names_every_setting(runner: CliRunner) -> None:
         assert var in text
     assert "--epochs" in text and "--lr" in text and "--seed" in text
     assert "--ema-decay" in text and "p_negative,p_neutral,p_positive" in text
-    assert "--ngram-weight" in text
+    assert "--ngram-weight" in text and "--rdrop" in text
 
 
 def test_train_refuses_a_decay_of_one(runner: CliRunner, data_dir: Path, tmp_path: Path) -> None:
     args = ["train", "--train", str(data_dir / "train.csv"), "--valid", str(data_dir / "valid.csv")]
     result = runner.invoke(cli, [*args, "--out", str(tmp_path / "m"), "--ema-decay", "1"])
     assert result.exit_code == 2 and "--ema-decay" in result.output
+    result = runner.invoke(cli, [*args, "--out", str(tmp_path / "m"), "--rdrop", "-1"])
+    assert result.exit_code == 2 and "--rdrop" in result.output
     assert not (tmp_path / "m").exists()
 
 
