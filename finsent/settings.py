@@ -179,7 +179,8 @@ class ModelSettings(_Concern):
     train_profile: Literal["quick", "full"] = Field(
         default="full",
         description=(
-            "Training hyper-parameters: quick (first runs, ~10 min on 2 CPU cores) or full."
+            "Training hyper-parameters: quick (first runs, ~10 min on 2 CPU cores) or full "
+            "(~30 min there)."
         ),
     )
 

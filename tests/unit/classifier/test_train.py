@@ -281,7 +281,9 @@ def test_the_adversarial_nudge_moves_the_embeddings_along_the_gradient_and_back(
 def test_profiles() -> None:
     quick = profile_config("quick", train_csv="t", valid_csv="v", out="o")
     assert quick.profile == "quick" and quick.epochs == PROFILES["quick"]["epochs"]
-    assert profile_config("full", train_csv="t", valid_csv="v", out="o", epochs=3).epochs == 3
+    full = profile_config("full", train_csv="t", valid_csv="v", out="o", epochs=3)
+    assert full.epochs == 3 and full.rdrop == PROFILES["full"]["rdrop"] > 0
+    assert quick.rdrop == 0  # the first-run profile keeps to its 10 minutes
     with pytest.raises(TrainingError, match="profile 'slow'"):
         profile_config("slow", train_csv="t", valid_csv="v", out="o")
 
