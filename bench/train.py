@@ -52,9 +52,6 @@ def main() -> None:
     parser.add_argument("--distill-temperature", type=float)
     parser.add_argument("--ema-decay", type=float)
     parser.add_argument("--rdrop", type=float, help="R-Drop consistency weight (0: none)")
-    parser.add_argument(
-        "--adversarial", type=float, help="FGM step on the word embeddings (0: none)"
-    )
     parser.add_argument("--ngram-weight", type=float, help="0: no n-gram model beside it")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=0)
@@ -80,7 +77,6 @@ def main() -> None:
         distill_temperature=args.distill_temperature,
         ema_decay=args.ema_decay,
         rdrop=args.rdrop,
-        adversarial=args.adversarial,
         ngram_weight=args.ngram_weight,
         device=args.device,
         threads=args.threads,

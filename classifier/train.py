@@ -103,10 +103,6 @@ class TrainConfig:
     #: different dropout, and the symmetric KL divergence between the two outputs joins
     #: the loss (twice the compute per step).
     rdrop: float = 0.0
-    #: Size of the adversarial step on the word embeddings (FGM; 0: none): each batch
-    #: is learned again with the embeddings moved that far along their loss gradient
-    #: (twice the compute per step).
-    adversarial: float = 0.0
     #: Weight of an n-gram model fitted on the same rows and served beside the
     #: transformer (classifier.ngram); 0: none.
     ngram_weight: float = 1.0
@@ -191,11 +187,6 @@ def _check(config: TrainConfig) -> None:
         (config.distill_temperature > 0, "distillation temperature must be positive"),
         (0 <= config.ema_decay < 1, "EMA decay must be in [0, 1) (0: no moving average)"),
         (0 <= config.rdrop <= 100, "R-Drop weight must be in [0, 100] (0: none)"),
-        (0 <= config.adversarial <= 100, "adversarial step must be in [0, 100] (0: none)"),
-        (
-            not (config.adversarial and config.freeze_embeddings),
-            "adversarial training moves the word embeddings: it needs them trainable",
-        ),
         (0 <= config.ngram_weight <= 10, "n-gram weight must be in [0, 10] (0: no n-gram model)"),
     ]
     for ok, message in checks:
@@ -334,31 +325,6 @@ def consistency_loss(first: Any, second: Any) -> Any:
         kl(a, b, reduction="batchmean", log_target=True)
         + kl(b, a, reduction="batchmean", log_target=True)
     ) / 2
-
-
-@contextmanager
-def nudged_embeddings(model: Any, epsilon: float) -> Iterator[None]:
-    """Adversarial training (FGM): inside the block the word-embedding table is moved a
-    step of length ``epsilon`` along its loss gradient (the direction that hurts most),
-    so a second backward pass there teaches the model to resist small shifts of its
-    inputs; after it the table is restored. Nothing moves when there is no gradient
-    (frozen embeddings) or it is zero."""
-    import torch
-
-    table = model.get_input_embeddings().weight
-    grad = table.grad
-    norm = float(grad.norm()) if grad is not None else 0.0
-    if grad is None or not math.isfinite(norm) or norm == 0.0:
-        yield
-        return
-    with torch.no_grad():
-        saved = table.detach().clone()  # restored exactly (x + d - d need not be x)
-        table.add_(grad, alpha=epsilon / norm)
-    try:
-        yield
-    finally:
-        with torch.no_grad():
-            table.copy_(saved)
 
 
 class WeightAverage:
@@ -557,17 +523,6 @@ def train(
     beside = fit_ngram(config, train_data, weights, out) if config.ngram_weight else None
     valid_log_p = beside.log_proba(valid_data.texts) if beside is not None else None
 
-    def batch_loss(batch: dict[str, Any], labels: Any, teacher: Any) -> Any:
-        """The loss of one batch (given twice over with R-Drop: the two halves' mean
-        loss plus the consistency term between them)."""
-        with torch.autocast(device_type="cuda", dtype=amp_dtype, enabled=on_cuda):
-            logits = model(**batch).logits.float()
-        if not config.rdrop:
-            return supervised_loss(logits, labels, teacher)
-        first, second = logits.chunk(2)
-        both = supervised_loss(first, labels, teacher) + supervised_loss(second, labels, teacher)
-        return both / 2 + config.rdrop * consistency_loss(first, second)
-
     history: list[EpochRecord] = []
     best: dict[str, Any] | None = None
     transformer: dict[str, Any] | None = None
@@ -586,12 +541,19 @@ def train(
             teacher = batch.pop("soft", None)
             if config.rdrop:  # the batch twice: one forward, two dropout masks
                 batch = {k: torch.cat([v, v]) for k, v in batch.items()}
-            loss = batch_loss(batch, labels, teacher)
+            with torch.autocast(device_type="cuda", dtype=amp_dtype, enabled=on_cuda):
+                logits = model(**batch).logits.float()
+            if config.rdrop:
+                first, second = logits.chunk(2)
+                loss = (
+                    supervised_loss(first, labels, teacher)
+                    + supervised_loss(second, labels, teacher)
+                ) / 2
+                loss = loss + config.rdrop * consistency_loss(first, second)
+            else:
+                loss = supervised_loss(logits, labels, teacher)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
-            if config.adversarial:
-                with nudged_embeddings(model, config.adversarial):
-                    scaler.scale(batch_loss(batch, labels, teacher)).backward()
             scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_([p for _, p in trainable], 1.0)
             scaler.step(optimizer)

@@ -83,12 +83,6 @@ from finsent.cli.app import UserError, cli, setting_option, settings_from
     "dropout and the two outputs are pulled together (twice the compute; 0: off).",
 )
 @click.option(
-    "--adversarial",
-    type=click.FloatRange(min=0, max=100),
-    help="Adversarial training (FGM): learn each batch again with the word embeddings "
-    "moved this far along their loss gradient (twice the compute; 0: off).",
-)
-@click.option(
     "--ngram-weight",
     type=click.FloatRange(min=0, max=10),
     help="Also fit an n-gram model on the training texts and serve it beside the "
@@ -125,7 +119,6 @@ def train_command(
     distill_weight: float | None,
     ema_decay: float | None,
     rdrop: float | None,
-    adversarial: float | None,
     ngram_weight: float | None,
     patience: int | None,
     device: str | None,
@@ -184,7 +177,6 @@ def train_command(
         distill_weight=distill_weight,
         ema_decay=ema_decay,
         rdrop=rdrop,
-        adversarial=adversarial,
         ngram_weight=ngram_weight,
         patience=patience,
         device=model.device,

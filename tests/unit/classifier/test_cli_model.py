@@ -36,7 +36,7 @@ def test_train_help_names_every_setting(runner: CliRunner) -> None:
         assert var in text
     assert "--epochs" in text and "--lr" in text and "--seed" in text
     assert "--ema-decay" in text and "p_negative,p_neutral,p_positive" in text
-    assert "--ngram-weight" in text and "--rdrop" in text and "--adversarial" in text
+    assert "--ngram-weight" in text and "--rdrop" in text
 
 
 def test_train_refuses_a_decay_of_one(runner: CliRunner, data_dir: Path, tmp_path: Path) -> None:
