@@ -127,7 +127,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "batch_size": 32,
         "max_length": 64,
         "patience": 2,
-        # R-Drop: +0.6 to +0.9 pt macro-F1 as served, two seeds (BENCHMARKS.md), at twice
+        # R-Drop: +0.6 to +0.9 pt macro-F1 as served, three seeds (BENCHMARKS.md), at twice
         # the training time
         "rdrop": 2.0,
     },
