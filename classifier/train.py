@@ -3,13 +3,15 @@
 AdamW with linear warm-up and decay, class-weighted cross-entropy against the
 neutral-heavy imbalance, length-grouped batches with dynamic padding, evaluation
 on the validation set after each epoch, the best epoch by macro-F1 kept on disk,
-early stopping, mixed precision on CUDA, a tqdm bar with loss and throughput.
-With ``teachers``, the student also learns the teachers' averaged probabilities
+early stopping, mixed precision on CUDA, a tqdm bar with loss and throughput;
+optionally R-Drop (each batch twice under different dropout, their outputs pulled
+together). With ``teachers``, the student also learns the teachers' averaged probabilities
 (knowledge distillation: an ensemble's accuracy at one model's inference cost); a
 training CSV with soft-label columns (``p_negative,p_neutral,p_positive``, e.g.
 from cross-fitted teachers that never saw those rows) is distilled from directly.
-After the transformer, an n-gram model (``classifier.ngram``) is fitted on the same
-rows; the engine serves the two together.
+Before the transformer's epochs, an n-gram model (``classifier.ngram``) is fitted on
+the same rows; the engine serves the two together, and the epoch kept is the one whose
+pair scores the best macro-F1.
 
 The output directory is a standard Hugging Face model directory (``config.json``
 with canonical ``id2label``, weights, tokenizer) plus the n-gram model's two files,
