@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The system programs some tests run, as `program[|alternative...]:debian-package`; the
+# same table as PROGRAMS in tests/system_programs.py, which skips a test when one is missing.
+TEST_PROGRAMS := chromium|chromium-browser|google-chrome:chromium chromedriver:chromium-driver \
+	prometheus-alertmanager|alertmanager:prometheus-alertmanager promtool:prometheus
 
 .DEFAULT_GOAL := help
 
@@ -21,7 +25,28 @@ install: $(STAMP) ## Create .venv and install finsent with its dev tools (pinned
 run: $(STAMP) ## Run the product on its embedded defaults with the demo replay: finsent up --demo
 	$(BIN)/finsent up --demo
 
-test: $(STAMP) ## Run every test (unit, integration, e2e) against real PostgreSQL and the embedded broker
+test-deps: ## Install the system programs the tests use: Chromium + ChromeDriver, Alertmanager, promtool (apt-get, as root)
+	@missing=; for spec in $(foreach p,$(TEST_PROGRAMS),'$(p)'); do \
+		found=; for program in $$(tr '|' ' ' <<< "$${spec%%:*}"); do \
+			command -v "$$program" >/dev/null && found=1; \
+		done; \
+		[ -n "$$found" ] || missing="$$missing $${spec#*:}"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "test-deps: all present"; exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+		echo "test-deps: needs root and apt-get to install:$$missing" >&2; exit 1; \
+	fi; \
+	echo "test-deps: apt-get install$$missing"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -qq || echo "test-deps: apt-get update failed; trying the lists at hand" >&2; \
+	apt-get install -y -qq$$missing >/dev/null
+
+test: $(STAMP) ## Run every test (unit, integration, e2e) against real PostgreSQL and the embedded broker; runs test-deps first as root
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		$(MAKE) --no-print-directory test-deps || echo "test: test-deps failed; going on (tests that need a missing program skip, or fail under CI=true)"; \
+	else \
+		echo "test: not root (or no apt-get): no test-deps; tests that need a missing program skip, or fail under CI=true"; \
+	fi
 	$(BIN)/pytest
 
 lint: $(STAMP) ## ruff and mypy over the packages and benchmarks
@@ -48,4 +73,4 @@ clean: ## Remove caches and test artifacts (keeps .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache test-artifacts bench/out
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
-.PHONY: help install run test lint bench-storage bench-pipeline bench-dashboard bench-sources lock clean
+.PHONY: help install run test-deps test lint bench-storage bench-pipeline bench-dashboard bench-sources lock clean

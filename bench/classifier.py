@@ -34,9 +34,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.machine import header  # noqa: E402
-from finsent.cli.demo import SHARED_DATA  # noqa: E402
+from finsent.datasets import TFNS_DIR  # noqa: E402
 
-DATA = SHARED_DATA / "valid.csv"
+DATA = TFNS_DIR / "valid.csv"
 CPU_RUNS = [
     "pipeline-1",
     "pipeline-32",

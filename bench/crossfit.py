@@ -40,7 +40,7 @@ from classifier.labels import CANONICAL, CANONICAL_INDEX, DEFAULT_LABEL_MAP, par
 from classifier.loading import load_engine  # noqa: E402
 from classifier.metrics import classification_metrics  # noqa: E402
 from classifier.train import PROFILES, profile_config, train  # noqa: E402
-from finsent.cli.demo import SHARED_DATA  # noqa: E402
+from finsent.datasets import TFNS_DIR  # noqa: E402
 
 log = logging.getLogger("crossfit")
 
@@ -92,8 +92,8 @@ def fit(args: argparse.Namespace, train_csv: Path, out: Path, seed: int, **extra
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--train", default=str(SHARED_DATA / "train.csv"))
-    parser.add_argument("--valid", default=str(SHARED_DATA / "valid.csv"))
+    parser.add_argument("--train", default=str(TFNS_DIR / "train.csv"))
+    parser.add_argument("--valid", default=str(TFNS_DIR / "valid.csv"))
     parser.add_argument("--labels", default=DEFAULT_LABEL_MAP)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=42)

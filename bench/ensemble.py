@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/ensemble.py /tmp/full-s42 /tmp/full-s7 /tmp/full-s13
 
-On a labelled CSV (default: the shared ``valid.csv``): each model's accuracy and
+On a labelled CSV (default: the shipped ``valid.csv``): each model's accuracy and
 macro-F1; the ensemble of all of them by mean probability (what ``finsent train
 --teacher`` distils) and by mean log-probability; a uniform average of their weights
 (a "soup", one model); and, as an upper bound only, the best constant shift of the
@@ -31,9 +31,9 @@ from classifier.data import load_csv  # noqa: E402
 from classifier.labels import DEFAULT_LABEL_MAP, parse_label_map  # noqa: E402
 from classifier.loading import load_engine  # noqa: E402
 from classifier.metrics import classification_metrics  # noqa: E402
-from finsent.cli.demo import SHARED_DATA  # noqa: E402
+from finsent.datasets import TFNS_DIR  # noqa: E402
 
-DATA = SHARED_DATA / "valid.csv"
+DATA = TFNS_DIR / "valid.csv"
 Floats = npt.NDArray[np.float64]
 
 

@@ -2,12 +2,12 @@
 
     .venv/bin/python bench/news_probe.py /tmp/full-s42 /tmp/full-rdrop
 
-The shared data are finance tweets; finsent reads news headlines. ``bench/data/
+The shipped training data are finance tweets; finsent reads news headlines. ``bench/data/
 news_probe.csv`` holds 180 news-style sentences written for this check (60 bearish,
-60 bullish, 60 neutral; label map ``0=negative,1=positive,2=neutral``, as the shared
+60 bullish, 60 neutral; label map ``0=negative,1=positive,2=neutral``, as the shipped
 data): wire-service headlines and report sentences, none taken from the training data.
 For each model, the transformer alone and with its n-gram model (as served), on the
-probe and on the shared ``valid.csv``: accuracy, macro-F1 and the recall of each class
+probe and on the shipped ``valid.csv``: accuracy, macro-F1 and the recall of each class
 (the failure the issue names is bullish news read as neutral).
 
 180 sentences are few: one sentence is 0.56 pt of accuracy and 1.7 pt of a class's
@@ -29,7 +29,7 @@ from classifier.engine import Engine  # noqa: E402
 from classifier.labels import CANONICAL, DEFAULT_LABEL_MAP, parse_label_map  # noqa: E402
 from classifier.loading import load_engine  # noqa: E402
 from classifier.metrics import classification_metrics  # noqa: E402
-from finsent.cli.demo import SHARED_DATA  # noqa: E402
+from finsent.datasets import TFNS_DIR  # noqa: E402
 
 PROBE = REPO / "bench" / "data" / "news_probe.csv"
 
@@ -46,7 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("models", nargs="+", metavar="MODEL")
     parser.add_argument("--probe", default=str(PROBE))
-    parser.add_argument("--valid", default=str(SHARED_DATA / "valid.csv"))
+    parser.add_argument("--valid", default=str(TFNS_DIR / "valid.csv"))
     parser.add_argument("--labels", default=DEFAULT_LABEL_MAP)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()

@@ -34,12 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.database import fresh_database
 from bench.machine import header
 from classifier.loading import load_engine
-from finsent.cli.demo import SHARED_DATA
+from finsent.datasets import TFNS_DIR
 from storage.models import Article
 from streams.embedded_broker import EmbeddedBroker
 from tests.processes import FinsentProcess
 
-VALID = SHARED_DATA / "valid.csv"
+VALID = TFNS_DIR / "valid.csv"
 
 
 def headlines(n: int) -> list[str]:

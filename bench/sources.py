@@ -11,7 +11,7 @@ cost per item with 100k remembered titles, each against the naive way in the sam
    against all remembered titles, on a sample of ``--naive-probes`` of the same probes.
    How often both agree on "duplicate or not" is reported too.
 
-Headlines are drawn from the shared TFNS data when present (its vocabulary), else
+Headlines are drawn from the TFNS set that ships with finsent (its vocabulary), else
 from a small built-in word list; everything is seeded.
 
     python bench/sources.py                             # 5,000 entries, 100k titles
@@ -36,11 +36,11 @@ from xml.sax.saxutils import escape
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.machine import header
-from finsent.cli.demo import SHARED_DATA
+from finsent.datasets import TFNS_DIR
 from streams.neardup import NearDupIndex, normalise_title, shingles
 from streams.sources.normalise import normalise_feed, parse_feed
 
-TFNS = SHARED_DATA
+TFNS = TFNS_DIR  # the set that ships with finsent
 FALLBACK_WORDS = [
     "stocks",
     "shares",

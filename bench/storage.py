@@ -25,9 +25,10 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.database import SERVER, fresh_database
+from bench.database import fresh_database, server
 from bench.machine import header
 from storage.buckets import STORED_WIDTHS, floor_time
+from storage.db import describe
 from storage.models import Article, ArticleSentiment, ArticleTopic, Base, TopicBucket
 from storage.types import ScoredArticle
 from storage.writes import save_scored_batch
@@ -140,7 +141,7 @@ def main() -> None:
 
     f, s, r = (statistics.median(x) for x in (fast, slow, replay))
     print(header())
-    print(f"- database: PostgreSQL ({SERVER.rsplit('@', 1)[-1]}), fresh database per run")
+    print(f"- database: PostgreSQL ({describe(server())}), fresh database per run")
     print(f"- repeats: {args.repeat} (median shown); batch size {args.batch}\n")
     print("| path | items | items/s (median) | runs | ratio |")
     print("|---|---:|---:|---|---:|")

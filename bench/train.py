@@ -1,4 +1,5 @@
-"""Benchmark: a full fine-tuning run on the shared data, with accuracy, macro-F1 and wall time.
+"""Benchmark: a full fine-tuning run on the shipped data (finsent/data/tfns), with accuracy,
+macro-F1 and wall time.
 
     .venv/bin/python bench/train.py                       # the `full` profile
     .venv/bin/python bench/train.py --profile quick       # the first-run profile
@@ -24,9 +25,9 @@ sys.path.insert(0, str(REPO))
 from bench.machine import header  # noqa: E402
 from classifier.metrics import format_report  # noqa: E402
 from classifier.train import PROFILES, profile_config, train  # noqa: E402
-from finsent.cli.demo import SHARED_DATA  # noqa: E402
+from finsent.datasets import TFNS_DIR  # noqa: E402
 
-DATA = SHARED_DATA
+DATA = TFNS_DIR
 
 
 def main() -> None:

@@ -113,8 +113,20 @@ class TrainConfig:
 
 #: Named hyper-parameter sets. ``quick`` is for first runs (``finsent up`` with no
 #: model): about 10 minutes on 2 CPU cores. ``full`` is the one the benchmark reports
-#: (about 30 minutes there).
+#: (about 30 minutes there). ``smoke`` trains a few steps on a sample of the rows (well
+#: under a minute there): it proves the whole path from a fresh clone in CI, not a model
+#: to serve.
 PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": {
+        "epochs": 1,
+        "learning_rate": 3e-4,
+        "batch_size": 32,
+        "max_length": 40,
+        "patience": 0,
+        "freeze_embeddings": True,
+        "limit_train": 640,
+        "limit_valid": 320,
+    },
     "quick": {
         "epochs": 2,
         "learning_rate": 1.5e-4,

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
-from finsent.settings import Settings
+from finsent.settings import Settings, SettingsError, env_var
 
 if TYPE_CHECKING:
     from classifier.engine import Engine as Classifier
@@ -22,13 +24,58 @@ if TYPE_CHECKING:
     from streams.metrics import PipelineMetrics
 
 
+log = logging.getLogger(__name__)
+
+#: The database file of finsent before PostgreSQL became the only database.
+OLD_SQLITE_FILE = "finsent.db"
+
+
+def database_url(settings: Settings) -> str:
+    """The configured database URL; unset, the embedded PostgreSQL server's, started (or
+    joined) under the data directory for as long as this process lives."""
+    if settings.database_url is not None:
+        return settings.database_url
+    from storage.embedded import start_embedded
+
+    old = settings.general.data_dir / OLD_SQLITE_FILE
+    if old.is_file():
+        log.warning(
+            "%s is the SQLite database of an older finsent, which this version no longer "
+            "reads: finsent now keeps its data in PostgreSQL (embedded, under %s). Nothing "
+            "was carried over; replay your feeds or `finsent up --demo` to fill the new "
+            "database, and delete %s to silence this message.",
+            old,
+            settings.embedded_database,
+            old,
+        )
+    return start_embedded(settings.embedded_database).render_as_string(hide_password=False)
+
+
+def training_csvs(settings: Settings) -> tuple[Path, Path]:
+    """The training and validation CSVs: the configured pair, else the shipped set."""
+    from finsent.datasets import tfns_csv
+
+    train, valid = settings.model.train_csv, settings.model.valid_csv
+    if train is None and valid is None:
+        return tfns_csv("train"), tfns_csv("valid")
+    if train is None or valid is None:
+        given, missing = ("train", "valid") if valid is None else ("valid", "train")
+        raise SettingsError(
+            f"a {given} CSV is given (--{given} / {env_var('model', given + '_csv')}) but "
+            f"no {missing} CSV (--{missing} / {env_var('model', missing + '_csv')}): give "
+            "both (columns text,label), or neither to train on the set that ships with "
+            "finsent"
+        )
+    return train, valid
+
+
 def open_engine(settings: Settings) -> Engine:
     """The database engine, connected (bounded retry) or a clear error naming the host."""
     from storage.db import EngineOptions, make_engine
 
     db = settings.database
     return make_engine(
-        settings.database_url,
+        database_url(settings),
         EngineOptions(
             connect_retries=db.connect_retries,
             connect_retry_delay=db.connect_retry_delay,

@@ -18,7 +18,7 @@ ENV_PREFIX = "FINSENT_"
 
 
 def default_data_dir() -> Path:
-    """Where the embedded defaults keep their files (SQLite database, models)."""
+    """Where the embedded defaults keep their files (PostgreSQL's data, models)."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "finsent"
 
@@ -34,7 +34,8 @@ class _Concern(BaseSettings):
 class GeneralSettings(_Concern):
     data_dir: Path = Field(
         default_factory=default_data_dir,
-        description="Directory for the embedded defaults: the SQLite file and trained models.",
+        description="Directory for the embedded defaults: the embedded PostgreSQL server's "
+        "data (postgres/) and trained models (models/).",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level of every process."
@@ -52,8 +53,9 @@ class DatabaseSettings(_Concern):
     url: SecretStr | None = Field(
         default=None,
         description=(
-            "SQLAlchemy URL, e.g. postgresql+psycopg://user:pw@host:5432/finsent. "
-            "Unset: a SQLite file under the data directory."
+            "PostgreSQL URL, e.g. postgresql://user:pw@host:5432/finsent. Unset: an "
+            "embedded PostgreSQL server that finsent starts under <data dir>/postgres "
+            "(and stops when its last process exits)."
         ),
     )
     connect_retries: int = Field(
@@ -171,17 +173,26 @@ class ModelSettings(_Concern):
         ),
     )
     train_csv: Path | None = Field(
-        default=None, description="Training CSV (columns text,label) for `finsent train`."
+        default=None,
+        description="Training CSV (columns text,label) for `finsent train` and a first model. "
+        "Unset (with the validation CSV unset too): the set that ships with finsent.",
     )
     valid_csv: Path | None = Field(
-        default=None, description="Validation CSV (columns text,label) for `finsent train`."
+        default=None,
+        description="Validation CSV (columns text,label) for `finsent train` and a first "
+        "model. Unset (with the training CSV unset too): the set that ships with finsent.",
     )
-    train_profile: Literal["quick", "full"] = Field(
+    train_profile: Literal["quick", "full", "smoke"] = Field(
         default="full",
         description=(
-            "Training hyper-parameters: quick (first runs, ~10 min on 2 CPU cores) or full "
-            "(~30 min there)."
+            "`finsent train`'s hyper-parameters: full (~30 min on 2 CPU cores), quick "
+            "(~10 min there) or smoke (well under a minute: proves the path, not a model "
+            "to serve)."
         ),
+    )
+    first_profile: Literal["quick", "full", "smoke"] = Field(
+        default="quick",
+        description="The profile `finsent up` trains a first model with when there is none.",
     )
 
 
@@ -449,11 +460,14 @@ class Settings(BaseModel):
     alerts: AlertsSettings
 
     @property
-    def database_url(self) -> str:
-        """The configured database URL, or the embedded SQLite file."""
-        if self.database.url is not None:
-            return self.database.url.get_secret_value()
-        return f"sqlite:///{self.general.data_dir / 'finsent.db'}"
+    def database_url(self) -> str | None:
+        """The configured database URL; None: the embedded server (``embedded_database``)."""
+        return self.database.url.get_secret_value() if self.database.url is not None else None
+
+    @property
+    def embedded_database(self) -> Path:
+        """The embedded PostgreSQL server's data directory."""
+        return self.general.data_dir / "postgres"
 
     @property
     def bootstrap_servers(self) -> str:

@@ -1,4 +1,4 @@
-"""PostgreSQL (or SQLite) storage: models, migrations and the functions that read and
+"""PostgreSQL storage: models, migrations and the functions that read and
 write them. Knows nothing of Kafka or the model; plain data in, plain data out."""
 
 from storage.buckets import RESOLUTIONS, STORED_WIDTHS

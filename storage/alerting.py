@@ -1,10 +1,8 @@
 """Reads and writes of the alert evaluator and the webhook outbox. Plain data in and out.
 
-- The evaluator takes ``evaluation_lock`` first in its transaction: on PostgreSQL a
-  transaction-scoped advisory lock (a second evaluator skips the round); on SQLite an
-  upsert of the single ``alert_evaluator`` row, which takes SQLite's one write lock (a
-  second evaluator waits, then sees the first one's states).
-- Deliveries are claimed with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL) and leased by
+- The evaluator takes ``evaluation_lock`` first in its transaction: a
+  transaction-scoped advisory lock (a second evaluator skips the round).
+- Deliveries are claimed with ``FOR UPDATE SKIP LOCKED`` and leased by
   moving ``next_attempt_at`` past the attempt's timeout, so several deliverers never
   send the same row at once and a deliverer that dies mid-attempt only delays it.
 """
@@ -19,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, and_, func, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 
 from storage.models import (
     Alert,
@@ -144,10 +142,7 @@ def _table(model: type[Any]) -> Table:
 
 
 def _insert(conn: Connection, model: type[Any]) -> Any:
-    table = _table(model)
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+    return postgresql.insert(_table(model))
 
 
 # --- the evaluator -------------------------------------------------------------------
@@ -155,12 +150,11 @@ def _insert(conn: Connection, model: type[Any]) -> Any:
 
 def evaluation_lock(conn: Connection, holder: str, now: datetime) -> bool:
     """Become this round's only evaluator, for the rest of the transaction on ``conn``."""
-    if conn.dialect.name == "postgresql":
-        got = conn.execute(
-            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": EVALUATOR_LOCK_KEY}
-        ).scalar()
-        if not got:
-            return False
+    got = conn.execute(
+        text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": EVALUATOR_LOCK_KEY}
+    ).scalar()
+    if not got:
+        return False
     stmt = _insert(conn, AlertEvaluator).values(id=1, holder=holder, last_run_at=now, as_of=None)
     conn.execute(
         stmt.on_conflict_do_update(
@@ -469,9 +463,7 @@ def claim_due(
         .limit(limit)
     )
     with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True)
-        ids = list(conn.execute(due).scalars())
+        ids = list(conn.execute(due.with_for_update(skip_locked=True)).scalars())
         if not ids:
             return []
         conn.execute(update(d).where(d.id.in_(ids)).values(next_attempt_at=lease_until))

@@ -6,19 +6,16 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
-from sqlalchemy.pool import ConnectionPoolEntry
 
 from storage.exceptions import DatabaseUnavailable, InvalidDatabaseURL
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_BACKENDS = ("postgresql", "sqlite")
+SUPPORTED_BACKENDS = ("postgresql",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +35,9 @@ def parse_url(url: str) -> URL:
         raise InvalidDatabaseURL(f"cannot parse database URL {_redact(url)!r}: {e}") from None
     if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
         raise InvalidDatabaseURL(
-            f"unsupported database {parsed.get_backend_name()!r} in "
-            f"{describe(parsed)!r}: use postgresql+psycopg://... or sqlite:///path"
+            f"unsupported database {parsed.get_backend_name()!r} in {describe(parsed)!r}: "
+            "finsent runs on PostgreSQL only; give postgresql://user:password@host:5432/db, "
+            "or unset FINSENT_DATABASE_URL for the embedded PostgreSQL server"
         )
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -75,31 +73,17 @@ def make_engine(url: str, options: EngineOptions | None = None) -> Engine:
 
 
 def _create(url: URL, options: EngineOptions) -> Engine:
-    kwargs: dict[str, Any] = {"echo": options.echo, "pool_pre_ping": True}
-    if url.get_backend_name() == "sqlite":
-        database = url.database or ""
-        if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": options.connect_timeout}
-    else:
-        kwargs["pool_size"] = options.pool_size
-        kwargs["connect_args"] = {"connect_timeout": max(1, round(options.connect_timeout))}
+    connect_args = {"connect_timeout": max(1, round(options.connect_timeout))}
     try:
-        engine = create_engine(url, **kwargs)
+        return create_engine(
+            url,
+            echo=options.echo,
+            pool_pre_ping=True,
+            pool_size=options.pool_size,
+            connect_args=connect_args,
+        )
     except (ArgumentError, NoSuchModuleError, ImportError) as e:
         raise InvalidDatabaseURL(f"cannot use database URL {describe(url)!r}: {e}") from None
-    if url.get_backend_name() == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
 
 
 def wait_until_reachable(
@@ -136,9 +120,9 @@ def wait_until_reachable(
 
 
 def _where(url: URL) -> str:
-    if url.get_backend_name() == "sqlite":
-        return f"sqlite file {url.database or ':memory:'}"
-    return f"{url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
+    host = url.host or url.query.get("host") or "localhost"
+    port = url.port or url.query.get("port") or 5432
+    return f"{host}:{port}/{url.database or ''}"
 
 
 def first_line(error: BaseException) -> str:
@@ -146,7 +130,3 @@ def first_line(error: BaseException) -> str:
     cause = getattr(error, "orig", None) or error
     lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
     return lines[0] if lines else type(cause).__name__
-
-
-def is_postgres(engine: Engine) -> bool:
-    return engine.dialect.name == "postgresql"

@@ -316,7 +316,7 @@ class AlertEvent(Base):
 
 
 class AlertEvaluator(Base):
-    """One row: who evaluated the rules last and when (also the SQLite write lock)."""
+    """One row: who evaluated the rules last and when ."""
 
     __tablename__ = "alert_evaluator"
 

@@ -14,8 +14,6 @@ class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp that is always UTC-aware in Python and UTC in the database.
 
     Naive datetimes are refused on the way in: a time without a zone is a bug upstream.
-    SQLite has no zone-aware type, so there the value is stored as naive UTC and the
-    zone is put back on the way out.
     """
 
     impl = DateTime(timezone=True)
@@ -28,10 +26,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise TypeError(f"expected a datetime, got {type(value).__name__}: {value!r}")
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"naive datetime {value.isoformat()} refused: give it a time zone")
-        value = value.astimezone(UTC)
-        if dialect.name == "sqlite":
-            return value.replace(tzinfo=None)
-        return value
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:

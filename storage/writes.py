@@ -23,7 +23,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 
 from storage.buckets import STORED_WIDTHS, bucket_increments
@@ -167,23 +167,18 @@ def _insert_many(
 ) -> CursorResult[Any] | None:
     """Insert ``rows`` (all with the same keys, in lock order) in one round trip.
 
-    PostgreSQL gets one ``INSERT ... SELECT unnest(array), ...`` whose text is the same
-    for every batch (so it is prepared once) and whose parameters are one array per
-    column. SQLite gets an executemany. ``finish`` adds the ON CONFLICT clause and any
-    RETURNING to the dialect's INSERT. No rows, no statement.
+    One ``INSERT ... SELECT unnest(array), ...`` whose text is the same for every batch
+    (so it is prepared once) and whose parameters are one array per column. ``finish``
+    adds the ON CONFLICT clause and any RETURNING. No rows, no statement.
     """
     if not rows:
         return None
     table = _table(model)
-    if conn.dialect.name == "postgresql":
-        columns = list(rows[0])
-        source = select(*(func.unnest(_pg_array(table, name)) for name in columns))
-        stmt = finish(postgresql.insert(table).from_select(columns, source))
-        params = {name: _pg_column(table, name, [row[name] for row in rows]) for name in columns}
-        return conn.execute(stmt, params)
-    if conn.dialect.name == "sqlite":
-        return conn.execute(finish(sqlite.insert(table)), rows)
-    raise DatabaseUnavailable(f"unsupported database dialect {conn.dialect.name!r}")
+    columns = list(rows[0])
+    source = select(*(func.unnest(_pg_array(table, name)) for name in columns))
+    stmt = finish(postgresql.insert(table).from_select(columns, source))
+    params = {name: _pg_column(table, name, [row[name] for row in rows]) for name in columns}
+    return conn.execute(stmt, params)
 
 
 def _pg_array(table: Table, name: str) -> Any:

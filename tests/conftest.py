@@ -1,15 +1,20 @@
 """Shared fixtures: a fresh PostgreSQL database per run, an embedded broker per run.
 
-Nothing that can run here is mocked. The PostgreSQL server comes from
-``FINSENT_TEST_DATABASE_URL`` (default: the local server as user postgres); a database
-named ``finsent_test_<random>`` is created for the run, migrated to head once, emptied
-before each test that uses it, and dropped at the end.
+Nothing that can run here is mocked. The PostgreSQL server is ``FINSENT_TEST_DATABASE_URL``
+when set, else the local server at 127.0.0.1:5432 (user postgres) when one answers, else
+an embedded server (the same wheel the product's default uses) that the run starts in a
+temporary directory and stops at its end. A database named ``finsent_test_<random>`` is
+created for the run, migrated to head once, emptied before each test that uses it, and
+dropped at the end.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +23,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
+
+pytest_plugins = ["tests.system_programs"]  # @pytest.mark.needs: programs on PATH
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -34,11 +41,40 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 # --- PostgreSQL --------------------------------------------------------------------
 
 
+@functools.cache
 def server_url() -> URL:
-    url = make_url(os.environ.get("FINSENT_TEST_DATABASE_URL", DEFAULT_SERVER))
-    if url.drivername in ("postgresql", "postgres"):
-        url = url.set(drivername="postgresql+psycopg")
-    return url
+    """The server this run creates its databases on (see the module's docstring)."""
+    given = os.environ.get("FINSENT_TEST_DATABASE_URL")
+    if given:
+        url = make_url(given)
+        if url.drivername in ("postgresql", "postgres"):
+            url = url.set(drivername="postgresql+psycopg")
+        return url
+    if answers(DEFAULT_SERVER):
+        return make_url(DEFAULT_SERVER)
+    return embedded_server()
+
+
+def answers(url: str) -> bool:
+    import psycopg
+
+    try:
+        psycopg.connect(url.replace("+psycopg", ""), connect_timeout=2).close()
+    except psycopg.Error:
+        return False
+    return True
+
+
+def embedded_server() -> URL:
+    """An embedded PostgreSQL server in a temporary directory, removed when the run ends
+    (the server itself stops when this process exits)."""
+    import atexit
+
+    from storage.embedded import start_embedded
+
+    directory = Path(tempfile.mkdtemp(prefix="finsent-test-pg-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return start_embedded(directory / "pgdata", database="postgres")
 
 
 def create_database(prefix: str = "finsent_test") -> URL:

@@ -23,14 +23,25 @@ STARTED: list[FinsentProcess] = []
 class FinsentProcess:
     """One ``finsent`` subcommand in the background, its output in a log file."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        argv: list[str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        """``args`` of the installed ``finsent``, or the whole ``argv`` when given."""
         self.args, self.env, self.log_path = args, env, log_path
+        self.argv, self.cwd = argv or [FINSENT, *args], cwd
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> FinsentProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [FINSENT, *self.args],
+            self.argv,
+            cwd=self.cwd,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -47,6 +58,15 @@ class FinsentProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def database_url(self) -> str:
+        """The database a ``finsent up`` uses, from its ``database: URL at revision`` line
+        (an embedded server's URL has no password to hide)."""
+        import re
+
+        found = re.search(r"^database: (\S+) at revision", self.log(), re.MULTILINE)
+        assert found, f"no database line in:\n{self.log()[-3000:]}"
+        return found.group(1)
+
     def wait_for_log(self, text: str, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -56,6 +76,12 @@ class FinsentProcess:
                 raise AssertionError(f"{self.args} exited:\n{self.log()[-3000:]}")
             time.sleep(0.2)
         raise AssertionError(f"{text!r} not seen in {timeout}s:\n{self.log()[-3000:]}")
+
+    def interrupt(self, timeout: float = 60) -> int:
+        """Ctrl-C, as a user stops ``finsent up``; the exit status."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGINT)
+        return self.proc.wait(timeout=timeout)
 
     def kill(self) -> None:
         """kill -9, no goodbye."""

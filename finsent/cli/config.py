@@ -17,7 +17,11 @@ def config_command(as_json: bool) -> None:
     settings = settings_from()
     values = masked(settings)
     derived = {
-        "database url in use": _mask_url(settings.database_url),
+        "database url in use": (
+            _mask_url(settings.database_url)
+            if settings.database_url is not None
+            else f"embedded PostgreSQL under {settings.embedded_database} (started on use)"
+        ),
         "kafka bootstrap in use": settings.bootstrap_servers,
         "model path in use": settings.model_path,
     }

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from finsent.cli.app import UserError, cli, setting_option, settings_from
-from finsent.runtime import open_engine
+from finsent.cli.app import UserError, cli, setting_option, settings_from, stop_on_signals
+from finsent.runtime import database_url, open_engine
 from finsent.settings import Settings
 
 
@@ -26,7 +26,7 @@ def dashboard_environ(settings: Settings) -> dict[str, str]:
 
     db, dash = settings.database, settings.dashboard
     config = DashboardConfig(
-        database_url=settings.database_url,
+        database_url=database_url(settings),
         refresh_interval=dash.refresh_interval,
         password=dash.password.get_secret_value() if dash.password else None,
         model_path=settings.model_path,
@@ -79,12 +79,12 @@ def check_port_free(host: str, port: int) -> None:
 
 
 @cli.command("dashboard")
-@setting_option("--database-url", concern="database", field="url")
+@setting_option("--database-url", "db_url", concern="database", field="url")
 @setting_option("--host", concern="dashboard", field="host")
 @setting_option("--port", concern="dashboard", field="port", type=int)
 @setting_option("--refresh-interval", concern="dashboard", field="refresh_interval", type=float)
 def dashboard_command(
-    database_url: str | None,
+    db_url: str | None,
     host: str | None,
     port: int | None,
     refresh_interval: float | None,
@@ -92,13 +92,13 @@ def dashboard_command(
     """Serve the Streamlit dashboard until Ctrl-C or SIGTERM.
 
     Checks that the database answers first (a clear line if it does not); the pages
-    read PostgreSQL (or the SQLite file) only: market mood, topics, live headlines,
+    read PostgreSQL only: market mood, topics, live headlines,
     alerts, sources and the model. A password is asked when FINSENT_DASHBOARD_PASSWORD
     is set.
     """
     settings = settings_from(
         {
-            "database": {"url": database_url},
+            "database": {"url": db_url},
             "dashboard": {"host": host, "port": port, "refresh_interval": refresh_interval},
         }
     )
@@ -111,4 +111,10 @@ def dashboard_command(
     click.echo(f"dashboard: http://{dash.host}:{dash.port}  (Ctrl-C stops it)", err=False)
     sys.stdout.flush()
     argv = streamlit_argv(settings)
-    os.execve(argv[0], argv, env)  # noqa: S606 - a fixed argv of our own, no shell
+    if settings.database_url is not None:
+        os.execve(argv[0], argv, env)  # noqa: S606 - a fixed argv of our own, no shell
+    # The embedded database server stops when this process exits: stay, as Streamlit's
+    # parent, until it ends or we are told to stop.
+    from finsent.supervisor import Child, supervise
+
+    raise SystemExit(supervise([Child("dashboard", argv, env)], stop_on_signals(), sys.stdout))

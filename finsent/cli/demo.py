@@ -7,18 +7,9 @@ from pathlib import Path
 
 import click
 
-from finsent.cli.app import UserError, cli, setting_option, settings_from
+from finsent.cli.app import cli, setting_option, settings_from
+from finsent.datasets import tfns_csv
 from finsent.settings import Settings
-
-#: The labelled data on the development machines, beside the checkout (never copied in).
-SHARED_DATA = (
-    Path(__file__).resolve().parents[3] / "shared" / "data" / "twitter-financial-news-sentiment"
-)
-
-
-def default_demo_csv() -> Path | None:
-    path = SHARED_DATA / "valid.csv"
-    return path if path.is_file() else None
 
 
 def make_demo(
@@ -28,9 +19,7 @@ def make_demo(
     from streams.demo import build_demo, read_labelled, write_jsonl
     from streams.tagging import DEFAULT_WATCHLIST, load_watchlist
 
-    source = csv_path or default_demo_csv()
-    if source is None:
-        raise UserError("give a labelled CSV (columns text,label) with --csv")
+    source = csv_path or tfns_csv("valid")
     watchlist = load_watchlist(settings.pipeline.watchlist or DEFAULT_WATCHLIST)
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=hours)
     plan = build_demo(
@@ -56,8 +45,8 @@ def make_demo(
     "--csv",
     "csv_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Labelled CSV (text,label; 0 = bearish). Default: the shared TFNS "
-    "validation file when present.",
+    help="Labelled CSV (text,label; 0 = bearish). Default: the validation split of the "
+    "set that ships with finsent (real finance headlines).",
 )
 @click.option(
     "--hours",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from finsent.cli.app import UserError, cli, setting_option, settings_from
+from finsent.cli.app import cli, setting_option, settings_from
 
 
 @cli.command("train")
@@ -31,7 +31,7 @@ from finsent.cli.app import UserError, cli, setting_option, settings_from
     "--profile",
     concern="model",
     field="train_profile",
-    type=click.Choice(["quick", "full"]),
+    type=click.Choice(["quick", "full", "smoke"]),
 )
 @click.option("--epochs", type=click.IntRange(min=1), help="Epochs at most (default: profile's).")
 @click.option(
@@ -128,6 +128,9 @@ def train_command(
 ) -> None:
     """Fine-tune a sentiment classifier on labelled CSVs (columns text,label).
 
+    Without --train and --valid it trains on the Twitter Financial News Sentiment set
+    that ships with finsent (finsent/data/tfns).
+
     Writes a Hugging Face model directory with metrics.json and a model card
     (README.md). The best epoch by validation macro-F1 is kept. An n-gram model fitted
     on the same rows is saved beside it and served with it (--ngram-weight).
@@ -151,19 +154,14 @@ def train_command(
     if if_missing and existing.is_file():
         click.echo(f"a model is already at {existing.parent}: not training (--if-missing)")
         return
-    if model.train_csv is None or model.valid_csv is None:
-        missing = (
-            "--train (FINSENT_MODEL_TRAIN_CSV)"
-            if model.train_csv is None
-            else ("--valid (FINSENT_MODEL_VALID_CSV)")
-        )
-        raise UserError(f"no {missing} given: training needs a labelled CSV", exit_code=2)
     from classifier.train import profile_config, train
+    from finsent.runtime import training_csvs
 
+    train_path, valid_path = training_csvs(settings)
     config = profile_config(
         model.train_profile,
-        train_csv=str(model.train_csv),
-        valid_csv=str(model.valid_csv),
+        train_csv=str(train_path),
+        valid_csv=str(valid_path),
         out=settings.model_path,
         base=model.base,
         labels=model.labels,

@@ -14,28 +14,16 @@ import click
 
 from finsent.cli.app import UserError, cli, setting_option, settings_from, stop_on_signals
 from finsent.cli.dashboard import check_port_free as check_dashboard_port
-from finsent.cli.demo import SHARED_DATA, make_demo
-from finsent.runtime import open_engine
+from finsent.cli.demo import make_demo
+from finsent.runtime import database_url, open_engine, training_csvs
 from finsent.settings import Settings
 from finsent.supervisor import Child, finsent_argv, supervise
 
 
-def training_csvs(settings: Settings) -> tuple[Path, Path]:
-    """The CSVs to train the first model on: the configured ones, else the shared data."""
-    train, valid = settings.model.train_csv, settings.model.valid_csv
-    if train is None and valid is None and (SHARED_DATA / "train.csv").is_file():  # dev machines
-        return SHARED_DATA / "train.csv", SHARED_DATA / "valid.csv"
-    if train is None or valid is None:
-        raise UserError(
-            f"no model at {settings.model_path}: set FINSENT_MODEL_TRAIN_CSV and "
-            "FINSENT_MODEL_VALID_CSV (columns text,label) to train one, or point "
-            "FINSENT_MODEL_PATH at a fine-tuned model directory or Hugging Face id"
-        )
-    return train, valid
-
-
 def ensure_model(settings: Settings) -> None:
-    """Train the quick profile into the default model path when nothing is there yet.
+    """Train a first model (FINSENT_MODEL_FIRST_PROFILE, quick by default) into the
+    default model path when nothing is there yet, on the configured CSVs or the set that
+    ships with finsent.
 
     A configured FINSENT_MODEL_PATH (a directory or a Hugging Face id) is used as it is:
     the worker's loader says clearly what is wrong with it.
@@ -44,11 +32,12 @@ def ensure_model(settings: Settings) -> None:
     if settings.model.path is not None or path.is_dir():
         return
     train, valid = training_csvs(settings)
-    click.echo(f"no model at {path}: training one (quick profile) on {train}")
+    profile = settings.model.first_profile
+    click.echo(f"no model at {path}: training one ({profile} profile) on {train}")
     argv = finsent_argv(
         "train",
         "--profile",
-        "quick",
+        profile,
         "--train",
         str(train),
         "--valid",
@@ -93,7 +82,7 @@ def demo_alerting(settings: Settings, env: dict[str, str]) -> list[Child]:
 
 
 @cli.command("up")
-@setting_option("--database-url", concern="database", field="url")
+@setting_option("--database-url", "db_url", concern="database", field="url")
 @setting_option("--broker-port", concern="broker", field="port", type=int)
 @click.option(
     "--demo",
@@ -117,7 +106,7 @@ def demo_alerting(settings: Settings, env: dict[str, str]) -> list[Child]:
     help="Time compression of the demo replay.",
 )
 def up_command(
-    database_url: str | None,
+    db_url: str | None,
     broker_port: int | None,
     demo: bool,
     demo_file: Path | None,
@@ -125,8 +114,9 @@ def up_command(
 ) -> None:
     """Run finsent on its embedded defaults until Ctrl-C.
 
-    Migrates the database (a SQLite file under the data directory unless
-    FINSENT_DATABASE_URL is set), trains a first model if none exists (quick profile),
+    Migrates the database (an embedded PostgreSQL server under the data directory
+    unless FINSENT_DATABASE_URL is set), trains a first model if none exists (quick
+    profile, on the set that ships with finsent),
     starts the embedded Kafka-protocol broker (unless FINSENT_KAFKA_BOOTSTRAP_SERVERS
     names an existing Kafka) and the worker, the feed scheduler when FINSENT_FEEDS_FILE
     is set (else, with --demo, replays the demo). Every child's log lines are prefixed
@@ -135,8 +125,8 @@ def up_command(
     from storage import migrate
     from storage.db import describe
 
-    settings = settings_from({"database": {"url": database_url}, "broker": {"port": broker_port}})
-    engine = open_engine(settings)
+    settings = settings_from({"database": {"url": db_url}, "broker": {"port": broker_port}})
+    engine = open_engine(settings)  # an embedded server lives as long as this process
     migrate.upgrade(engine)
     click.echo(f"database: {describe(engine.url)} at revision {migrate.current_revision(engine)}")
     engine.dispose()
@@ -178,7 +168,7 @@ def up_command(
         env = dict(os.environ)
         env.update(
             FINSENT_KAFKA_BOOTSTRAP_SERVERS=bootstrap,
-            FINSENT_DATABASE_URL=settings.database_url,
+            FINSENT_DATABASE_URL=database_url(settings),
             FINSENT_MODEL_PATH=settings.model_path,
         )
         children = []

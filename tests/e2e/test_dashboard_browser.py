@@ -22,18 +22,18 @@ from streams.embedded_broker import free_port
 from tests.dashboard_seed import SCRIPT_TITLE, seed
 from tests.factories import article
 from tests.processes import FinsentProcess
+from tests.system_programs import program
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+
+pytestmark = pytest.mark.needs("chromium", "chromedriver")  # found on PATH
 
 
 @pytest.fixture
 def browser() -> Iterator[WebDriver]:
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
-    assert not missing, f"{missing} not found: apt-get install chromium chromium-driver"
     options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
+    options.binary_location = program("chromium")
     for arg in (
         "--headless",
         "--no-sandbox",
@@ -43,7 +43,7 @@ def browser() -> Iterator[WebDriver]:
         "--window-size=1400,1300",
     ):
         options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver = webdriver.Chrome(service=Service(program("chromedriver")), options=options)
     yield driver
     driver.quit()
 

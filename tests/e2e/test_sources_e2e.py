@@ -82,7 +82,6 @@ def _count(engine: Engine, sql: str) -> Any:
 def test_up_polls_the_configured_feeds_instead_of_the_demo(
     feed_server: FeedServer, cli_env: dict[str, str], pipeline_model: Path, tmp_path: Path
 ) -> None:
-    import signal
 
     from storage.db import make_engine
     from storage.queries import latest_articles
@@ -106,16 +105,14 @@ def test_up_polls_the_configured_feeds_instead_of_the_demo(
     try:
         up.wait_for_log("finsent is up: worker, scheduler, dashboard", timeout=120)
         assert "feeds are configured: polling them instead of replaying the demo" in up.log()
-        database = Path(cli_env["FINSENT_DATA_DIR"]) / "finsent.db"
-        engine = make_engine(f"sqlite:///{database}")
+        engine = make_engine(up.database_url())
         wait_until(
             lambda: len(latest_articles(engine, limit=100)) == 3, 240, "the feed's 3 articles"
         )
         assert {a.source for a in latest_articles(engine, limit=100)} == {"harbor"}
         assert "[scheduler] " in up.log() and "[demo]" not in up.log()
-        assert up.proc is not None
-        up.proc.send_signal(signal.SIGINT)
-        assert up.proc.wait(timeout=60) == 0, up.log()[-3000:]
+        engine.dispose()
+        assert up.interrupt(timeout=60) == 0, up.log()[-3000:]
     finally:
         up.kill()
     assert "scheduler stopped" in up.log()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 from pathlib import Path
 
@@ -47,13 +46,15 @@ def test_up_runs_the_embedded_defaults_and_stops_cleanly(
         from storage.migrate import head_revision
 
         assert f"revision {head_revision()}" in up.log()
-        database = Path(cli_env["FINSENT_DATA_DIR"]) / "finsent.db"
-        engine = make_engine(f"sqlite:///{database}")
+        pgdata = Path(cli_env["FINSENT_DATA_DIR"]) / "postgres"
+        assert (pgdata / "postmaster.pid").is_file()  # the embedded server, under the data dir
+        engine = make_engine(up.database_url())
         wait_until(
             lambda: len(latest_articles(engine, limit=100)) == 20,
             240,
-            "the demo's 20 articles in SQLite",
+            "the demo's 20 articles in the embedded PostgreSQL",
         )
+        engine.dispose()
         assert "[demo] replayed 20 of 20 items" in up.log()
         assert "[worker] " in up.log()
         assert answers_metadata("127.0.0.1", port)
@@ -62,13 +63,12 @@ def test_up_runs_the_embedded_defaults_and_stops_cleanly(
             60,
             "the dashboard's health endpoint",
         )
-        assert up.proc is not None
-        up.proc.send_signal(signal.SIGINT)
-        assert up.proc.wait(timeout=60) == 0, up.log()[-3000:]
+        assert up.interrupt(timeout=60) == 0, up.log()[-3000:]
     finally:
         up.kill()
     assert "finsent stopped" in up.log()
     assert not answers_metadata("127.0.0.1", port, timeout=0.5)
+    wait_until(lambda: not (pgdata / "postmaster.pid").exists(), 30, "the server stopped")
 
 
 def dashboard_answers(port: int) -> bool:

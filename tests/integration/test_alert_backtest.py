@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine
 from standardwebhooks import Webhook
 
-from finsent.cli.demo import default_demo_csv
+from finsent.datasets import tfns_csv
 from storage.alerting import list_events
 from storage.queries import list_alerts
 from storage.types import ScoredArticle
@@ -57,10 +57,7 @@ def predict(label: str) -> LabelPrediction:
 
 @pytest.fixture
 def demo_csv() -> Path:
-    path = default_demo_csv()
-    if path is None:
-        pytest.skip("the shared TFNS validation CSV is not on this machine")
-    return path
+    return tfns_csv("valid")
 
 
 def demo_articles(

@@ -14,9 +14,7 @@ import pytest
 from sqlalchemy import Engine
 from standardwebhooks import Webhook
 
-from storage import migrate
 from storage.alerting import list_deliveries
-from storage.db import make_engine
 from streams.alerting.delivery import Deliverer, RetryPolicy, signed_headers
 from streams.embedded_broker import free_port
 from tests.alerting_support import FAST_RULES, SECRET, config_for, fast_rules, fire, receiver
@@ -202,25 +200,3 @@ def test_a_bad_rules_file_stops_the_worker_before_the_model_loads(
     assert done.stderr.strip().splitlines()[-1] == (
         f"error: {rules} line 2: rule 's' is missing baseline, enter, exit, min_count"
     )
-
-
-def test_the_whole_alert_path_works_on_sqlite(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'finsent.db'}")
-    migrate.upgrade(engine)
-    with ScriptedReceiver([Reply(503)]) as hook:
-        config = config_for(fast_rules(tmp_path), (receiver("ops", hook.url),))
-        event = fire(engine, config)
-        policy = RetryPolicy(base=0.1, max_delay=0.2)
-
-        async def deliver_twice() -> None:
-            d = Deliverer(engine, config, policy)
-            assert await d.deliver_due() == 1
-            await asyncio.sleep(0.25)
-            assert await d.deliver_due() == 1
-
-        asyncio.run(deliver_twice())
-        assert [r.status for r in hook.requests] == [503, 200]
-        assert {r.headers["webhook-id"] for r in hook.requests} == {event["id"]}
-    (row,) = list_deliveries(engine)
-    assert (row.status, row.attempts) == ("delivered", 2)
-    engine.dispose()

@@ -5,7 +5,6 @@ shape as our ``alertmanager`` format."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,9 +22,10 @@ from streams.alerting.delivery import Deliverer, RetryPolicy
 from streams.alerting.evaluator import AlertingConfig, evaluate_once
 from streams.embedded_broker import free_port
 from tests.alerting_support import config_for, fast_rules, fire, receiver
+from tests.system_programs import program
 from tests.webhook_receiver import ScriptedReceiver, until
 
-ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
+pytestmark = pytest.mark.needs("prometheus-alertmanager")  # found on PATH
 
 
 @pytest.fixture
@@ -37,13 +37,7 @@ def am_hook() -> Iterator[ScriptedReceiver]:
 
 @pytest.fixture
 def alertmanager(tmp_path: Path, am_hook: ScriptedReceiver) -> Iterator[str]:
-    binary = shutil.which("prometheus-alertmanager") or (
-        ALERTMANAGER if Path(ALERTMANAGER).exists() else None
-    )
-    if binary is None:
-        pytest.skip(
-            "prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager)"
-        )
+    binary = program("prometheus-alertmanager")
     port = free_port()
     config = tmp_path / "alertmanager.yml"
     config.write_text(

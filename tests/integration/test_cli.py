@@ -75,11 +75,28 @@ def test_db_upgrade_current_check_on_postgresql(empty_pg_url: str, cli_env: dict
     assert down.returncode == 0 and "base (empty)" in down.stdout
 
 
-def test_db_upgrade_defaults_to_sqlite_under_the_data_dir(cli_env: dict[str, str]) -> None:
+def test_db_upgrade_defaults_to_an_embedded_postgresql_under_the_data_dir(
+    cli_env: dict[str, str],
+) -> None:
     result = run(["db", "upgrade"], cli_env)
     assert result.returncode == 0, result.stderr
-    assert (Path(cli_env["FINSENT_DATA_DIR"]) / "finsent.db").is_file()
-    assert run(["db", "check"], cli_env).returncode == 0
+    pgdata = Path(cli_env["FINSENT_DATA_DIR"]) / "postgres"
+    assert (pgdata / "PG_VERSION").read_text().strip().startswith("18")
+    assert not (pgdata / "postmaster.pid").exists()  # stopped when the command exited
+    check = run(["db", "check"], cli_env)  # started again, the migrated schema still there
+    assert check.returncode == 0, check.stderr
+    assert "models and migrations agree" in check.stdout
+
+
+def test_an_old_sqlite_data_dir_gets_one_clear_message(cli_env: dict[str, str]) -> None:
+    data = Path(cli_env["FINSENT_DATA_DIR"])
+    data.mkdir(parents=True)
+    (data / "finsent.db").write_bytes(b"SQLite format 3\x00")
+    result = run(["db", "upgrade"], cli_env)
+    assert result.returncode == 0, result.stderr
+    notices = [line for line in result.stderr.splitlines() if "finsent.db" in line]
+    assert len(notices) == 1
+    assert "no longer reads" in notices[0] and f"delete {data / 'finsent.db'}" in notices[0]
 
 
 def test_check_refuses_a_database_behind_head(cli_env: dict[str, str]) -> None:

@@ -317,31 +317,3 @@ def test_oidc_login_when_secrets_configure_auth(seeded: datetime) -> None:
     at.run()
     assert "signed in as analyst@example.com" in texts(at)
     assert metric(at, "Articles, last hour").value == "4"
-
-
-# --- the laptop default: SQLite ----------------------------------------------------
-
-
-def test_every_page_works_on_the_embedded_sqlite_database(configure: Any, tmp_path: Path) -> None:
-    from storage import migrate
-    from storage.db import make_engine
-
-    url = f"sqlite:///{tmp_path / 'finsent.db'}"
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    seed(engine, datetime.now(UTC))
-    engine.dispose()
-    configure(database_url=url)
-    at = run()
-    assert metric(at, "Mean polarity, last hour").value == "-0.375"
-    assert frame_with(at, "volume by hour").set_index("topic").loc["oil", "volume"] == 4
-    for page, title in (
-        ("topic", "Topic"),
-        ("feed", "Live feed"),
-        ("alerts", "Alerts"),
-        ("sources", "Sources and model"),
-    ):
-        at = run(page)
-        assert [t.value for t in at.title] == [title]
-        assert at.dataframe, page
-    assert len(frame_with(run("feed"), "also reported by")) == 11

@@ -1,8 +1,6 @@
-"""Migrations build what the models say, up and down, on PostgreSQL and SQLite."""
+"""Migrations build what the models say, up and down."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, text
@@ -15,11 +13,9 @@ from storage.models import Base
 TABLES = {t.name for t in Base.metadata.sorted_tables}
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgresql":
-        return str(request.getfixturevalue("empty_pg_url"))
-    return f"sqlite:///{tmp_path / 'm.db'}"
+@pytest.fixture
+def empty_url(empty_pg_url: str) -> str:
+    return empty_pg_url
 
 
 def test_upgrade_check_downgrade_roundtrip(empty_url: str) -> None:

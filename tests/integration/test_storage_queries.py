@@ -1,16 +1,12 @@
-"""Series and listing queries, on PostgreSQL and on the embedded SQLite default."""
+"""Series and listing queries."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
-from storage import migrate
-from storage.db import make_engine
 from storage.models import Alert
 from storage.queries import MAX_POINTS, latest_articles, list_alerts, source_health, topic_series
 from storage.types import SourcePoll
@@ -22,16 +18,10 @@ TOKYO = timezone(timedelta(hours=9))
 DAY = datetime(2026, 3, 2, tzinfo=UTC)
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An empty, migrated database of either kind."""
-    if request.param == "postgresql":
-        yield request.getfixturevalue("db")
-        return
-    engine = make_engine(f"sqlite:///{tmp_path / 'finsent.db'}")
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
+@pytest.fixture
+def store(db: Engine) -> Engine:
+    """An empty, migrated database."""
+    return db
 
 
 def at(hh: int, mm: int = 0, ss: int = 0, us: int = 0) -> datetime:

@@ -19,7 +19,8 @@ def test_defaults_use_the_embedded_services(
 ) -> None:
     monkeypatch.setenv("FINSENT_DATA_DIR", str(tmp_path))
     s = load_settings()
-    assert s.database_url == f"sqlite:///{tmp_path / 'finsent.db'}"
+    assert s.database_url is None
+    assert s.embedded_database == tmp_path / "postgres"
     assert s.uses_embedded_broker
     assert s.bootstrap_servers == "127.0.0.1:9092"
     assert s.model_path == str(tmp_path / "models" / "finsent-sentiment")

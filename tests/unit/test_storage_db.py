@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 
 from storage.db import describe, parse_url
 from storage.exceptions import InvalidDatabaseURL
@@ -10,7 +10,6 @@ from storage.sqltypes import UTCDateTime
 
 def test_plain_postgresql_urls_use_psycopg3() -> None:
     assert parse_url("postgresql://u@h/db").drivername == "postgresql+psycopg"
-    assert parse_url("sqlite:///x.db").drivername == "sqlite"
 
 
 @pytest.mark.parametrize(
@@ -18,6 +17,7 @@ def test_plain_postgresql_urls_use_psycopg3() -> None:
     [
         ("not a url", "cannot parse database URL"),
         ("mysql://root@localhost/db", "unsupported database 'mysql'"),
+        ("sqlite:///finsent.db", "finsent runs on PostgreSQL only"),
         ("", "cannot parse"),
     ],
 )
@@ -45,7 +45,5 @@ def test_utc_datetime_stores_utc() -> None:
     assert column.process_bind_param(local, postgresql.dialect()) == datetime(
         2025, 12, 31, 23, 0, tzinfo=UTC
     )
-    stored = column.process_bind_param(local, sqlite.dialect())
-    assert stored == datetime(2025, 12, 31, 23, 0)  # noqa: DTZ001 - SQLite keeps naive UTC
-    back = column.process_result_value(stored, sqlite.dialect())
+    back = column.process_result_value(local, postgresql.dialect())
     assert back == local and back is not None and back.tzinfo is UTC

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from finsent.cli.demo import SHARED_DATA
+from finsent.datasets import tfns_csv
 from streams.exceptions import ConfigFileError
 from streams.tagging import DEFAULT_WATCHLIST, Watchlist, find_tickers, load_watchlist, tag
 
@@ -120,7 +120,7 @@ def every_topic(w: Watchlist, text: str) -> tuple[str, ...]:
     return (w.market_topic, *(t.name for t in w.topics if t.matches(text, tickers)))
 
 
-SHARED_HEADLINES = SHARED_DATA / "valid.csv"
+SHIPPED_HEADLINES = tfns_csv("valid")
 AWKWARD = [
     "FED HIKES RATES",  # upper case keywords
     "fed hikes",  # an alias in the wrong case
@@ -139,12 +139,10 @@ AWKWARD = [
 
 
 def test_the_index_finds_exactly_what_every_topic_finds() -> None:
-    texts = list(AWKWARD)
-    if SHARED_HEADLINES.is_file():
-        import csv
+    import csv
 
-        with SHARED_HEADLINES.open(encoding="utf-8") as f:
-            texts += [row["text"] for row in csv.DictReader(f)]
+    with SHIPPED_HEADLINES.open(encoding="utf-8") as f:
+        texts = [*AWKWARD, *(row["text"] for row in csv.DictReader(f))]
     tagged = 0
     for text in texts:
         got = tag(WATCHLIST, text).topics

@@ -37,7 +37,7 @@ COMPANIES = [
     "Bayer",
 ]
 TEMPLATES = {
-    # raw labels in the shared data's convention: 0 bearish, 1 bullish, 2 neutral
+    # raw labels in the shipped data's convention: 0 bearish, 1 bullish, 2 neutral
     "0": [
         "{c} shares plunge after profit warning",
         "{c} misses estimates and cuts its outlook https://t.co/abc",

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from classifier.data import load_csv
+from classifier.labels import DEFAULT_LABEL_MAP, parse_label_map
 from finsent.cli import cli
 
 
@@ -109,10 +111,23 @@ def test_evaluate_with_a_bad_csv(runner: CliRunner, tiny_model: Path, tmp_path: 
     assert "missing column 'text'" in result.output
 
 
-def test_train_without_data_says_which_option(runner: CliRunner) -> None:
-    result = runner.invoke(cli, ["train"])
+def test_train_with_half_the_data_says_which_option(runner: CliRunner, data_dir: Path) -> None:
+    result = runner.invoke(cli, ["train", "--train", str(data_dir / "train.csv")])
     assert result.exit_code == 2
-    assert "--train (FINSENT_MODEL_TRAIN_CSV)" in result.output
+    assert "no valid CSV (--valid / FINSENT_MODEL_VALID_CSV)" in result.output
+
+
+def test_train_without_data_trains_on_the_shipped_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    from finsent.runtime import training_csvs
+    from finsent.settings import load_settings
+
+    monkeypatch.delenv("FINSENT_MODEL_TRAIN_CSV", raising=False)
+    monkeypatch.delenv("FINSENT_MODEL_VALID_CSV", raising=False)
+    train, valid = training_csvs(load_settings())
+    for path, rows in ((train, 9543), (valid, 2388)):
+        data = load_csv(str(path), parse_label_map(DEFAULT_LABEL_MAP))
+        assert len(data.texts) == rows and set(data.labels) == {0, 1, 2}
+    assert (train.parent / "LICENSE").read_text().startswith("MIT License")
 
 
 def test_train_with_an_unknown_label(runner: CliRunner, data_dir: Path, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from classifier.exceptions import LabelMapError
 from classifier.labels import CANONICAL, map_raw_label, model_order, parse_label_map
 
 
-def test_the_shared_data_convention_parses() -> None:
+def test_the_shipped_data_convention_parses() -> None:
     assert parse_label_map("0=negative,1=positive,2=neutral") == {
         "0": "negative",
         "1": "positive",
