@@ -1,24 +1,33 @@
-# syntax=docker/dockerfile:1.7
+# One image for every finsent service (worker, scheduler, dashboard, migrations, training,
+# tools).
 #
-# One image for every finsent service (worker, scheduler, dashboard, migrations, tools).
+#   docker build -t finsent:cuda .                          the image docker-compose.yml runs
+#   docker build -t finsent:cpu --build-arg VARIANT=cpu .    the one docker-compose.cpu.yml runs
 #
-#   docker build -t finsent:cuda .                          torch with CUDA (PyPI's Linux wheel)
-#   docker build -t finsent:cpu --build-arg VARIANT=cpu .    torch from the CPU wheel index
+# torch comes from PyPI at the version pinned in constraints.txt, for both variants: PyPI's
+# Linux wheel is the CUDA build, which also runs on a CPU (with its nvidia-* libraries it
+# is a few GB). TORCH_INDEX_URL names another index to take torch from, e.g. the PyTorch
+# CPU index for a much smaller CPU image:
+#   docker build -t finsent:cpu --build-arg VARIANT=cpu \
+#       --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu .
+# or a CUDA-specific one (https://download.pytorch.org/whl/cu126 for older drivers), or
+# a mirror. PYTHON_IMAGE names the base image (any Debian bookworm image whose `python`
+# is CPython 3.11 with venv; the default is the official one).
 #
-# docker-compose.yml builds finsent:cuda; docker-compose.cpu.yml builds finsent:cpu.
-# The CUDA image needs only the NVIDIA driver and container toolkit on the host: the CUDA
-# and cuDNN libraries come with the torch wheel. Models are not baked in: /models is a
-# volume (train into it with `docker compose --profile train up`, or mount your own).
+# The CUDA variant needs only the NVIDIA driver and container toolkit on the host: the
+# CUDA and cuDNN libraries come with the torch wheel. Models are not baked in: /models is
+# a volume (compose's one-shot `train` service fills it on the first start).
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # --- build: a virtual environment with the pinned dependencies, then finsent ---------
 FROM ${PYTHON_IMAGE} AS build
 
-# cpu | cuda
+# cpu | cuda: the image's label and the services' defaults; the build is the same unless
+# TORCH_INDEX_URL differs.
 ARG VARIANT=cuda
-# Another wheel index for torch (a mirror, or a CUDA-specific index such as
-# https://download.pytorch.org/whl/cu126); empty: the default for the variant.
+# Another wheel index for torch (the PyTorch CPU or a CUDA-specific index, a mirror);
+# empty: PyPI, like every other dependency.
 ARG TORCH_INDEX_URL=
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -30,23 +39,21 @@ RUN python -m venv /opt/venv
 WORKDIR /src
 
 # Dependencies first, from the lock (constraints.txt), in a layer of their own: it is
-# rebuilt only when pyproject.toml, constraints.txt or the variant change, not the code.
-# The lock pins the CPU build of torch (torch==X+cpu); the CUDA variant takes the same
-# version without the local label.
+# rebuilt only when pyproject.toml, constraints.txt or the build args change, not the
+# code. The lock pins torch by its public version (torch==X): from another index pip
+# takes that version's local build (X+cpu, X+cu126) when it has one.
 COPY pyproject.toml constraints.txt ./
 RUN --mount=type=cache,target=/root/.cache/pip \
     set -eu; \
     case "$VARIANT" in \
-      cpu)  sed -E 's/^(torch==[^+]+).*$/\1+cpu/' constraints.txt > /tmp/constraints.txt; \
-            index="${TORCH_INDEX_URL:-https://download.pytorch.org/whl/cpu}" ;; \
-      cuda) sed -E 's/^(torch==[^+]+).*$/\1/' constraints.txt > /tmp/constraints.txt; \
-            index="${TORCH_INDEX_URL}" ;; \
-      *)    echo "VARIANT must be cpu or cuda, not '$VARIANT'" >&2; exit 2 ;; \
+      cpu|cuda) ;; \
+      *) echo "VARIANT must be cpu or cuda, not '$VARIANT'" >&2; exit 2 ;; \
     esac; \
+    sed -E 's/^(torch==[^+]+).*$/\1/' constraints.txt > /tmp/constraints.txt; \
     grep -q '^torch==' /tmp/constraints.txt; \
     python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' \
         > /tmp/requirements.txt; \
-    pip install ${index:+--extra-index-url "$index"} -c /tmp/constraints.txt -r /tmp/requirements.txt; \
+    pip install ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} -c /tmp/constraints.txt -r /tmp/requirements.txt; \
     python -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)"
 
 # Then the code (the only layer that changes on a code edit).

@@ -19,6 +19,7 @@ import importlib.util
 import json
 import os
 import re
+import shlex
 import shutil
 import stat
 import subprocess
@@ -33,6 +34,7 @@ import yaml
 
 from finsent.cli import cli
 from finsent.settings import CONCERNS, env_var, load_settings
+from tests.system_programs import program
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -42,17 +44,24 @@ DOCKERFILE = ROOT / "Dockerfile"
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
 FINSENT_BIN = Path(sys.executable).with_name("finsent")
 
-DEFAULT_SERVICES = {"kafka", "postgres", "migrate", "worker", "scheduler", "dashboard"}
-PROFILE_SERVICES = {
-    "train": {"train"},
-    "demo": {"webhook-echo", "demo-data", "demo-replay"},
-    "monitoring": {"prometheus"},
+DEFAULT_SERVICES = {"kafka", "postgres", "migrate", "train", "worker", "scheduler", "dashboard"}
+DEMO_SERVICES = {
+    "webhook-echo",
+    "demo-db",
+    "demo-migrate",
+    "demo-worker",
+    "demo-dashboard",
+    "demo-data",
+    "demo-replay",
 }
+PROFILE_SERVICES = {"demo": DEMO_SERVICES, "monitoring": {"prometheus"}}
 ALL_SERVICES = DEFAULT_SERVICES.union(*PROFILE_SERVICES.values())
 #: what a service in a container listens on (its ports are published, or reached by name)
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104
 #: services that run once and exit; the others run until stopped
-ONE_SHOT = {"migrate", "train", "demo-data", "demo-replay"}
+ONE_SHOT = {"migrate", "train", "demo-db", "demo-migrate", "demo-data", "demo-replay"}
+#: the public base image users build on (a build argument names another)
+PYTHON_IMAGE = "python:3.11-slim-bookworm"
 
 
 # --- running the real Compose v2 binary ------------------------------------------------
@@ -130,7 +139,7 @@ def render(compose_argv: list[str], project: Path) -> RenderFn:
 
 
 @pytest.mark.parametrize("cpu", [False, True], ids=["gpu", "cpu-override"])
-@pytest.mark.parametrize("profiles", [(), ("train",), ("demo",), ("monitoring",), ("*",)])
+@pytest.mark.parametrize("profiles", [(), ("demo",), ("monitoring",), ("*",)])
 def test_compose_file_is_valid_with_each_profile(
     render: RenderFn, profiles: tuple[str, ...], cpu: bool
 ) -> None:
@@ -204,18 +213,29 @@ def test_the_start_order_of_docker_compose_up(render: RenderFn) -> None:
         return {d: how["condition"] for d, how in deps.items() if how.get("required", True)}
 
     assert waits_for("migrate") == {"postgres": "service_healthy"}
-    for name in ("worker", "scheduler"):
-        assert waits_for(name) == {
-            "kafka": "service_healthy",
-            "migrate": "service_completed_successfully",
-        }
+    # the worker starts once the first model is there (trained, or found at once)
+    assert waits_for("worker") == {
+        "kafka": "service_healthy",
+        "migrate": "service_completed_successfully",
+        "train": "service_completed_successfully",
+    }
+    assert waits_for("scheduler") == {
+        "kafka": "service_healthy",
+        "migrate": "service_completed_successfully",
+    }
     assert waits_for("dashboard") == {"migrate": "service_completed_successfully"}
+    assert waits_for("train") == {}  # trains while Kafka and PostgreSQL start
     assert services["migrate"]["command"] == ["finsent", "db", "upgrade"]
     assert "start_period" in services["postgres"]["healthcheck"]
     assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
-    # with the train profile the worker also waits for the first model
-    worker = render("train")["services"]["worker"]["depends_on"]
-    assert worker["train"] == {"condition": "service_completed_successfully", "required": False}
+    # no optional dependency: every service a plain `up` starts waits for what it needs
+    for profiles in ((), ("*",)):
+        for name, service in render(*profiles)["services"].items():
+            for dep, how in service.get("depends_on", {}).items():
+                assert how.get("required", True), (name, dep)
+    # one-shot services run once: a restart policy would make a failure a loop
+    for name in ONE_SHOT:
+        assert render("*")["services"][name]["restart"] == "no", name
 
 
 def test_the_dashboard_is_published_on_8501(render: RenderFn) -> None:
@@ -241,11 +261,17 @@ def test_health_checks_of_finsent_services_are_valid_python(render: RenderFn) ->
 
 def test_the_worker_reserves_an_nvidia_gpu_and_runs_the_model_on_cuda(render: RenderFn) -> None:
     for name in ("worker", "train"):
-        service = render("train")["services"][name]
+        service = render()["services"][name]
         devices = service["deploy"]["resources"]["reservations"]["devices"]
         assert devices == [{"capabilities": ["gpu"], "driver": "nvidia", "count": 1}]
         assert service["environment"]["FINSENT_MODEL_DEVICE"] == "cuda"
-        assert service["build"]["args"] == {"VARIANT": "cuda", "TORCH_INDEX_URL": ""}
+        assert service["build"]["args"] == {
+            "VARIANT": "cuda",
+            "TORCH_INDEX_URL": "",  # PyPI
+            "PYTHON_IMAGE": PYTHON_IMAGE,
+        }
+    # where a GPU is reserved the first model is the full profile
+    assert render()["services"]["train"]["environment"]["FINSENT_MODEL_FIRST_PROFILE"] == "full"
 
 
 def test_the_cpu_override_drops_the_gpu_and_builds_the_cpu_image(render: RenderFn) -> None:
@@ -253,67 +279,167 @@ def test_the_cpu_override_drops_the_gpu_and_builds_the_cpu_image(render: RenderF
     for name, service in services.items():
         assert "deploy" not in service or "devices" not in json.dumps(service["deploy"]), name
         if "build" in service:
-            assert service["build"]["args"] == {"VARIANT": "cpu", "TORCH_INDEX_URL": ""}, name
+            assert service["build"]["args"] == {
+                "VARIANT": "cpu",
+                "TORCH_INDEX_URL": "",  # PyPI, unless TORCH_CPU_INDEX_URL names another
+                "PYTHON_IMAGE": PYTHON_IMAGE,
+            }, name
             assert service["image"] == "finsent:cpu", name
-    assert services["worker"]["environment"]["FINSENT_MODEL_DEVICE"] == "cpu"
-    assert services["train"]["environment"]["FINSENT_MODEL_DEVICE"] == "cpu"
+    for name in ("worker", "train", "demo-worker"):
+        assert services[name]["environment"]["FINSENT_MODEL_DEVICE"] == "cpu", name
+    # on a CPU the first model is the quick profile (about ten minutes on two cores)
+    assert services["train"]["environment"]["FINSENT_MODEL_FIRST_PROFILE"] == "quick"
 
 
 def test_models_live_in_a_volume_that_train_writes_and_the_worker_reads(
     render: RenderFn,
 ) -> None:
-    model = render("train")
+    model = render("demo")
     assert "models" in model["volumes"]
 
     def mounts(name: str) -> dict[str, dict[str, Any]]:
         return {v["target"]: v for v in model["services"][name].get("volumes", [])}
 
-    for name in ("train", "worker"):
+    for name in ("train", "worker", "demo-worker"):
         models = mounts(name)["/models"]
         assert models["type"] == "volume" and models["source"] == "models"
-        assert not models.get("read_only", False), name
-    assert model["services"]["worker"]["environment"]["FINSENT_MODEL_PATH"] == (
-        "/models/finsent-sentiment"
-    )
-    assert "/models/finsent-sentiment" in model["services"]["train"]["command"]
+        # the demo's worker only reads the production model
+        assert models.get("read_only", False) == (name == "demo-worker"), name
+        assert model["services"][name]["environment"]["FINSENT_MODEL_PATH"] == (
+            "/models/finsent-sentiment"
+        )
 
 
-def test_train_if_missing_leaves_an_existing_model_alone(tmp_path: Path) -> None:
-    """What the train service does on every later `--profile train up`."""
-    model = tmp_path / "finsent-sentiment"
-    model.mkdir()
-    (model / "config.json").write_text("{}")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FINSENT_")}
-    done = subprocess.run(
-        [str(FINSENT_BIN), "train", "--if-missing", "--no-progress", "--out", str(model)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
+# --- the train service: trains once, then exits 0 at once -------------------------------
+
+
+def shell_script(command: list[str]) -> str:
+    """The script of a ``sh -c`` command as the container gets it (the rendered model
+    keeps compose's ``$$`` escape of a literal ``$``)."""
+    assert command[:2] == ["sh", "-c"] and len(command) == 3, command
+    return command[2].replace("$$", "$")
+
+
+def train_script(render: RenderFn, cpu: bool = False) -> tuple[str, dict[str, str]]:
+    """The train service's shell script as compose hands it to ``sh -c``, and its
+    environment."""
+    service = render(cpu=cpu)["services"]["train"]
+    return shell_script(service["command"]), service["environment"]
+
+
+@pytest.fixture
+def run_train(render: RenderFn, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run the train service's script here: the volume is a directory under tmp_path and
+    ``finsent`` a stand-in that records its arguments and writes a model directory (or
+    fails, with FAKE_TRAIN_FAILS=1)."""
+    script, environment = train_script(render, cpu=True)
+    volume = tmp_path / "models"
+    volume.mkdir()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "finsent"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'printf "%s\\n" "$*" >> {tmp_path}/finsent-calls\n'
+        '[ "${FAKE_TRAIN_FAILS:-0}" = 1 ] && { echo "training failed" >&2; exit 1; }\n'
+        'out=""; while [ $# -gt 0 ]; do [ "$1" = --out ] && out=$2; shift; done\n'
+        'mkdir -p "$out" && echo "{}" > "$out/config.json" && echo weights > "$out/w"\n'
     )
+    fake.chmod(0o755)
+    local = script.replace("/models/", f"{volume}/")
+
+    def _run(**env: str) -> subprocess.CompletedProcess[str]:
+        full = {k: v for k, v in environment.items() if k.startswith("FINSENT_MODEL_")}
+        full["FINSENT_MODEL_PATH"] = full["FINSENT_MODEL_PATH"].replace("/models/", f"{volume}/")
+        full.update(env, PATH=f"{bin_dir}:/usr/bin:/bin")
+        return subprocess.run(
+            ["/bin/sh", "-c", local],
+            env=full,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    return _run
+
+
+def finsent_calls(tmp_path: Path) -> list[str]:
+    calls = tmp_path / "finsent-calls"
+    return calls.read_text().splitlines() if calls.exists() else []
+
+
+def test_the_train_service_trains_the_first_model_then_skips_it(
+    run_train: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    model = tmp_path / "models" / "finsent-sentiment"
+    done = run_train()
+    assert done.returncode == 0, done.stderr
+    assert "no model at" in done.stdout
+    # the shipped data set (no CSV arguments), the profile of the variant, into the volume
+    assert finsent_calls(tmp_path) == [f"train --profile quick --no-progress --out {model}"]
+    assert (model / "config.json").is_file()
+    assert sorted(p.name for p in model.parent.iterdir()) == ["finsent-sentiment"]  # no marker
+    # every later start: exits 0 at once, the model untouched
+    done = run_train()
     assert done.returncode == 0, done.stderr
     assert "not training" in done.stdout
-    assert sorted(p.name for p in model.iterdir()) == ["config.json"]
-    # without a model it would train, so it asks for the data first
-    done = subprocess.run(
-        [str(FINSENT_BIN), "train", "--if-missing", "--out", str(tmp_path / "none")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 2
-    assert "FINSENT_MODEL_TRAIN_CSV" in done.stderr
+    assert len(finsent_calls(tmp_path)) == 1
+    assert (model / "w").read_text() == "weights\n"
+    # FINSENT_MODEL_FIRST_PROFILE in .env chooses the profile
+    (model / "config.json").unlink()
+    assert run_train(FINSENT_MODEL_FIRST_PROFILE="full").returncode == 0
+    assert finsent_calls(tmp_path)[-1].startswith("train --profile full ")
+
+
+def test_an_interrupted_training_is_redone_and_a_failed_one_fails_the_service(
+    run_train: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    model = tmp_path / "models" / "finsent-sentiment"
+    marker = tmp_path / "models" / "finsent-sentiment.incomplete"
+    done = run_train(FAKE_TRAIN_FAILS="1")
+    assert done.returncode != 0  # the worker, waiting for success, does not start
+    assert marker.exists()
+    # a run killed after its first epoch left a model directory and the marker
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "stale").write_text("")
+    done = run_train()
+    assert done.returncode == 0, done.stderr
+    assert len(finsent_calls(tmp_path)) == 2  # trained again, from scratch
+    assert not marker.exists() and not (model / "stale").exists()
+
+
+def test_the_train_service_leaves_a_model_outside_the_volume_alone(
+    run_train: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    for path in ("ProsusAI/finbert", "/srv/models/finbert"):
+        done = run_train(FINSENT_MODEL_PATH=path)
+        assert done.returncode == 0, done.stderr
+        assert "nothing to train" in done.stdout
+    assert finsent_calls(tmp_path) == []
 
 
 # --- every finsent command runs here with the same arguments --------------------------
 
 
+def finsent_argv(service: dict[str, Any]) -> list[str]:
+    """The finsent command a service runs: its command, or the ``finsent`` line of its
+    ``sh -c`` script with the script's variables filled in as the container would."""
+    command: list[str] = service["command"]
+    if command[:2] != ["sh", "-c"]:
+        return command
+    (line,) = re.findall(r"(?m)^\s*(?:exec )?(finsent .*)$", shell_script(command))
+    values = {
+        "$out": service["environment"]["FINSENT_MODEL_PATH"],
+        **{f"${k}": v for k, v in service["environment"].items()},
+    }
+    return [values.get(word, word) for word in shlex.split(line)]
+
+
 def finsent_services(model: dict[str, Any]) -> dict[str, list[str]]:
     return {
-        name: service["command"]
+        name: finsent_argv(service)
         for name, service in model["services"].items()
         if "build" in service
     }
@@ -332,7 +458,7 @@ def resolve(argv: list[str]) -> tuple[click.Command, click.Context, list[str]]:
     return command, ctx, args
 
 
-SERVICE_COMMANDS = sorted(ALL_SERVICES - {"kafka", "postgres", "prometheus"})
+SERVICE_COMMANDS = sorted(ALL_SERVICES - {"kafka", "postgres", "demo-db", "prometheus"})
 
 
 @pytest.mark.parametrize("service", SERVICE_COMMANDS)
@@ -574,6 +700,41 @@ def test_dockerfile_is_multi_stage_non_root_with_a_models_volume() -> None:
     assert not any("models" in c for c in copied)
 
 
+def test_the_dockerfile_builds_without_an_image_registry_frontend() -> None:
+    """A `# syntax=` line makes BuildKit pull its Dockerfile frontend from a registry
+    first; the built-in frontend reads this file."""
+    lines = DOCKERFILE.read_text().splitlines()
+    directives = []
+    for line in lines:  # parser directives: the leading `# key=value` comments
+        match = re.fullmatch(r"#\s*([A-Za-z]+)\s*=.*", line)
+        if not match:
+            break
+        directives.append(match.group(1).lower())
+    assert "syntax" not in directives
+    assert not any(re.match(r"#\s*syntax\s*=", line, re.IGNORECASE) for line in lines)
+
+
+def test_the_base_image_is_a_build_argument_with_the_public_default() -> None:
+    steps = dockerfile_instructions()
+    first_from = next(i for i, step in enumerate(steps) if step.cmd == "FROM")
+    args = [step.value[0] for step in steps[:first_from] if step.cmd == "ARG"]
+    assert f"PYTHON_IMAGE={PYTHON_IMAGE}" in args
+    for step in steps:
+        if step.cmd == "FROM":
+            assert step.value[0] == "${PYTHON_IMAGE}", step.value
+
+
+def test_torch_comes_from_pypi_unless_an_index_is_named() -> None:
+    """No default index of the Dockerfile's own: the PyTorch indexes are often out of
+    reach (mirrors, closed networks) where PyPI is not."""
+    steps = dockerfile_instructions()
+    for step in steps:
+        if step.cmd == "ARG" and step.value[0].startswith("TORCH_INDEX_URL"):
+            assert step.value[0] == "TORCH_INDEX_URL=", step.value
+        if step.cmd == "RUN":
+            assert "download.pytorch.org" not in step.value[0]
+
+
 def test_dependencies_are_installed_before_the_code_is_copied() -> None:
     steps = dockerfile_instructions()
     copy_lock = next(
@@ -600,16 +761,21 @@ def dependency_step() -> str:
 
 
 @pytest.mark.parametrize(
-    ("variant", "torch_pin", "index"),
+    ("variant", "index"),
     [
-        ("cpu", "+cpu", "https://download.pytorch.org/whl/cpu"),
-        ("cuda", "", None),
+        ("cpu", ""),  # the default: PyPI, like every other dependency
+        ("cuda", ""),
+        ("cpu", "https://download.pytorch.org/whl/cpu"),
+        ("cuda", "https://download.pytorch.org/whl/cu126"),
     ],
 )
 def test_the_dependency_step_pins_the_locked_torch_for_each_variant(
-    tmp_path: Path, variant: str, torch_pin: str, index: str | None
+    tmp_path: Path, variant: str, index: str
 ) -> None:
-    """Run the Dockerfile's dependency step with a pip that records what it was asked."""
+    """Run the Dockerfile's dependency step with a pip that records what it was asked.
+
+    Both variants pin torch by its public version: PyPI has it, and from another index
+    pip takes that version's local build (2.13.0+cpu satisfies torch==2.13.0)."""
     work = tmp_path / "src"
     work.mkdir()
     shutil.copy(ROOT / "pyproject.toml", work)
@@ -628,7 +794,7 @@ def test_the_dependency_step_pins_the_locked_torch_for_each_variant(
     done = subprocess.run(
         ["/bin/sh", "-c", script],
         cwd=work,
-        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "VARIANT": variant, "TORCH_INDEX_URL": ""},
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "VARIANT": variant, "TORCH_INDEX_URL": index},
         capture_output=True,
         text=True,
         timeout=60,
@@ -638,14 +804,15 @@ def test_the_dependency_step_pins_the_locked_torch_for_each_variant(
     locked = re.search(r"(?m)^torch==([^+\s]+)", (ROOT / "constraints.txt").read_text())
     assert locked is not None
     constraints = (scratch / "constraints.txt").read_text()
-    assert re.findall(r"(?m)^torch==.*$", constraints) == [f"torch=={locked.group(1)}{torch_pin}"]
+    assert re.findall(r"(?m)^torch==.*$", constraints) == [f"torch=={locked.group(1)}"]
     import tomllib
 
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     assert (scratch / "requirements.txt").read_text().split("\n")[:-1] == deps
     args = (tmp_path / "pip-args").read_text().split("\n")[:-1]
     assert args[0] == "install"
-    assert ("--extra-index-url" in args) == (index is not None)
+    assert ("--extra-index-url" in args) == bool(index)
+    assert "--index-url" not in args  # PyPI stays the index of everything else
     if index:
         assert args[args.index("--extra-index-url") + 1] == index
     assert args[-4:] == ["-c", f"{scratch}/constraints.txt", "-r", f"{scratch}/requirements.txt"]
@@ -675,13 +842,13 @@ def test_dockerignore_keeps_the_context_small_and_secret_free() -> None:
 
 
 def promtool(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    tool = shutil.which("promtool")
-    assert tool is not None, "promtool is not installed (Debian package prometheus)"
+    tool = program("promtool")  # on PATH: the tests that call this are marked needs("promtool")
     return subprocess.run(
         [tool, *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
     )
 
 
+@pytest.mark.needs("promtool")
 def test_prometheus_config_and_rules_are_valid() -> None:
     done = promtool("check", "config", "--syntax-only", str(PROMETHEUS_DIR / "prometheus.yml"))
     assert done.returncode == 0, done.stdout + done.stderr
@@ -786,6 +953,7 @@ def deadletter_rule_test(rules: Path) -> dict[str, Any]:
     }
 
 
+@pytest.mark.needs("promtool")
 def test_the_dead_letter_alert_fires_on_growth_and_not_on_a_trickle(tmp_path: Path) -> None:
     tests = tmp_path / "deadletter_test.yml"
     tests.write_text(yaml.safe_dump(deadletter_rule_test(PROMETHEUS_DIR / "rules" / "finsent.yml")))
@@ -821,14 +989,91 @@ def test_the_shipped_receivers_load_and_the_demo_one_reaches_webhook_echo(
     worker = services["worker"]
     assert worker["environment"]["FINSENT_ALERTS_RECEIVERS"] == "/etc/finsent/receivers.yaml"
     assert load_receivers(ROOT / "deploy" / "finsent" / "receivers.yaml") == ()
-    # the demo receiver, read with the worker's environment, as the worker reads it
-    receivers = parse_receivers_with(worker["environment"], "receivers.demo.yaml")
+    # the demo receiver, read with the demo worker's environment, as that worker reads it
+    demo_worker = services["demo-worker"]
+    assert demo_worker["environment"]["FINSENT_ALERTS_RECEIVERS"] == (
+        "/etc/finsent/receivers.demo.yaml"
+    )
+    receivers = parse_receivers_with(demo_worker["environment"], "receivers.demo.yaml")
     (receiver,) = receivers
     echo = services["webhook-echo"]["command"]
     option = dict(zip(echo[2::2], echo[3::2], strict=True))
     assert receiver.url == f"http://webhook-echo:{option['--port']}/"
     assert receiver.secret == option["--secret"]
     assert option["--host"] == ALL_INTERFACES
+
+
+def test_the_demo_profile_brings_its_own_receiver_clock_database_and_topics(
+    render: RenderFn,
+) -> None:
+    """`docker compose --profile demo up -d` with nothing in .env but the password: the
+    demo worker sets what the demo needs, and none of it reaches the production worker
+    (two rule evaluators with different clocks on one database would undo each other's
+    alert states)."""
+    services = render("demo")["services"]
+    worker = services["worker"]["environment"]
+    demo = services["demo-worker"]["environment"]
+    assert demo["FINSENT_ALERTS_CLOCK"] == "data"
+    assert demo["FINSENT_ALERTS_RECEIVERS"] == "/etc/finsent/receivers.demo.yaml"
+    assert "FINSENT_ALERTS_CLOCK" not in worker  # production follows the wall clock
+    assert not re.search(r"(?m)^FINSENT_ALERTS_CLOCK=", ENV_EXAMPLE.read_text())
+    assert services["demo-worker"]["command"] == ["finsent", "worker"]
+    # its own database, topics and consumer group, shared by every demo service
+    isolated = ("FINSENT_DATABASE_URL", "FINSENT_KAFKA_TOPIC_PREFIX", "FINSENT_PIPELINE_GROUP_ID")
+    for key in isolated:
+        assert demo[key] != worker.get(key, ""), key
+        for name in ("demo-migrate", "demo-dashboard", "demo-replay"):
+            assert services[name]["environment"][key] == demo[key], (name, key)
+    database = demo["FINSENT_DATABASE_URL"].rsplit("/", 1)
+    assert database[0] == worker["FINSENT_DATABASE_URL"].rsplit("/", 1)[0]  # same server
+    assert services["demo-db"]["environment"]["DEMO_DB"] == database[1] == "finsent_demo"
+    assert services["demo-db"]["image"] == services["postgres"]["image"]
+    assert services["demo-migrate"]["command"] == ["finsent", "db", "upgrade"]
+
+    def waits_for(name: str) -> dict[str, str]:
+        return {d: how["condition"] for d, how in services[name]["depends_on"].items()}
+
+    assert waits_for("demo-db") == {"postgres": "service_healthy"}
+    assert waits_for("demo-migrate") == {"demo-db": "service_completed_successfully"}
+    assert waits_for("demo-worker") == {
+        "kafka": "service_healthy",
+        "demo-migrate": "service_completed_successfully",
+        "train": "service_completed_successfully",
+        "webhook-echo": "service_started",
+    }
+    assert waits_for("demo-replay") == {
+        "demo-data": "service_completed_successfully",
+        "demo-worker": "service_healthy",
+    }
+    assert services["demo-worker"]["healthcheck"] == services["worker"]["healthcheck"]
+    # the replay keeps the headlines' times, which the data clock follows
+    assert "--keep-time" in services["demo-replay"]["command"]
+    # the demo file comes from the data set shipped in the image: no host files
+    assert services["demo-data"]["command"][:2] == ["finsent", "demo-data"]
+    assert "--csv" not in services["demo-data"]["command"]
+    ports = [(p["target"], p["published"]) for p in services["demo-dashboard"]["ports"]]
+    assert ports == [(8501, "8502")]
+
+
+def test_a_dot_env_with_only_the_password_is_enough(
+    compose_argv: list[str], tmp_path: Path
+) -> None:
+    """Every profile, with and without the CPU override, needs nothing on the host but
+    the compose files and the shipped configuration directories."""
+    for path in (COMPOSE, COMPOSE_CPU):
+        shutil.copy(path, tmp_path / path.name)
+    (tmp_path / ".env").write_text("POSTGRES_PASSWORD=s3cretpw\n")
+    for files in ([COMPOSE.name], [COMPOSE.name, COMPOSE_CPU.name]):
+        flags = [arg for name in files for arg in ("-f", name)]
+        done = run_compose(
+            compose_argv, tmp_path, *flags, "--profile", "*", "config", "--format", "json"
+        )
+        assert done.returncode == 0, done.stderr
+        for name, service in json.loads(done.stdout)["services"].items():
+            for mount in service.get("volumes", []):
+                if mount["type"] == "bind":
+                    source = Path(mount["source"]).relative_to(tmp_path)
+                    assert (ROOT / source).exists(), f"{name}: {source} is not in the checkout"
 
 
 def parse_receivers_with(environment: dict[str, str], name: str) -> Any:
