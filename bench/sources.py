@@ -1,5 +1,6 @@
 """Feed sources: parse + normalise + dedup throughput, and the near-duplicate check
-cost per item with 100k remembered titles, each against the naive way in the same run.
+cost per item with 100k remembered titles, each against the naive way in the same run;
+then the worst cases: titles that are all alike, and a 10 MB feed of them.
 
 1. A generated RSS 2.0 feed of ``--entries`` entries (HTML summaries, entities,
    tracking parameters, a share of syndicated copies) goes through what a poll does
@@ -16,6 +17,7 @@ from a small built-in word list; everything is seeded.
 
     python bench/sources.py                             # 5,000 entries, 100k titles
     python bench/sources.py --entries 2000 --remembered 20000 --repeat 1
+    python bench/sources.py --only-worst                # alike titles, 10 MB feed
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 from xml.sax.saxutils import escape
@@ -37,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.machine import header
 from finsent.datasets import TFNS_DIR
-from streams.neardup import NearDupIndex, normalise_title, shingles
+from streams.neardup import Entry, NearDupIndex, Signature, normalise_title, shingles, similarity
 from streams.sources.normalise import normalise_feed, parse_feed
 
 TFNS = TFNS_DIR  # the set that ships with finsent
@@ -260,6 +263,100 @@ def per_item(args: argparse.Namespace, words: list[str]) -> None:
     )
 
 
+def alike_titles(n: int) -> list[tuple[str, str]]:
+    """``n`` titles that are all near-duplicates of one another: the worst case."""
+    return [
+        (f"a{i}", f"Acme Corp shares fall after profit warning, analysts say {i}") for i in range(n)
+    ]
+
+
+class UnboundedIndex(NearDupIndex):
+    """The index before the bound: every candidate of every bucket compared, every
+    title kept in every bucket (what made alike titles quadratic)."""
+
+    def __init__(self) -> None:
+        super().__init__(max_bucket=10**9)
+
+    def _earliest_match(
+        self, item_id: str, signature: Signature, keys: list[tuple[int, bytes]]
+    ) -> Entry | None:
+        best: Entry | None = None
+        seen: set[int] = set()
+        for key in keys:
+            for entry in self._buckets.get(key, ()):
+                if id(entry) in seen or entry.id == item_id:
+                    continue
+                seen.add(id(entry))
+                if similarity(signature, entry.signature) >= self.threshold and (
+                    best is None or entry.at < best.at
+                ):
+                    best = entry
+        return best
+
+
+def check_all(index: NearDupIndex, titles: list[tuple[str, str]]) -> list[str | None]:
+    return [index.check(item_id, title, NOW) for item_id, title in titles]
+
+
+def peak_of(fn: Callable[[], T]) -> tuple[float, float, T]:
+    """Seconds, peak traced memory (MB) and the result of ``fn``."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        seconds, out = timed(fn)
+        peak = tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
+    return seconds, peak, out
+
+
+def worst_case(args: argparse.Namespace) -> None:
+    """Alike titles through the bounded index and through an unbounded one (every
+    candidate compared, every bucket kept: the index before the bound)."""
+    print("\n## worst case: titles that are all alike\n")
+    print("| titles | bounded index s | unbounded index s | ratio | bounded peak MB |")
+    print("|---:|---:|---:|---:|---:|")
+    for n in args.alike:
+        titles = alike_titles(n)
+        t_ours, ours = timed(partial(check_all, NearDupIndex(), titles))
+        _, peak, _ = peak_of(partial(check_all, NearDupIndex(), titles))
+        if n <= args.unbounded_max:
+            t_old, old = timed(partial(check_all, UnboundedIndex(), titles))
+            assert ours == old, "the bound changed a verdict"
+            cells = f"{t_old:.2f} | {t_old / t_ours:.0f}x"
+        else:
+            cells = "(skipped) | —"
+        print(f"| {n:,} | {t_ours:.2f} | {cells} | {peak:.1f} |")
+    rng = random.Random(args.seed + 2)
+    entries = int(args.worst_feed_mb * 1e6 / 330)  # about 330 bytes an entry below
+    items = []
+    for i, (_, title) in enumerate(alike_titles(entries)):
+        items.append(
+            f"<item><title>{escape(title)}</title><link>https://news.example/a/{i}</link>"
+            f"<description>{escape(title)} {rng.random()}</description>"
+            f"<pubDate>{format_datetime(NOW)}</pubDate></item>"
+        )
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>Worst</title>{''.join(items)}</channel></rss>"
+    ).encode()
+
+    t_parse, parsed = timed(
+        lambda: parse_feed(body, url="https://news.example/rss", content_type="application/rss+xml")
+    )
+    t_norm, out = timed(lambda: normalise_feed(parsed, source="bench", fetched_at=NOW))
+    pairs = [(i.id, i.title) for i in out.items]
+    t_dedup, found = timed(partial(check_all, NearDupIndex(), pairs))
+    _, peak, _ = peak_of(partial(check_all, NearDupIndex(), pairs))
+    print(
+        f"\na {len(body) / 1e6:.1f} MB feed of {entries:,} alike entries: feedparser "
+        f"{t_parse:.1f} s, normalise {t_norm:.1f} s, near-dup check {t_dedup:.1f} s "
+        f"({sum(r is not None for r in found):,} flagged; the index's peak traced memory "
+        f"{peak:.0f} MB)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entries", type=int, default=5000)
@@ -269,11 +366,19 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=0.6)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--alike", type=int, nargs="+", default=[1000, 10_000])
+    parser.add_argument(
+        "--unbounded-max", type=int, default=10_000, help="largest case run unbounded too"
+    )
+    parser.add_argument("--worst-feed-mb", type=float, default=10.0)
+    parser.add_argument("--only-worst", action="store_true", help="only the worst cases")
     args = parser.parse_args()
     print(header())
-    words = vocabulary()
-    throughput(args, words)
-    per_item(args, words)
+    if not args.only_worst:
+        words = vocabulary()
+        throughput(args, words)
+        per_item(args, words)
+    worst_case(args)
 
 
 if __name__ == "__main__":

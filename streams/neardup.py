@@ -76,6 +76,14 @@ class Entry:
     signature: Signature
 
 
+#: Titles compared in full per check at most, whatever the buckets hold.
+MAX_CANDIDATES = 64
+#: Titles one LSH bucket keeps at most: past that, alike titles add nothing it lacks.
+MAX_BUCKET = 32
+#: Titles remembered at most (about 1.2 KB each): the oldest go first past it.
+MAX_ENTRIES = 200_000
+
+
 class NearDupIndex:
     """Remembers recent titles; ``check`` says which earlier item one duplicates.
 
@@ -83,6 +91,12 @@ class NearDupIndex:
     the same story; ``window`` how far back a first report counts. With 16 bands of 4
     rows, pairs at 0.6 similarity become candidates with probability ~0.9 and pairs at
     0.3 with ~0.12; the signature comparison then decides.
+
+    The work per title is bounded whatever the titles are: at most ``max_candidates``
+    full comparisons (oldest first in each bucket, the first match of a bucket ends its
+    scan: later entries of it belong to the same story), a bucket keeps its oldest
+    ``max_bucket`` titles (a title it cannot keep is still remembered through its other
+    buckets and by id), and the index forgets its oldest titles past ``max_entries``.
     """
 
     def __init__(
@@ -91,12 +105,20 @@ class NearDupIndex:
         window: timedelta = timedelta(hours=24),
         bands: int = 16,
         rows: int = 4,
+        *,
+        max_candidates: int = MAX_CANDIDATES,
+        max_bucket: int = MAX_BUCKET,
+        max_entries: int = MAX_ENTRIES,
     ) -> None:
         if not 0 < threshold <= 1:
             raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+        if min(max_candidates, max_bucket, max_entries) < 1:
+            raise ValueError("max_candidates, max_bucket and max_entries must be at least 1")
         self.threshold, self.window, self.bands, self.rows = threshold, window, bands, rows
+        self.max_candidates, self.max_bucket = max_candidates, max_bucket
+        self.max_entries = max_entries
         self.hasher = MinHasher(num_perm=bands * rows)
-        self._buckets: dict[tuple[int, bytes], list[Entry]] = {}
+        self._buckets: dict[tuple[int, bytes], deque[Entry]] = {}
         self._order: deque[tuple[datetime, Entry]] = deque()
         self._by_id: dict[str, Entry] = {}
 
@@ -110,16 +132,24 @@ class NearDupIndex:
         ]
 
     def _evict(self, now: datetime) -> None:
-        while self._order and self._order[0][0] < now - self.window:
-            _, old = self._order.popleft()
-            if self._by_id.get(old.id) is old:
-                del self._by_id[old.id]
-            for key in self._keys(old.signature):
-                entries = self._buckets.get(key)
-                if entries is not None:
-                    entries[:] = [e for e in entries if e is not old]
-                    if not entries:
-                        del self._buckets[key]
+        while self._order and (
+            self._order[0][0] < now - self.window or len(self._order) > self.max_entries
+        ):
+            self._forget(self._order.popleft()[1])
+
+    def _forget(self, old: Entry) -> None:
+        if self._by_id.get(old.id) is old:
+            del self._by_id[old.id]
+        for key in self._keys(old.signature):
+            entries = self._buckets.get(key)
+            if not entries:
+                continue
+            if entries[0] is old:  # the usual case: buckets fill in the order of _order
+                entries.popleft()
+            elif any(e is old for e in entries):
+                entries.remove(old)
+            if not entries:
+                del self._buckets[key]
 
     def check(self, item_id: str, title: str, at: datetime) -> str | None:
         """The id of the earliest remembered near-duplicate of ``title``, or None; then
@@ -131,20 +161,31 @@ class NearDupIndex:
             return known.root if known.root != item_id else None
         signature = self.hasher.signature(shingles(normalise_title(title)))
         keys = self._keys(signature)
+        best = self._earliest_match(item_id, signature, keys)
+        root = best.root if best is not None else None
+        self._add(Entry(item_id, root or item_id, at, signature), keys)
+        self._evict(at)  # past max_entries
+        return root
+
+    def _earliest_match(
+        self, item_id: str, signature: Signature, keys: list[tuple[int, bytes]]
+    ) -> Entry | None:
         best: Entry | None = None
         seen: set[int] = set()
+        budget = self.max_candidates
         for key in keys:
             for entry in self._buckets.get(key, ()):
                 if id(entry) in seen or entry.id == item_id:
                     continue
+                if budget == 0:
+                    return best
+                budget -= 1
                 seen.add(id(entry))
-                if similarity(signature, entry.signature) >= self.threshold and (
-                    best is None or entry.at < best.at
-                ):
-                    best = entry
-        root = best.root if best is not None else None
-        self._add(Entry(item_id, root or item_id, at, signature), keys)
-        return root
+                if similarity(signature, entry.signature) >= self.threshold:
+                    if best is None or entry.at < best.at:
+                        best = entry
+                    break  # the bucket's later titles are younger reports of this story
+        return best
 
     def remember(self, item_id: str, title: str, at: datetime, root: str | None) -> None:
         """Remember an item whose verdict is already known (``root``: the first report it
@@ -154,9 +195,12 @@ class NearDupIndex:
             return
         signature = self.hasher.signature(shingles(normalise_title(title)))
         self._add(Entry(item_id, root or item_id, at, signature), self._keys(signature))
+        self._evict(at)  # past max_entries
 
     def _add(self, entry: Entry, keys: list[tuple[int, bytes]]) -> None:
         for key in keys:
-            self._buckets.setdefault(key, []).append(entry)
+            entries = self._buckets.setdefault(key, deque())
+            if len(entries) < self.max_bucket:
+                entries.append(entry)
         self._order.append((entry.at, entry))
         self._by_id[entry.id] = entry

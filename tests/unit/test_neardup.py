@@ -64,3 +64,41 @@ def test_the_same_id_again_is_not_its_own_duplicate() -> None:
 def test_bad_threshold() -> None:
     with pytest.raises(ValueError, match="threshold"):
         NearDupIndex(threshold=0)
+
+
+def alike(n: int) -> str:
+    """Titles that are all near-duplicates of one another (the quadratic worst case)."""
+    return f"Acme Corp shares fall sharply after profit warning, analysts say {n}"
+
+
+def test_work_per_title_is_bounded_when_every_title_is_alike(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import streams.neardup as neardup
+
+    calls = 0
+    compare = neardup.similarity
+
+    def counted(a: neardup.Signature, b: neardup.Signature) -> float:
+        nonlocal calls
+        calls += 1
+        return compare(a, b)
+
+    monkeypatch.setattr(neardup, "similarity", counted)
+    index = NearDupIndex(max_candidates=8, max_bucket=4)
+    t0 = datetime(2026, 3, 2, tzinfo=UTC)
+    roots = [index.check(f"i{n}", alike(n), t0 + timedelta(seconds=n)) for n in range(2000)]
+    assert roots[0] is None and set(roots[1:]) == {"i0"}  # still one story, the first report
+    assert calls <= 8 * 1999
+    assert max(len(b) for b in index._buckets.values()) <= 4
+    assert len(index) == 2000  # every title is still remembered, by id
+
+
+def test_memory_is_bounded_by_max_entries() -> None:
+    index = NearDupIndex(max_entries=100)
+    t0 = datetime(2026, 3, 2, tzinfo=UTC)
+    for n in range(250):
+        index.check(f"i{n}", f"Unrelated story number {n} about topic {n * 7919}", t0)
+    assert len(index) == 100
+    assert "i249" in index._by_id and "i149" not in index._by_id  # the newest are kept
+    assert sum(len(b) for b in index._buckets.values()) <= 100 * index.bands
