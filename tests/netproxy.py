@@ -1,15 +1,21 @@
 """A TCP proxy on loopback that a test can cut and restore: a real network outage
-between one process and a server, without stopping the server for everyone else."""
+between one process and a server, without stopping the server for everyone else. The
+server may listen on TCP or on a Unix socket (the embedded PostgreSQL server does)."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
 import threading
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
 
 
 class CuttableProxy:
     def __init__(self, target_host: str, target_port: int) -> None:
+        """Proxy to ``target_host:target_port``; a host that is a directory is a Unix
+        socket directory, as in libpq (the socket ``.s.PGSQL.<port>`` in it)."""
         self.target = (target_host, target_port)
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -33,7 +39,7 @@ class CuttableProxy:
                 client.close()  # refused while cut
                 continue
             try:
-                upstream = socket.create_connection(self.target, timeout=5)
+                upstream = self._connect()
             except OSError:
                 client.close()
                 continue
@@ -41,6 +47,31 @@ class CuttableProxy:
                 self._sockets |= {client, upstream}
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _connect(self) -> socket.socket:
+        host, port = self.target
+        if not Path(host).is_dir():
+            return socket.create_connection(self.target, timeout=5)
+        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        upstream.settimeout(5)
+        try:
+            upstream.connect(str(Path(host) / f".s.PGSQL.{port}"))
+        except OSError:
+            upstream.close()
+            raise
+        upstream.settimeout(None)
+        return upstream
+
+    @classmethod
+    def for_database(cls, url: str) -> tuple[CuttableProxy, str]:
+        """A proxy to the PostgreSQL server of ``url`` and the URL that goes through it."""
+        parsed = make_url(url)
+        host = parsed.host or str(parsed.query.get("host") or "127.0.0.1")
+        port = parsed.port or int(str(parsed.query.get("port") or 5432))
+        proxy = cls(host, port)
+        query = {k: v for k, v in parsed.query.items() if k not in ("host", "port")}
+        through: URL = parsed.set(host="127.0.0.1", port=proxy.port, query=query)
+        return proxy, through.render_as_string(hide_password=False)
 
     def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
         try:

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 
 from storage.models import Article, ArticleSentiment
 from streams.topics import topic_names
@@ -67,11 +66,7 @@ def test_a_20_second_database_outage_loses_nothing(
 ) -> None:
     bootstrap = worker_env["FINSENT_KAFKA_BOOTSTRAP_SERVERS"]
     topics = topic_names(worker_env["FINSENT_KAFKA_TOPIC_PREFIX"])
-    url = make_url(pg_url)
-    proxy = CuttableProxy(url.host or "127.0.0.1", url.port or 5432)
-    worker_env["FINSENT_DATABASE_URL"] = url.set(
-        host="127.0.0.1", port=proxy.port
-    ).render_as_string(hide_password=False)
+    proxy, worker_env["FINSENT_DATABASE_URL"] = CuttableProxy.for_database(pg_url)
     worker_env["FINSENT_PIPELINE_RETRY_MAX_DELAY"] = "2"
     worker = FinsentProcess(["worker"], worker_env, tmp_path / "worker.log").start()
     try:

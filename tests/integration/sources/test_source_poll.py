@@ -334,17 +334,11 @@ def test_a_database_outage_fails_polls_and_loses_nothing(
 ) -> None:
     from dataclasses import replace
 
-    from sqlalchemy.engine import make_url
-
     from storage.db import EngineOptions, make_engine
     from tests.netproxy import CuttableProxy
 
-    url = make_url(pg_url)
-    proxy = CuttableProxy(url.host or "127.0.0.1", url.port or 5432)
-    engine = make_engine(
-        url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
-        EngineOptions(connect_retries=0, connect_timeout=2),
-    )
+    proxy, through = CuttableProxy.for_database(pg_url)
+    engine = make_engine(through, EngineOptions(connect_retries=0, connect_timeout=2))
     ctx = replace(harness.ctx, store=DatabaseStore(engine))
     harness.server.serve_file("/feed", "rss2.xml")
     feed = harness.feed("outage", "/feed")
