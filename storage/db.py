@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,7 +12,13 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
-from storage.exceptions import DatabaseUnavailable, InvalidDatabaseURL
+from storage.exceptions import (
+    DatabaseAuthFailed,
+    DatabaseMissing,
+    DatabaseRefused,
+    DatabaseUnavailable,
+    InvalidDatabaseURL,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +43,7 @@ def parse_url(url: str) -> URL:
     if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
         raise InvalidDatabaseURL(
             f"unsupported database {parsed.get_backend_name()!r} in {describe(parsed)!r}: "
-            "finsent runs on PostgreSQL only; give postgresql://user:password@host:5432/db, "
-            "or unset FINSENT_DATABASE_URL for the embedded PostgreSQL server"
+            "finsent runs on PostgreSQL only; give postgresql://user:password@host:5432/db"
         )
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -62,8 +68,9 @@ def _redact(raw: str) -> str:
 def make_engine(url: str, options: EngineOptions | None = None) -> Engine:
     """Create an engine and prove it can connect, retrying with a doubling delay.
 
-    Raises ``InvalidDatabaseURL`` for a URL that cannot work and ``DatabaseUnavailable``
-    (naming the host) once the retry budget is spent.
+    Raises ``InvalidDatabaseURL`` for a URL that cannot work, ``DatabaseRefused`` at once
+    for a server that refuses the URL's database or credentials, and
+    ``DatabaseUnavailable`` (naming the host) once the retry budget is spent.
     """
     options = options or EngineOptions()
     parsed = parse_url(url)
@@ -92,7 +99,10 @@ def wait_until_reachable(
     delay: float,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """Run ``SELECT 1`` until it works, at most ``retries`` more times after the first."""
+    """Run ``SELECT 1`` until it works, at most ``retries`` more times after the first.
+
+    Only an unreachable server is retried: a refusal (``refusal``) is raised at once.
+    """
     url = engine.url
     where = _where(url)
     for attempt in range(retries + 1):
@@ -101,6 +111,9 @@ def wait_until_reachable(
                 conn.execute(text("SELECT 1"))
             return
         except OperationalError as e:
+            refused = refusal(e.orig or e, url)
+            if refused is not None:
+                raise refused from None
             reason = first_line(e)
             if attempt == retries:
                 raise DatabaseUnavailable(
@@ -119,10 +132,59 @@ def wait_until_reachable(
             sleep(wait)
 
 
-def _where(url: URL) -> str:
+#: SQLSTATEs of a server that answered and refused: the database, the user, the password.
+MISSING_DATABASE_STATES = ("3D000",)
+AUTH_FAILED_STATES = ("28P01", "28000")
+#: The server's (English) messages for them: a connection error carries no SQLSTATE.
+_MISSING_DATABASE_RE = re.compile(r'database "([^"]*)" does not exist')
+_AUTH_FAILED_RE = re.compile(
+    r"password authentication failed|role \"[^\"]*\" does not exist|no pg_hba\.conf entry|"
+    r"(?:peer|ident|gss|sspi|ldap|radius|cert|pam|scram|md5) authentication failed|"
+    r"no password supplied",
+    re.IGNORECASE,
+)
+
+
+def refusal(error: BaseException, url: URL) -> DatabaseRefused | None:
+    """The permanent error for a connection ``error`` (the driver's) that retrying cannot
+    fix, or None for one that may pass (the server is down, starting, overloaded)."""
+    state = getattr(error, "sqlstate", None)
+    message = str(error)
+    reason = _fatal_line(message)
+    where = _server(url)
+    missing = _MISSING_DATABASE_RE.search(message)
+    if state in MISSING_DATABASE_STATES or missing:
+        name = missing.group(1) if missing else (url.database or "")
+        return DatabaseMissing(
+            f'database "{name}" does not exist on the server at {where}: create it '
+            f'(CREATE DATABASE "{name}") or give the name of one that exists'
+        )
+    if state in AUTH_FAILED_STATES or _AUTH_FAILED_RE.search(message):
+        return DatabaseAuthFailed(
+            f"the server at {where} refused user {url.username or '(none)'!r}: {reason}: "
+            "check the user name and password in the database URL (and that the server "
+            "lets this user connect from here)"
+        )
+    return None
+
+
+def _fatal_line(message: str) -> str:
+    """The server's reason in a libpq message (after ``FATAL:``), or its first line."""
+    for line in message.splitlines():
+        if "FATAL:" in line:
+            return line.split("FATAL:", 1)[1].strip()
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return lines[0] if lines else "refused"
+
+
+def _server(url: URL) -> str:
     host = url.host or url.query.get("host") or "localhost"
     port = url.port or url.query.get("port") or 5432
-    return f"{host}:{port}/{url.database or ''}"
+    return f"{host}:{port}"
+
+
+def _where(url: URL) -> str:
+    return f"{_server(url)}/{url.database or ''}"
 
 
 def first_line(error: BaseException) -> str:

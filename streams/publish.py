@@ -1,99 +1,264 @@
 """Publishing news items to ``news.raw`` from CSV or JSONL files, at once or replayed.
 
-Rows are read and checked here (a bad row is reported with its line and skipped), given
-the stable id of DESIGN.md when they have none, and sent with kafka-python's producer
-(acks=all, keyed by item id). Replay keeps the items' relative timing.
+Rows are read and checked here: a line that cannot be read (malformed CSV or JSON) or
+checked (no title, a bad time) becomes a ``BadLine`` naming its line, and the caller
+decides whether bad lines stop the publication or are skipped. Rows are given the stable
+id of DESIGN.md when they have none, and sent with kafka-python's producer (acks=all,
+keyed by item id). Replay keeps the items' relative timing.
 """
 
 from __future__ import annotations
 
 import csv
+import email.utils
 import json
 import logging
+import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from streams.exceptions import BrokerError, ConfigFileError, InvalidRecord
-from streams.records import NewsItem, parse_news_item
+from streams.records import NewsItem, parse_news_item, parse_time
 
 log = logging.getLogger(__name__)
 
 CSV_TITLE_COLUMNS = ("title", "text", "headline")
+#: The fields whose text times are read in every format of ``parse_time_text``.
+TIME_FIELDS = ("published_at", "fetched_at")
+TIME_FORMATS = (
+    "ISO 8601, RFC 2822, dd/mm/yyyy or yyyy-mm-dd with optional HH:MM[:SS], or Unix epoch seconds"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Row:
+    """One record of a file: its (first) line, its fields, or why it could not be read."""
+
     line: int
     data: dict[str, Any]
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BadLine:
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
 
 
 @dataclass
 class Prepared:
     items: list[NewsItem] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    bad: list[BadLine] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[str]:
+        return [str(b) for b in self.bad]
 
 
 def read_rows(path: Path) -> Iterator[Row]:
-    """Rows of a ``.csv`` (header row) or ``.jsonl`` file, with their line numbers."""
+    """Rows of a ``.csv`` (header row) or ``.jsonl`` file, with their line numbers.
+
+    Raises ``ConfigFileError`` for a file that cannot be read at all (missing, not
+    UTF-8, a CSV without a usable header); a bad line is a ``Row`` with an ``error``.
+    """
     suffix = path.suffix.lower()
+    if suffix not in (".csv", ".jsonl", ".ndjson", ".json"):
+        raise ConfigFileError(f"{path}: expected a .csv or .jsonl file")
     try:
-        handle = path.open(encoding="utf-8", newline="")
+        # utf-8-sig: spreadsheet exports often start with a byte-order mark
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            lines = list(handle)  # newline="": line ends kept, as the csv module wants
     except OSError as e:
         raise ConfigFileError(f"{path}: cannot read: {e.strerror or e}") from None
-    with handle:
+    except UnicodeDecodeError as e:
+        raise ConfigFileError(f"{path}: not UTF-8 (byte {e.start})") from None
+    try:
+        yield from csv_rows(lines) if suffix == ".csv" else jsonl_rows(lines)
+    except ConfigFileError as e:
+        raise ConfigFileError(f"{path}: {e}") from None
+
+
+def jsonl_rows(lines: Iterable[str]) -> Iterator[Row]:
+    """One row per non-blank line, each a JSON object."""
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
         try:
-            if suffix == ".csv":
-                reader = csv.DictReader(handle)
-                if not reader.fieldnames or not set(CSV_TITLE_COLUMNS) & set(reader.fieldnames):
-                    raise ConfigFileError(
-                        f"{path}: a CSV needs a header with one of {', '.join(CSV_TITLE_COLUMNS)}"
-                    )
-                for row in reader:
-                    data = {k: v for k, v in row.items() if k is not None and v not in (None, "")}
-                    for column in CSV_TITLE_COLUMNS:
-                        if column in data:
-                            data.setdefault("title", data[column])
-                    yield Row(reader.line_num, data)
-            elif suffix in (".jsonl", ".ndjson", ".json"):
-                for number, text in enumerate(handle, start=1):
-                    if not text.strip():
-                        continue
-                    try:
-                        data = json.loads(text)
-                    except json.JSONDecodeError as e:
-                        yield Row(number, {"__error__": f"not JSON: {e.msg}"})
-                        continue
-                    yield Row(
-                        number, data if isinstance(data, dict) else {"__error__": "not an object"}
-                    )
-            else:
-                raise ConfigFileError(f"{path}: expected a .csv or .jsonl file")
-        except UnicodeDecodeError as e:
-            raise ConfigFileError(f"{path}: not UTF-8 (byte {e.start})") from None
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            yield Row(number, {}, f"not JSON: {e.msg}")
+            continue
+        if isinstance(data, dict):
+            yield Row(number, data)
+        else:
+            yield Row(number, {}, "not an object")
+
+
+def csv_rows(lines: Sequence[str]) -> Iterator[Row]:
+    """Rows of a CSV whose first record is the header; ``title`` is taken from the first
+    of the title columns present. Raises ``ConfigFileError`` for a missing or bad header.
+    """
+    records = csv_records(lines)
+    header: list[str] | None = None
+    for number, fields in records:
+        if isinstance(fields, str):
+            raise ConfigFileError(f"line {number}: malformed CSV header: {fields}")
+        header = [name.strip() for name in fields]
+        break
+    if not header or not set(CSV_TITLE_COLUMNS) & set(header):
+        raise ConfigFileError(f"a CSV needs a header with one of {', '.join(CSV_TITLE_COLUMNS)}")
+    for number, fields in records:
+        if isinstance(fields, str):
+            yield Row(number, {}, fields)
+            continue
+        if len(fields) != len(header):
+            hint = " (a comma in an unquoted field?)" if len(fields) > len(header) else ""
+            yield Row(
+                number,
+                {},
+                f"{len(fields)} field{'' if len(fields) == 1 else 's'} where the header has "
+                f"{len(header)}{hint}",
+            )
+            continue
+        data = {k: v for k, v in zip(header, fields, strict=True) if k and v != ""}
+        for column in CSV_TITLE_COLUMNS:
+            if column in data:
+                data.setdefault("title", data[column])
+        yield Row(number, data)
+
+
+class _Feed:
+    """Lines from ``start`` on, counting how many were taken."""
+
+    def __init__(self, lines: Sequence[str], start: int) -> None:
+        self.lines, self.next = lines, start
+
+    def __iter__(self) -> _Feed:
+        return self
+
+    def __next__(self) -> str:
+        if self.next >= len(self.lines):
+            raise StopIteration
+        self.next += 1
+        return self.lines[self.next - 1]
+
+
+def csv_records(lines: Sequence[str]) -> Iterator[tuple[int, list[str] | str]]:
+    """``(first line, fields)`` for each non-blank CSV record, or ``(line, reason)`` for a
+    malformed one (an unterminated quote, text after a closing quote). Reading goes on
+    at the line after the one where the malformed record began, so an unterminated quote
+    costs its own line, not the rest of the file."""
+    start = 0
+    while start < len(lines):
+        feed = _Feed(lines, start)
+        reader = csv.reader(feed, strict=True)
+        first = start
+        try:
+            while True:
+                first = feed.next
+                fields = next(reader, None)
+                if fields is None:
+                    return
+                if fields:
+                    yield first + 1, fields
         except csv.Error as e:
-            raise ConfigFileError(f"{path}: malformed CSV: {e}") from None
+            yield first + 1, _csv_reason(str(e), first + 1, feed.next)
+            start = first + 1
 
 
-def prepare(rows: Iterator[Row], default_source: str, now: datetime | None = None) -> Prepared:
-    """Check each row as the worker will; bad rows become errors naming their line."""
+def _csv_reason(error: str, line: int, last: int) -> str:
+    if "unexpected end of data" in error or "field larger than field limit" in error:
+        return "a quoted field opens on this line and is never closed (unterminated quote)"
+    where = f" (on line {last})" if last != line else ""
+    return f"malformed CSV: {error}{where}"
+
+
+_EPOCH_RE = re.compile(r"[+-]?\d+(?:\.\d+)?")
+_CLOCK = r"(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?"
+_DMY_RE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})" + _CLOCK)
+_YMD_RE = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})" + _CLOCK)
+
+
+def parse_time_text(value: str, field: str) -> datetime:
+    """An aware UTC datetime from the time formats of news exports (``TIME_FORMATS``).
+
+    A time without a zone is UTC. ``dd/mm/yyyy`` is read day first, so 01/02/2026 is
+    1 February; a date valid only month first (12/31/2026) is refused, not guessed.
+    """
+    text = value.strip()
+    shown = f"{field}={value[:64]!r}"
+    if _EPOCH_RE.fullmatch(text):
+        return parse_time(float(text), field)
+    for pattern, order in ((_DMY_RE, (2, 1, 0)), (_YMD_RE, (0, 1, 2))):
+        match = pattern.fullmatch(text)
+        if match is None:
+            continue
+        parts = match.groups()
+        year, month, day = (int(parts[i]) for i in order)
+        hour, minute, second = (int(p or 0) for p in parts[3:])
+        try:
+            return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+        except ValueError as e:
+            hint = ""
+            if pattern is _DMY_RE and month > 12 >= day:
+                hint = " (dates with slashes are read day first, dd/mm/yyyy)"
+            raise InvalidRecord(f"{shown} is not a valid time: {e}{hint}") from None
+    try:
+        return parse_time(text, field)  # ISO 8601 (and Z)
+    except InvalidRecord:
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(text)  # RFC 2822
+    except (TypeError, ValueError, IndexError, OverflowError):
+        raise InvalidRecord(f"{shown} is not a time in {TIME_FORMATS}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def normalise_times(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with its text times (``TIME_FIELDS``) in ISO 8601, as records read them."""
+    out = dict(data)
+    for name in TIME_FIELDS:
+        value = out.get(name)
+        if isinstance(value, str):
+            out[name] = parse_time_text(value, name).isoformat()
+    return out
+
+
+def prepare(rows: Iterable[Row], default_source: str, now: datetime | None = None) -> Prepared:
+    """Check each row as the worker will; bad rows become ``BadLine``s naming their line."""
     now = now or datetime.now(UTC)
     out = Prepared()
     for row in rows:
-        if "__error__" in row.data:
-            out.errors.append(f"line {row.line}: {row.data['__error__']}")
+        if row.error is not None:
+            out.bad.append(BadLine(row.line, row.error))
             continue
         data = dict(row.data)
         data.setdefault("source", default_source)
         data.setdefault("fetched_at", now.isoformat())
         try:
+            data = normalise_times(data)
             out.items.append(parse_news_item(json.dumps(data, default=str).encode(), now=now))
         except InvalidRecord as e:
-            out.errors.append(f"line {row.line}: {e}")
+            out.bad.append(BadLine(row.line, str(e)))
     return out
+
+
+def describe_bad_lines(bad: Sequence[BadLine], shown: int = 5) -> str:
+    """``3 bad lines (lines 2, 4, 7)``, or with ``first`` when more than ``shown``."""
+    noun = "bad line" if len(bad) == 1 else "bad lines"
+    numbers = ", ".join(str(b.line) for b in bad[:shown])
+    which = "line" if len(bad) == 1 else "lines"
+    more = "first " if len(bad) > shown else ""
+    return f"{len(bad)} {noun} ({more}{which} {numbers})"
 
 
 def rebase(items: list[NewsItem], start: datetime, speed: float) -> list[NewsItem]:

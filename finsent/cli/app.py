@@ -1,7 +1,9 @@
 """The root command group, shared option helpers and the translation of errors.
 
 Errors the user can fix end the process with one line on stderr, never a traceback:
-exit code 2 for bad settings or arguments, 1 for everything else we can explain.
+exit code 2 for bad settings or arguments (a malformed database URL included), 1 for
+everything else we can explain. Errors about the database URL name where it came from
+(FINSENT_DATABASE_URL or --database-url): the storage package knows nothing of settings.
 """
 
 from __future__ import annotations
@@ -42,7 +44,35 @@ class FinsentGroup(click.Group):
         except SettingsError as e:
             raise UserError(str(e), exit_code=2) from None
         except explained_errors() as e:
-            raise UserError(str(e), exit_code=1) from None
+            raise explained(e) from None
+
+
+def explained(error: BaseException) -> UserError:
+    """One package error as the user sees it: a malformed database URL is a bad setting
+    (exit 2), and errors about the URL name the setting that gave it."""
+    from storage.exceptions import DatabaseRefused, InvalidDatabaseURL
+
+    if isinstance(error, InvalidDatabaseURL):
+        return UserError(database_url_message(error, bad_url=True), exit_code=2)
+    if isinstance(error, DatabaseRefused):
+        return UserError(database_url_message(error, bad_url=False), exit_code=1)
+    return UserError(str(error), exit_code=1)
+
+
+#: Where this command's database URL came from, recorded by ``settings_from``: the
+#: option, the environment variable, or None for the embedded server's.
+_database_url_source: list[str | None] = [None]
+
+
+def database_url_message(error: Exception, *, bad_url: bool) -> str:
+    """The storage error's message, prefixed with the setting that gave the URL."""
+    source = _database_url_source[0]
+    if source is None:  # the embedded server's own URL: the message is all there is
+        return str(error)
+    hint = ""
+    if bad_url and source.startswith("FINSENT_"):
+        hint = f" (or unset {source} for the embedded PostgreSQL server)"
+    return f"{source}: {error}{hint}"
 
 
 class UserError(click.ClickException):
@@ -69,6 +99,12 @@ def settings_from(overrides: dict[str, dict[str, Any]] | None = None) -> Setting
     """Read the settings once for this command and configure logging from them."""
     settings = load_settings(overrides)
     logs.configure(settings.general.log_level)
+    if settings.database_url is None:
+        _database_url_source[0] = None
+    elif (overrides or {}).get("database", {}).get("url") is not None:
+        _database_url_source[0] = "--database-url"
+    else:
+        _database_url_source[0] = env_var("database", "url")
     return settings
 
 

@@ -71,17 +71,51 @@ def worker_command(
     run_worker(config, pipeline, loglevel=settings.general.log_level, alerting=alerting)
 
 
-def _load(path: Path, source: str | None) -> list[NewsItem]:
-    from streams.publish import prepare, read_rows
+#: How many bad lines a file's report shows in full.
+SHOWN_BAD_LINES = 5
+
+FILE_FORMAT_HELP = """\
+CSV needs a header with title (or text/headline); optional columns: id, source, url,
+body, published_at, lang. JSONL has one JSON object per line with the same fields. Rows
+without an id get the stable id (sha256 of the URL, or of source and title).
+
+published_at may be ISO 8601 (with or without a zone), RFC 2822 (Tue, 01 Dec 2026
+08:00:00 GMT), dd/mm/yyyy or yyyy-mm-dd with an optional HH:MM[:SS], or Unix epoch
+seconds. A time without a zone is UTC. Dates with slashes are read day first: 01/02/2026
+is 1 February, and 12/31/2026 is refused.
+
+A line that cannot be read or used (malformed CSV or JSON, no title, a bad time) is
+reported with its line number and stops the command before anything is sent (exit 1);
+with --skip-bad-lines the good items are sent and the bad lines counted and named."""
+
+skip_bad_lines_option = click.option(
+    "--skip-bad-lines",
+    is_flag=True,
+    help="Send the good items of a file that has bad lines, reporting how many were "
+    "skipped and the first line numbers (without it, a bad line stops the command).",
+)
+
+
+def _load(path: Path, source: str | None, skip_bad_lines: bool) -> list[NewsItem]:
+    from streams.publish import describe_bad_lines, prepare, read_rows
 
     prepared = prepare(read_rows(path), default_source=source or path.stem)
-    for error in prepared.errors[:20]:
-        click.echo(f"skipped {path}: {error}", err=True)
-    if len(prepared.errors) > 20:
-        click.echo(f"skipped {len(prepared.errors) - 20} more bad rows", err=True)
-    if not prepared.items:
+    bad, items = prepared.bad, prepared.items
+    if bad:
+        verb = "skipped" if skip_bad_lines else "bad"
+        for line in bad[:SHOWN_BAD_LINES]:
+            click.echo(f"{verb} {path}: {line}", err=True)
+        summary = describe_bad_lines(bad, SHOWN_BAD_LINES)
+        if not skip_bad_lines:
+            good = f"the {len(items)} good items" if items else "the rest"
+            raise UserError(
+                f"{path}: {summary}; nothing was sent: fix them, or pass --skip-bad-lines "
+                f"to send {good} without them"
+            )
+        click.echo(f"skipped {summary} of {path}", err=True)
+    if not items:
         raise UserError(f"{path}: no valid news items to publish")
-    return prepared.items
+    return items
 
 
 def _send(
@@ -106,23 +140,26 @@ def _send(
 @cli.command("publish")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--source", help="Source name for rows without one (default: the file name).")
+@skip_bad_lines_option
 @setting_option("--bootstrap-servers", concern="kafka", field="bootstrap_servers")
-def publish_command(file: Path, source: str | None, bootstrap_servers: str | None) -> None:
-    """Send the news items of a CSV or JSONL FILE to news.raw (acks=all, keyed by id).
-
-    CSV needs a header with title (or text/headline); optional columns: id, source, url,
-    body, published_at, lang. Rows without an id get the stable id (sha256 of the URL,
-    or of source and title). Bad rows are reported with their line and skipped.
-    """
+def publish_command(
+    file: Path, source: str | None, skip_bad_lines: bool, bootstrap_servers: str | None
+) -> None:
     from tqdm import tqdm
 
-    items = _load(file, source)
+    items = _load(file, source, skip_bad_lines)
 
     def send_all(publisher: Publisher) -> None:
         for item in tqdm(items, desc="publish", unit="item", disable=None):
             publisher.send(item)
 
     _send(bootstrap_servers, len(items), "published", send_all)
+
+
+publish_command.help = (
+    "Send the news items of a CSV or JSONL FILE to news.raw (acks=all, keyed by id).\n\n"
+    + FILE_FORMAT_HELP
+)
 
 
 @cli.command("replay")
@@ -141,16 +178,21 @@ def publish_command(file: Path, source: str | None, bootstrap_servers: str | Non
     help="Keep the items' own publication times, or move them to start now.",
 )
 @click.option("--source", help="Source name for rows without one (default: the file name).")
+@skip_bad_lines_option
 @setting_option("--bootstrap-servers", concern="kafka", field="bootstrap_servers")
 def replay_command(
-    file: Path, speed: float, keep_time: bool, source: str | None, bootstrap_servers: str | None
+    file: Path,
+    speed: float,
+    keep_time: bool,
+    source: str | None,
+    skip_bad_lines: bool,
+    bootstrap_servers: str | None,
 ) -> None:
-    """Send the items of FILE to news.raw with their relative timing, sped up by --speed."""
     from tqdm import tqdm
 
     from streams.publish import rebase, replay
 
-    items = sorted(_load(file, source), key=lambda i: i.published_at)
+    items = sorted(_load(file, source, skip_bad_lines), key=lambda i: i.published_at)
     span = (items[-1].published_at - items[0].published_at).total_seconds() / speed
     # Re-based items carry the times at which they are actually sent.
     paced, pace = (items, speed) if keep_time else (rebase(items, datetime.now(UTC), speed), 1.0)
@@ -161,3 +203,9 @@ def replay_command(
             replay(paced, publisher.send, speed=pace, on_sent=lambda n: bar.update(1))
 
     _send(bootstrap_servers, len(paced), "replayed", send_paced)
+
+
+replay_command.help = (
+    "Send the items of FILE to news.raw with their relative timing, sped up by --speed.\n\n"
+    + FILE_FORMAT_HELP
+)

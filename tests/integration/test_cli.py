@@ -108,6 +108,7 @@ def test_check_refuses_a_database_behind_head(cli_env: dict[str, str]) -> None:
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
+        ("notaurl", "cannot parse database URL 'notaurl'"),
         ("postgres ql://x", "cannot parse database URL"),
         ("mysql://root@localhost/x", "unsupported database 'mysql'"),
     ],
@@ -115,8 +116,58 @@ def test_check_refuses_a_database_behind_head(cli_env: dict[str, str]) -> None:
 def test_malformed_database_urls(url: str, expected: str, cli_env: dict[str, str]) -> None:
     cli_env["FINSENT_DATABASE_URL"] = url
     result = run(["db", "current"], cli_env)
+    assert result.returncode == 2
+    line = one_line_error(result)
+    assert line.startswith("error: FINSENT_DATABASE_URL: ")
+    assert expected in line
+    assert "unset FINSENT_DATABASE_URL for the embedded PostgreSQL server" in line
+
+
+def test_a_malformed_database_url_option_names_the_option(cli_env: dict[str, str]) -> None:
+    result = run(["db", "current", "--database-url", "notaurl"], cli_env)
+    assert result.returncode == 2
+    assert one_line_error(result).startswith("error: --database-url: cannot parse")
+
+
+def refused_quickly(url: str, cli_env: dict[str, str]) -> tuple[str, str]:
+    """Run ``db current`` on ``url`` with a retry budget of a minute; return the error
+    line and stderr, checking that it failed at once."""
+    import time
+
+    cli_env["FINSENT_DATABASE_URL"] = url
+    cli_env["FINSENT_DATABASE_CONNECT_RETRIES"] = "5"
+    cli_env["FINSENT_DATABASE_CONNECT_RETRY_DELAY"] = "2"
+    started = time.monotonic()
+    result = run(["db", "current"], cli_env)
+    assert time.monotonic() - started < 20  # 2+4+8+16+32 s with retries
     assert result.returncode == 1
-    assert expected in one_line_error(result)
+    assert "retry" not in result.stderr
+    return one_line_error(result), result.stderr
+
+
+def test_a_missing_database_fails_at_once_saying_what_to_do(
+    empty_pg_url: str, cli_env: dict[str, str]
+) -> None:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(empty_pg_url).set(database="finsent_no_such_db")
+    line, _ = refused_quickly(url.render_as_string(hide_password=False), cli_env)
+    assert line.startswith("error: FINSENT_DATABASE_URL: ")
+    assert 'database "finsent_no_such_db" does not exist' in line
+    assert 'create it (CREATE DATABASE "finsent_no_such_db")' in line
+
+
+def test_an_unknown_user_fails_at_once_saying_what_to_do(
+    empty_pg_url: str, cli_env: dict[str, str]
+) -> None:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(empty_pg_url).set(username="finsent_no_such_role", password="sesame")
+    line, stderr = refused_quickly(url.render_as_string(hide_password=False), cli_env)
+    assert line.startswith("error: FINSENT_DATABASE_URL: ")
+    assert "refused user 'finsent_no_such_role'" in line
+    assert "check the user name and password" in line
+    assert "sesame" not in stderr
 
 
 def test_unreachable_database_names_the_host_after_a_bounded_retry(
@@ -185,11 +236,14 @@ def test_publish_sends_valid_rows_keyed_by_id(
         '{"title": "Oil jumps", "url": "https://a.example/1"}\n'
         '{"title": ""}\n'
         '{"title": "Fed holds rates", "source": "wire"}\n'
+        '{"title": "broken\n'
     )
-    result = run(["publish", str(path)], cli_env)
+    result = run(["publish", "--skip-bad-lines", str(path)], cli_env)
     assert result.returncode == 0, result.stderr
     assert "published 2 of 2 items" in result.stdout
     assert "line 2: empty title" in result.stderr
+    assert "line 4: not JSON" in result.stderr
+    assert f"skipped 2 bad lines (lines 2, 4) of {path}" in result.stderr
     got = consume_all(bootstrap, f"{prefix}news.raw", expect=2)
     keys = sorted(k.decode() for k, _ in got if k)
     assert keys == sorted(
@@ -212,6 +266,68 @@ def test_publish_to_an_unreachable_broker_is_one_line(
     result = run(["publish", str(path)], cli_env, timeout=120)
     assert result.returncode == 1
     assert "cannot reach Kafka" in one_line_error(result)
+    assert result.stderr.strip().splitlines() == [one_line_error(result)]  # no client noise
+
+
+@pytest.mark.parametrize("command", ["publish", "replay"])
+@pytest.mark.parametrize(
+    ("name", "content", "bad"),
+    [
+        (
+            "items.jsonl",
+            '{"title": "Oil jumps"}\n{"title": "Fed\n[1]\n{"title": "Gold slips"}\n',
+            "2 bad lines (lines 2, 3)",
+        ),
+        (
+            "items.csv",
+            'title,url\n"Oil jumps,https://a.example/1\nFed holds,\nGold slips,\n',
+            "1 bad line (line 2)",
+        ),
+    ],
+)
+def test_a_malformed_file_is_refused_naming_its_lines(
+    command: str, name: str, content: str, bad: str, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    cli_env["FINSENT_KAFKA_BOOTSTRAP_SERVERS"] = "127.0.0.1:1"  # never reached
+    path = tmp_path / name
+    path.write_text(content)
+    result = run([command, str(path)], cli_env, timeout=20)
+    assert result.returncode == 1
+    line = one_line_error(result)
+    assert f"{path}: {bad}; nothing was sent" in line
+    assert "--skip-bad-lines to send the 2 good items" in line
+    assert f"bad {path}: line 2: " in result.stderr
+
+
+def test_replay_reads_the_time_formats_of_news_exports(
+    broker: object, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    import json
+
+    from tests.processes import consume_all, unique_prefix
+
+    bootstrap = broker.bootstrap_servers  # type: ignore[attr-defined]
+    prefix = unique_prefix()
+    cli_env["FINSENT_KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
+    cli_env["FINSENT_KAFKA_TOPIC_PREFIX"] = prefix
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "headline,published_at\n"
+        'Oil jumps,"Mon, 01 Dec 2025 08:00:00 GMT"\n'
+        "Fed holds,01/12/2025 08:00:01\n"
+        "Gold slips,2025-12-01 08:00:02\n"
+        "Tin rises,1764576003\n"
+        "Zinc falls,2025-12-01T09:00:04+01:00\n"
+        '"Copper,12/31/2025\n'
+    )
+    args = ["replay", str(path), "--keep-time", "--speed", "1000", "--skip-bad-lines"]
+    result = run(args, cli_env)
+    assert result.returncode == 0, result.stderr
+    assert "replayed 5 of 5 items" in result.stdout
+    assert f"skipped 1 bad line (line 7) of {path}" in result.stderr
+    got = consume_all(bootstrap, f"{prefix}news.raw", expect=5)
+    times = sorted(json.loads(v or b"{}")["published_at"] for _, v in got)
+    assert times == [f"2025-12-01T08:00:0{n}Z" for n in range(5)]
 
 
 def test_worker_refuses_a_malformed_watchlist_naming_the_line(
@@ -250,3 +366,16 @@ def test_demo_data_writes_a_replayable_file(cli_env: dict[str, str], tmp_path: P
     items = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(items) == 52
     assert {"title", "source", "url", "published_at"} <= set(items[0])
+
+
+def test_worker_against_an_unreachable_broker_is_one_line(
+    pipeline_model: Path, cli_env: dict[str, str]
+) -> None:
+    from streams.embedded_broker import free_port
+
+    cli_env["FINSENT_MODEL_PATH"] = str(pipeline_model)
+    cli_env["FINSENT_KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{free_port()}"
+    result = run(["worker"], cli_env, timeout=180)
+    assert result.returncode == 1
+    assert "cannot reach Kafka" in one_line_error(result)
+    assert "kafka." not in result.stderr, result.stderr
