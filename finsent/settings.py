@@ -298,7 +298,11 @@ class SourcesSettings(_Concern):
         default=20.0, gt=0, le=600, description="Seconds a feed's server may stay silent."
     )
     fetch_deadline: float = Field(
-        default=60.0, gt=0, le=3600, description="Seconds one fetch may take in all."
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Seconds one fetch may take in all: the host's turn, robots.txt, "
+        "connecting, status line and headers, redirects and body.",
     )
     max_bytes: int = Field(
         default=10_000_000,
@@ -355,9 +359,10 @@ class SourcesSettings(_Concern):
     )
     allowed_networks: str = Field(
         default="",
-        description="Comma-separated CIDRs always allowed (e.g. an internal news proxy); "
-        "other private, loopback, link-local and metadata addresses are refused unless a "
-        "feed sets allow_private_network.",
+        description="Comma-separated CIDRs granted to the feeds whose own URL is in them "
+        "(e.g. an internal news proxy), for their own requests and redirects only, on their "
+        "URL's port and their allow_ports; other private, loopback, link-local and metadata "
+        "addresses are refused unless a feed sets allow_private_network.",
     )
 
     @field_validator("allowed_networks")

@@ -4,10 +4,14 @@ A host name is resolved and every address it resolves to is checked; one forbidd
 address refuses the host (so a name that round-robins between a public and a private
 address cannot slip through). Private, loopback, link-local (which holds the cloud
 metadata services), multicast, reserved, shared (CGNAT) and unspecified addresses are
-refused unless the feed allows private networks or the address is in an explicitly
-allowed network. The check runs again on every redirect hop and at connect time, on
-the very address connected to.
-"""
+refused unless the feed is granted them: ``allow_private_network`` on the feed grants
+every non-public network; an operator's allowed network (``FINSENT_FEEDS_ALLOWED_NETWORKS``)
+is granted only to the feeds whose own URL is in it. A grant holds for that feed's own
+requests and redirects, and only on the port of the feed's URL and the feed's
+``allow_ports`` (``feed_policy``): a feed cannot be redirected into a network it was not
+granted, nor to another port of a host it may reach (a database next to the news proxy).
+The check runs again on every redirect hop and at connect time, on the very address
+connected to."""
 
 from __future__ import annotations
 
@@ -34,8 +38,16 @@ class AddressRefused(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class AddressPolicy:
+    """What one feed's requests may connect to beyond the public internet.
+
+    ``allow_private``: every non-public address; ``allowed_networks``: these networks;
+    ``ports``: the only ports a non-public address may be connected on (None: any).
+    Public addresses are allowed on every port.
+    """
+
     allow_private: bool = False
     allowed_networks: tuple[IPNetwork, ...] = ()
+    ports: tuple[int, ...] | None = None
 
 
 def parse_networks(text: str) -> tuple[IPNetwork, ...]:
@@ -72,14 +84,21 @@ def classify(address: IPAddress) -> str | None:
     return None
 
 
-def check_address(address: str, policy: AddressPolicy) -> IPAddress:
-    """The parsed address if the policy allows connecting to it; else ``AddressRefused``."""
+def check_address(address: str, policy: AddressPolicy, port: int | None = None) -> IPAddress:
+    """The parsed address if the policy allows connecting to it (on ``port``, when
+    given); else ``AddressRefused``."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if policy.allow_private or any(ip in net for net in policy.allowed_networks):
-        return ip
     why = classify(ip)
-    if why is not None:
+    if why is None:
+        return ip
+    if not (policy.allow_private or any(ip in net for net in policy.allowed_networks)):
         raise AddressRefused(f"{ip} is {why} (set allow_private_network on the feed to allow)")
+    if port is not None and policy.ports is not None and port not in policy.ports:
+        allowed = ", ".join(str(p) for p in policy.ports)
+        raise AddressRefused(
+            f"{ip} is {why} and port {port} is not one of the feed's ports ({allowed}); "
+            "list it in allow_ports on the feed to allow"
+        )
     return ip
 
 
@@ -118,7 +137,34 @@ def resolve_checked(
     checked = []
     for address in addresses:
         try:
-            checked.append(str(check_address(address, policy)))
+            checked.append(str(check_address(address, policy, port)))
         except AddressRefused as e:
             raise AddressRefused(str(e) if literal else f"{host} resolves to {e}") from None
     return checked
+
+
+def feed_policy(
+    url: str,
+    *,
+    allow_private: bool,
+    allow_ports: Sequence[int] = (),
+    allowed_networks: Sequence[IPNetwork] = (),
+    resolver: Resolver = system_resolver,
+) -> AddressPolicy:
+    """The policy of one fetch of the feed at ``url``: ``allow_private`` grants every
+    non-public network, an allowed network is granted only when the feed's own host
+    resolves into it; either only on the URL's port and ``allow_ports``. A feed granted
+    nothing gets the strict policy (public addresses, any port). ``AddressRefused`` for
+    a URL that is not http(s); ``OSError`` when its host cannot be resolved (only asked
+    when there are allowed networks)."""
+    _, host, port = check_url(url)
+    networks: tuple[IPNetwork, ...] = ()
+    if allowed_networks:
+        try:
+            addresses = [ipaddress.ip_address(host.strip("[]"))]
+        except ValueError:
+            addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in resolver(host, port)]
+        networks = tuple(n for n in allowed_networks if any(a in n for a in addresses))
+    if not allow_private and not networks:
+        return AddressPolicy()
+    return AddressPolicy(allow_private, networks, tuple(sorted({port, *allow_ports})))

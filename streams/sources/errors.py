@@ -18,3 +18,7 @@ class SourceError(StreamsError):
 
 class FetchError(SourceError):
     """The feed could not be fetched (network, HTTP status, limits, policy)."""
+
+
+class FetchStopped(FetchError):
+    """The fetch was abandoned because the scheduler is stopping: no fault of the feed."""

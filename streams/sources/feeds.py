@@ -8,7 +8,12 @@ feeds:
     enabled: true                  # optional, default true
     topics: [banks]                # optional: topics every item of this feed is about
     allow_private_network: false   # optional: may resolve to private/loopback addresses
+    allow_ports: [8443]            # optional: further ports its private addresses may use
 ```
+
+A feed's private-network grant (``allow_private_network``, or an operator's allowed
+network its URL is in) holds for its own requests and redirects, on the port of its URL
+and the ports of ``allow_ports`` only (``streams.sources.addresses.feed_policy``).
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ MAX_INTERVAL_S = 7 * 86_400.0
 MAX_URL_CHARS = 2_048
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNITS = {None: 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0}
-_KEYS = {"name", "url", "interval", "enabled", "topics", "allow_private_network"}
+_KEYS = {"name", "url", "interval", "enabled", "topics", "allow_private_network", "allow_ports"}
+MAX_ALLOW_PORTS = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +50,7 @@ class Feed:
     enabled: bool = True
     topics: tuple[str, ...] = ()
     allow_private_network: bool = False
+    allow_ports: tuple[int, ...] = ()
 
 
 def parse_duration(value: Any) -> float:
@@ -77,6 +84,23 @@ def check_feed_url(value: Any) -> str:
     return url
 
 
+def check_ports(value: Any) -> tuple[int, ...]:
+    """A list of TCP port numbers, sorted and each once; else ``ValueError``."""
+    if (
+        not isinstance(value, list)
+        or not value
+        or len(value) > MAX_ALLOW_PORTS
+        or not all(
+            isinstance(p, int) and not isinstance(p, bool) and 1 <= p <= 65_535 for p in value
+        )
+    ):
+        raise ValueError(
+            f"allow_ports must be a list of 1-{MAX_ALLOW_PORTS} port numbers (1-65535), "
+            f"e.g. [8080], got {str(value)[:60]!r}"
+        )
+    return tuple(sorted(set(value)))
+
+
 def build_feed(entry: Any) -> Feed:
     """One feed from its YAML mapping; ``ValueError`` says what is wrong with it."""
     if not isinstance(entry, dict):
@@ -108,6 +132,7 @@ def build_feed(entry: Any) -> Feed:
         isinstance(t, str) and TOPIC_NAME_RE.match(t) for t in topics
     ):
         raise ValueError("topics must be a list of topic names (lower case, digits, _.-)")
+    ports = check_ports(entry["allow_ports"]) if "allow_ports" in entry else ()
     return Feed(
         name=name,
         url=url,
@@ -115,6 +140,7 @@ def build_feed(entry: Any) -> Feed:
         enabled=flags["enabled"],
         topics=tuple(dict.fromkeys(topics)),
         allow_private_network=flags["allow_private_network"],
+        allow_ports=ports,
     )
 
 

@@ -5,19 +5,33 @@
   is checked again at connect time, on the very address connected to, so a DNS answer
   that changes between the check and the connection (rebinding) gains nothing;
 - robots.txt of each origin is read (cached) and obeyed;
+- a feed's private-network grant (``addresses.feed_policy``) holds for its own requests
+  and redirects only, on its URL's port and its ``allow_ports``;
 - one request at a time per host, at least ``host_delay`` seconds apart;
-- connect/read timeouts and an overall deadline; the body is streamed and its decoded
-  size capped (``bounded.BoundedDecoder``), so a gzip bomb stops at the cap;
+- connect/read timeouts and one overall deadline over every wait of a fetch: the turn
+  of the host, robots.txt, name lookups (``deadline_resolver``), connect, TLS
+  handshake, status line and headers, body. The sockets are our own
+  (``DeadlineStream``): each blocking call waits at most ``SLICE_S`` and checks the
+  deadline and the stop event in between, so a server dribbling its headers a byte at
+  a time gains nothing and a stop is obeyed within a fraction of a second; the body is
+  streamed and its decoded size capped (``bounded.BoundedDecoder``), so a gzip bomb
+  stops at the cap;
 - conditional GET: the ETag / Last-Modified of the last 200 are sent back, a 304
   costs no body.
 """
 
 from __future__ import annotations
 
+import errno
+import math
+import os
+import select
+import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -35,6 +49,7 @@ from streams.sources.addresses import (
     IPNetwork,
     Resolver,
     check_url,
+    feed_policy,
     resolve_checked,
     system_resolver,
 )
@@ -44,10 +59,13 @@ from streams.sources.bounded import (
     BoundedDecoder,
     UnsupportedEncoding,
 )
-from streams.sources.errors import FetchError
+from streams.sources.errors import FetchError, FetchStopped
 from streams.sources.robots import MAX_ROBOTS_BYTES, RobotsCache, RobotsRules, rules_from
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+#: The longest a blocking network call or wait lasts before the deadline and the stop
+#: event are looked at again.
+SLICE_S = 0.25
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
@@ -83,11 +101,196 @@ class Fetched:
         return self.status == 304
 
 
-class GuardedBackend(httpcore.SyncBackend):
-    """Connects only to addresses the policy allows, resolving host names itself."""
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """The deadline (``time.monotonic``) and the stop event of the fetch running in
+    this thread: every blocking call of it waits in slices of at most ``SLICE_S``."""
 
-    def __init__(self, policy: AddressPolicy, resolver: Resolver) -> None:
+    deadline: float
+    stop: threading.Event
+
+    def slice(self, until: float, timed_out: type[Exception], stopped: type[Exception]) -> float:
+        """Seconds the next blocking call may wait; ``stopped`` once the stop event is
+        set, ``timed_out`` once ``until`` or the deadline has passed."""
+        if self.stop.is_set():
+            raise stopped("stopping")
+        left = min(until, self.deadline) - time.monotonic()
+        if left <= 0:
+            raise timed_out("timed out")
+        return min(left, SLICE_S)
+
+
+_WATCH: ContextVar[Watch | None] = ContextVar("finsent_fetch_watch", default=None)
+
+
+def _until(timeout: float | None) -> float:
+    return math.inf if timeout is None else time.monotonic() + timeout
+
+
+class DeadlineStream(httpcore.NetworkStream):
+    """A socket for httpcore whose every wait is cut into slices (``Watch.slice``):
+    the per-call timeout of httpcore still applies, and so do the fetch's overall
+    deadline and the stop event, which httpcore's own streams know nothing of."""
+
+    def __init__(self, sock: socket.socket, stop: threading.Event) -> None:
+        self._sock, self._stop = sock, stop
+
+    def _watch(self) -> Watch:
+        return _WATCH.get() or Watch(math.inf, self._stop)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        watch, until = self._watch(), _until(timeout)
+        while True:
+            self._sock.settimeout(watch.slice(until, httpcore.ReadTimeout, httpcore.ReadError))
+            try:
+                return self._sock.recv(max_bytes)
+            except TimeoutError:
+                continue
+            except OSError as e:
+                raise httpcore.ReadError(str(e) or type(e).__name__) from e
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        watch, until = self._watch(), _until(timeout)
+        view = memoryview(buffer)
+        while view:
+            self._sock.settimeout(watch.slice(until, httpcore.WriteTimeout, httpcore.WriteError))
+            try:
+                sent = self._sock.send(view)
+            except TimeoutError:
+                continue  # nothing was sent: the same bytes again (TLS requires it)
+            except OSError as e:
+                raise httpcore.WriteError(str(e) or type(e).__name__) from e
+            view = view[sent:]
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        watch, until = self._watch(), _until(timeout)
+        sock: socket.socket = self._sock
+        try:
+            tls = ssl_context.wrap_socket(
+                sock, server_hostname=server_hostname, do_handshake_on_connect=False
+            )
+            sock = tls
+            while True:
+                tls.settimeout(watch.slice(until, httpcore.ConnectTimeout, httpcore.ConnectError))
+                try:
+                    tls.do_handshake()
+                    break
+                except TimeoutError:
+                    continue
+        except OSError as e:
+            sock.close()
+            raise httpcore.ConnectError(str(e) or type(e).__name__) from e
+        except BaseException:
+            sock.close()
+            raise
+        return DeadlineStream(tls, self._stop)
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "ssl_object":  # what httpcore asks for the ALPN protocol
+            return self._sock if isinstance(self._sock, ssl.SSLSocket) else None
+        if info == "client_addr":
+            return self._sock.getsockname()
+        if info == "server_addr":
+            return self._sock.getpeername()
+        if info == "socket":
+            return self._sock
+        if info == "is_readable":  # an idle pooled connection the server has closed
+            if self._sock.fileno() < 0:
+                return True
+            poller = select.poll()
+            poller.register(self._sock, select.POLLIN)
+            return bool(poller.poll(0))
+        return None
+
+
+class ResolveTimeout(OSError):
+    """A name resolution that did not end by the fetch's deadline."""
+
+
+def deadline_resolver(resolver: Resolver) -> Resolver:
+    """``resolver`` under the deadline and the stop event of the fetch running in this
+    thread: the lookup runs in a daemon thread (``getaddrinfo`` cannot be interrupted),
+    waited for in slices; a lookup still running at the deadline is abandoned
+    (``ResolveTimeout``), at a stop ``FetchStopped``."""
+
+    def resolve(host: str, port: int) -> list[str]:
+        watch = _WATCH.get()
+        if watch is None:
+            return resolver(host, port)
+        done = threading.Event()
+        outcome: list[list[str] | BaseException] = []
+
+        def run() -> None:
+            try:
+                outcome.append(resolver(host, port))
+            except BaseException as e:
+                outcome.append(e)
+            finally:
+                done.set()
+
+        threading.Thread(target=run, name=f"resolve {host[:50]}", daemon=True).start()
+        while not done.wait(watch.slice(math.inf, ResolveTimeout, FetchStopped)):
+            pass
+        (result,) = outcome
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    return resolve
+
+
+def connect_sliced(
+    address: str,
+    port: int,
+    timeout: float | None,
+    stop: threading.Event,
+    socket_options: Iterable[Any] | None = None,
+) -> DeadlineStream:
+    """A TCP connection to an IP address, its wait cut into slices like a read's."""
+    watch = _WATCH.get() or Watch(math.inf, stop)
+    until = _until(timeout)
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        for option in socket_options or ():
+            sock.setsockopt(*option)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+        error = sock.connect_ex((address, port))
+        if error in (errno.EINPROGRESS, errno.EAGAIN, errno.EALREADY):
+            poller = select.poll()
+            poller.register(sock, select.POLLOUT)
+            while True:
+                wait = watch.slice(until, httpcore.ConnectTimeout, httpcore.ConnectError)
+                if poller.poll(wait * 1000):
+                    error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    break
+        if error:
+            raise httpcore.ConnectError(f"{os.strerror(error)} ({address} port {port})")
+        sock.setblocking(True)
+    except BaseException:
+        sock.close()
+        raise
+    return DeadlineStream(sock, stop)
+
+
+class GuardedBackend(httpcore.SyncBackend):
+    """Connects only to addresses the policy allows, resolving host names itself, on
+    sockets that obey the fetch's deadline and the stop event (``DeadlineStream``)."""
+
+    def __init__(
+        self, policy: AddressPolicy, resolver: Resolver, stop: threading.Event | None = None
+    ) -> None:
         self.policy, self.resolver = policy, resolver
+        self.stop = stop or threading.Event()
 
     def connect_tcp(
         self,
@@ -98,11 +301,17 @@ class GuardedBackend(httpcore.SyncBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         last: Exception | None = None
-        for address in resolve_checked(host, port, self.policy, self.resolver):
+        try:
+            addresses = resolve_checked(host, port, self.policy, self.resolver)
+        except OSError as e:  # AddressRefused is no OSError: it goes up as it is
+            raise httpcore.ConnectError(f"cannot resolve {host}: {e.strerror or e}") from e
+        for address in addresses:
             try:
-                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+                return connect_sliced(address, port, timeout, self.stop, socket_options)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as e:
                 last = e
+                if self.stop.is_set():
+                    break
         assert last is not None
         raise last
 
@@ -122,6 +331,19 @@ class GuardedTransport(httpx.HTTPTransport):
         )
 
 
+def acquire_within(lock: threading.Lock, watch: Watch, what: str) -> None:
+    """Take ``lock`` before the fetch's deadline, or ``FetchError`` (transient: the
+    poll fails and is retried like any fetch failure); "stopping" once stop is set."""
+    while True:
+        if watch.stop.is_set():
+            raise FetchStopped("stopping")
+        left = watch.deadline - time.monotonic()
+        if left <= 0:
+            raise FetchError(f"gave up waiting for {what} (fetch deadline)")
+        if lock.acquire(timeout=min(left, SLICE_S)):
+            return
+
+
 class HostGates:
     """One request at a time per host, at least ``delay`` seconds apart."""
 
@@ -131,24 +353,31 @@ class HostGates:
         self._last: dict[str, float] = {}
         self._guard = threading.Lock()
 
-    def turn(self, host: str, stop: threading.Event) -> _Turn:
+    def turn(self, host: str, stop: threading.Event, deadline: float = math.inf) -> _Turn:
+        """The host's turn, waited for until ``deadline`` (``time.monotonic``) at most."""
         with self._guard:
             lock = self._locks.setdefault(host.lower(), threading.Lock())
-        return _Turn(self, host.lower(), lock, stop)
+        return _Turn(self, host.lower(), lock, Watch(deadline, stop))
 
 
 class _Turn:
-    def __init__(self, gates: HostGates, host: str, lock: threading.Lock, stop: threading.Event):
-        self.gates, self.host, self.lock, self.stop = gates, host, lock, stop
+    def __init__(self, gates: HostGates, host: str, lock: threading.Lock, watch: Watch):
+        self.gates, self.host, self.lock, self.watch = gates, host, lock, watch
 
     def __enter__(self) -> None:
-        self.lock.acquire()
+        acquire_within(self.lock, self.watch, f"the turn of host {self.host}")
         last = self.gates._last.get(self.host)
-        if last is not None:
-            wait = last + self.gates.delay - self.gates._clock()
-            if wait > 0 and self.stop.wait(wait):
-                self.lock.release()
-                raise FetchError("stopping")
+        if last is None:
+            return
+        wait = last + self.gates.delay - self.gates._clock()
+        if wait <= 0:
+            return
+        if time.monotonic() + wait > self.watch.deadline:
+            self.lock.release()
+            raise FetchError(f"gave up waiting for the turn of host {self.host} (fetch deadline)")
+        if self.watch.stop.wait(wait):
+            self.lock.release()
+            raise FetchStopped("stopping")
 
     def __exit__(self, *exc: object) -> None:
         self.gates._last[self.host] = self.gates._clock()
@@ -156,7 +385,12 @@ class _Turn:
 
 
 class Fetcher:
-    """Fetches feeds (and their robots.txt) under the limits; thread-safe."""
+    """Fetches feeds (and their robots.txt) under the limits; thread-safe.
+
+    Each feed's fetch runs under its own ``AddressPolicy`` (``addresses.feed_policy``):
+    its own connection pool and robots.txt cache, so no connection or decision made
+    under one feed's grant is ever used by another feed.
+    """
 
     def __init__(
         self,
@@ -166,35 +400,58 @@ class Fetcher:
         stop: threading.Event | None = None,
     ) -> None:
         self.limits = limits
-        self.resolver = resolver
+        self.resolver = deadline_resolver(resolver)
         self.stop = stop or threading.Event()
         self.gates = HostGates(limits.host_delay)
         self._ssl = ssl.create_default_context(cafile=certifi.where())
-        self._clients: dict[bool, httpx.Client] = {}
+        self._clients: dict[AddressPolicy, httpx.Client] = {}
+        self._robots: dict[AddressPolicy, RobotsCache] = {}
         self._lock = threading.Lock()
-        self._robots = {
-            private: RobotsCache(
-                partial(self._fetch_robots, allow_private=private), limits.robots_ttl
+
+    def policy(
+        self, url: str, allow_private: bool, allow_ports: tuple[int, ...] = ()
+    ) -> AddressPolicy:
+        """The address policy of a fetch of the feed at ``url`` (``FetchError`` when
+        its URL is refused or its host cannot be resolved)."""
+        try:
+            return feed_policy(
+                url,
+                allow_private=allow_private,
+                allow_ports=allow_ports,
+                allowed_networks=self.limits.allowed_networks,
+                resolver=self.resolver,
             )
-            for private in (False, True)
-        }
+        except AddressRefused as e:
+            raise FetchError(f"refused: {e}") from None
+        except OSError as e:
+            raise FetchError(
+                f"cannot resolve {urlsplit(url).hostname}: {e.strerror or e}"
+            ) from None
 
-    def policy(self, allow_private: bool) -> AddressPolicy:
-        return AddressPolicy(allow_private, self.limits.allowed_networks)
-
-    def _client(self, allow_private: bool) -> httpx.Client:
+    def _client(self, policy: AddressPolicy) -> httpx.Client:
         with self._lock:
-            client = self._clients.get(allow_private)
+            client = self._clients.get(policy)
             if client is None:
-                backend = GuardedBackend(self.policy(allow_private), self.resolver)
+                backend = GuardedBackend(policy, self.resolver, self.stop)
                 client = httpx.Client(
                     transport=GuardedTransport(backend, self._ssl),
                     follow_redirects=False,
                     trust_env=False,
                     headers={"User-Agent": self.limits.user_agent},
                 )
-                self._clients[allow_private] = client
+                self._clients[policy] = client
             return client
+
+    def _robots_cache(self, policy: AddressPolicy) -> RobotsCache:
+        with self._lock:
+            cache = self._robots.get(policy)
+            if cache is None:
+
+                def fetch(url: str) -> RobotsRules:
+                    return self._fetch_robots(url, policy)
+
+                cache = self._robots[policy] = RobotsCache(fetch, self.limits.robots_ttl)
+            return cache
 
     def close(self) -> None:
         with self._lock:
@@ -207,42 +464,65 @@ class Fetcher:
         url: str,
         *,
         allow_private: bool = False,
+        allow_ports: tuple[int, ...] = (),
         etag: str | None = None,
         last_modified: str | None = None,
     ) -> Fetched:
-        """The feed at ``url`` (following redirects), or ``FetchError`` saying why."""
+        """The feed at ``url`` (following redirects), or ``FetchError`` saying why.
+
+        Everything the fetch waits for - the host's turn, robots.txt, connecting, the
+        status line, the headers and the body of every hop - ends by one deadline
+        (``limits.deadline`` from now), and at once when the stop event is set.
+        """
         headers = {"Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        return self._follow(url, allow_private, headers, self.limits.max_bytes, check_robots=True)
-
-    def _fetch_robots(self, url: str, allow_private: bool) -> RobotsRules:
-        headers = {"Accept": "text/plain, */*;q=0.1", "Accept-Encoding": ACCEPT_ENCODING}
+        token = _WATCH.set(Watch(time.monotonic() + self.limits.deadline, self.stop))
         try:
-            got = self._follow(url, allow_private, headers, MAX_ROBOTS_BYTES, check_robots=False)
+            if self.stop.is_set():
+                raise FetchStopped("stopping")
+            policy = self.policy(url, allow_private, allow_ports)
+            return self._follow(url, policy, headers, self.limits.max_bytes, check_robots=True)
+        finally:
+            _WATCH.reset(token)
+
+    def _fetch_robots(self, url: str, policy: AddressPolicy) -> RobotsRules:
+        headers = {"Accept": "text/plain, */*;q=0.1", "Accept-Encoding": ACCEPT_ENCODING}
+        token = None
+        if _WATCH.get() is None:  # asked outside a fetch (a fetch's own runs under its)
+            token = _WATCH.set(Watch(time.monotonic() + self.limits.deadline, self.stop))
+        try:
+            got = self._follow(url, policy, headers, MAX_ROBOTS_BYTES, check_robots=False)
+        except FetchStopped:
+            raise  # no decision: nothing is cached
         except FetchError as e:
             return rules_from(e.status, None, str(e))
+        finally:
+            if token is not None:
+                _WATCH.reset(token)
         return rules_from(got.status, got.body)
 
     def _follow(
         self,
         url: str,
-        allow_private: bool,
+        policy: AddressPolicy,
         headers: dict[str, str],
         max_bytes: int,
         *,
         check_robots: bool,
     ) -> Fetched:
-        deadline = time.monotonic() + self.limits.deadline
-        policy = self.policy(allow_private)
+        watch = _WATCH.get()
+        assert watch is not None
         visited: list[str] = []
         current = url
         for _ in range(self.limits.max_redirects + 1):
             if current in visited:
                 raise FetchError(f"redirect loop: {' -> '.join([*visited, current])[:300]}")
             visited.append(current)
+            if self.stop.is_set():
+                raise FetchStopped("stopping")
             try:
                 _, host, port = check_url(current)
                 resolve_checked(host, port, policy, self.resolver)
@@ -252,11 +532,12 @@ class Fetcher:
             except OSError as e:  # name resolution failed
                 raise FetchError(f"cannot resolve {host}: {e.strerror or e}") from None
             if check_robots:
-                rules = self._robots[allow_private].rules(current)
+                waiting = partial(acquire_within, watch=watch, what=f"the robots.txt of {host}")
+                rules = self._robots_cache(policy).rules(current, waiting)
                 if not rules.allows(current, self.limits.user_agent):
                     raise FetchError(f"disallowed by {rules.reason} of {host}")
-            with self.gates.turn(host, self.stop):
-                answer = self._get(current, allow_private, headers, max_bytes, deadline)
+            with self.gates.turn(host, self.stop, watch.deadline):
+                answer = self._get(current, policy, headers, max_bytes, watch.deadline)
             if isinstance(answer, Fetched):
                 return answer
             current = answer
@@ -265,7 +546,7 @@ class Fetcher:
     def _get(
         self,
         url: str,
-        allow_private: bool,
+        policy: AddressPolicy,
         headers: dict[str, str],
         max_bytes: int,
         deadline: float,
@@ -281,7 +562,7 @@ class Fetcher:
             pool=min(self.limits.connect_timeout, remaining),
         )
         try:
-            with self._client(allow_private).stream(
+            with self._client(policy).stream(
                 "GET", url, headers=headers, timeout=timeout
             ) as response:
                 status = response.status_code
@@ -302,8 +583,17 @@ class Fetcher:
         except AddressRefused as e:  # at connect time: the name changed since the check
             raise FetchError(f"refused: {e}") from None
         except httpx.TimeoutException as e:
+            if self.stop.is_set():
+                raise FetchStopped("stopping") from None
+            if time.monotonic() >= deadline:
+                raise FetchError(
+                    f"gave up after {self.limits.deadline:g}s ({type(e).__name__}) "
+                    f"fetching {_where(url)}"
+                ) from None
             raise FetchError(f"timed out ({type(e).__name__}) fetching {_where(url)}") from None
         except httpx.TransportError as e:
+            if self.stop.is_set():
+                raise FetchStopped("stopping") from None
             raise FetchError(f"{type(e).__name__} fetching {_where(url)}: {e}") from None
         except httpx.InvalidURL as e:
             raise FetchError(f"invalid URL {url[:200]!r}: {e}") from None
@@ -321,7 +611,7 @@ class Fetcher:
                 if time.monotonic() > deadline:
                     raise FetchError(f"gave up after {self.limits.deadline:g}s (body still coming)")
                 if self.stop.is_set():
-                    raise FetchError("stopping")
+                    raise FetchStopped("stopping")
             parts.append(decoder.finish())
         except BodyTooLarge as e:
             raise FetchError(f"{e}: refused") from None

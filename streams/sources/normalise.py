@@ -8,6 +8,7 @@ scheduler publishes is never dead-lettered for its content.
 from __future__ import annotations
 
 import calendar
+import io
 import re
 import time
 from collections.abc import Mapping
@@ -55,11 +56,17 @@ class Normalised:
 
 
 def parse_feed(body: bytes, *, url: str, content_type: str | None) -> ParsedFeed:
-    """feedparser over the bytes (never a URL: feedparser would fetch it itself)."""
+    """feedparser over the bytes, and only the bytes.
+
+    feedparser takes a URL, a file name or a document: given bytes or text that look
+    like a path or a URL it opens the file or fetches the URL itself (a body of
+    ``/etc/passwd`` or ``/dev/zero`` would be read from the local disk). A file-like
+    object is always read as the document, so the body goes in as one.
+    """
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
-    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=True)
+    parsed = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=True)
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
     reason = f"{type(problem).__name__}: {problem}" if problem is not None else None
     if not parsed.get("version"):

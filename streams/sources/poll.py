@@ -32,7 +32,7 @@ from storage.types import SourcePoll
 from streams.neardup import NearDupIndex
 from streams.records import NewsItem
 from streams.sources.backoff import retry_at
-from streams.sources.errors import SourceError
+from streams.sources.errors import FetchStopped, SourceError
 from streams.sources.feeds import Feed
 from streams.sources.http import Fetched
 from streams.sources.normalise import NotAFeed, normalise_feed, parse_feed
@@ -52,7 +52,13 @@ class Sink(Protocol):
 
 class Fetch(Protocol):
     def __call__(
-        self, url: str, *, allow_private: bool, etag: str | None, last_modified: str | None
+        self,
+        url: str,
+        *,
+        allow_private: bool,
+        allow_ports: tuple[int, ...],
+        etag: str | None,
+        last_modified: str | None,
     ) -> Fetched: ...
 
 
@@ -81,10 +87,15 @@ def poll_feed(feed: Feed, state: FeedState, ctx: PollContext) -> SourcePoll:
     """Poll ``feed`` once; update ``state``; return (and record) what happened.
 
     Never raises for anything a feed, the network, the broker or the database can do.
+    A poll abandoned because the scheduler stops is neither recorded nor counted as a
+    failure (the feed is polled as due after the restart).
     """
     now = ctx.clock()
     try:
         poll = _poll(feed, state, ctx, now)
+    except FetchStopped:  # the scheduler is stopping: not the feed's failure, not recorded
+        log.info("feed %s: poll abandoned, stopping", feed.name)
+        return SourcePoll(feed=feed.name, fetched_at=now, ok=False, url=feed.url, error="stopping")
     except SourceError as e:
         poll = _failed(feed, state, ctx, now, str(e), e.status, e.retry_after)
     except StorageError as e:  # an outage: one line, no traceback per poll
@@ -135,6 +146,7 @@ def _poll(feed: Feed, state: FeedState, ctx: PollContext, now: datetime) -> Sour
     fetched = ctx.fetch(
         feed.url,
         allow_private=feed.allow_private_network,
+        allow_ports=feed.allow_ports,
         etag=state.etag,
         last_modified=state.last_modified,
     )

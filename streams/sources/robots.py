@@ -77,11 +77,20 @@ class RobotsCache:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def rules(self, url: str) -> RobotsRules:
+    def rules(
+        self, url: str, acquire: Callable[[threading.Lock], None] | None = None
+    ) -> RobotsRules:
+        """The rules for ``url``'s origin. ``acquire`` takes the origin's lock while
+        another caller fetches its robots.txt (it may raise, e.g. at a deadline);
+        without it the wait is unbounded."""
         origin = robots_url(url)
         with self._guard:
             lock = self._locks.setdefault(origin, threading.Lock())
-        with lock:  # one fetch per origin, however many feeds ask at once
+        if acquire is None:
+            lock.acquire()
+        else:
+            acquire(lock)
+        try:  # one fetch per origin, however many feeds ask at once
             cached = self._rules.get(origin)
             if cached is not None and cached[0] > self._clock():
                 return cached[1]
@@ -89,3 +98,5 @@ class RobotsCache:
             ttl = self._ttl if not rules.disallow_all else min(self._ttl, FAILURE_TTL_S)
             self._rules[origin] = (self._clock() + ttl, rules)
             return rules
+        finally:
+            lock.release()

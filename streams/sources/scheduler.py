@@ -53,6 +53,7 @@ class FeedScheduler:
         self.feeds: dict[str, Feed] = {}
         self.on_poll = on_poll
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
         self._grace = max(1, round(options.misfire_grace_s))
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(options.concurrency)},
@@ -72,7 +73,10 @@ class FeedScheduler:
         self._scheduler.resume()
 
     def shutdown(self) -> None:
-        """Stop scheduling and wait for the polls in flight."""
+        """Stop scheduling and wait for the polls in flight (a fetch ends within a
+        fraction of a second of its stop event being set); polls still queued for a
+        free thread do not start."""
+        self._stopping.set()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
 
@@ -136,7 +140,7 @@ class FeedScheduler:
         with self._lock:
             feed = self.feeds.get(name)
             state = self.states.setdefault(name, FeedState())
-        if feed is None:
+        if feed is None or self._stopping.is_set():
             return None
         now = self.ctx.clock()
         if state.retry_at is not None and now < state.retry_at:

@@ -16,3 +16,26 @@ def feed_server() -> Iterator[FeedServer]:
     yield server
     server.httpd.shutdown()
     server.httpd.server_close()
+
+
+@pytest.fixture
+def other_server() -> Iterator[FeedServer]:
+    """A second server on another port of 127.0.0.1 (a database next to the feeds)."""
+    server = FeedServer()
+    server.thread.start()
+    yield server
+    server.httpd.shutdown()
+    server.httpd.server_close()
+
+
+@pytest.fixture
+def second_loopback() -> Iterator[FeedServer]:
+    """A server on 127.0.0.2: another network than 127.0.0.1/32."""
+    try:
+        server = FeedServer("127.0.0.2")
+    except OSError as e:  # a system whose loopback is 127.0.0.1 alone
+        pytest.skip(f"cannot listen on 127.0.0.2: {e}")
+    server.thread.start()
+    yield server
+    server.httpd.shutdown()
+    server.httpd.server_close()

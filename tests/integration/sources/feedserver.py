@@ -26,6 +26,7 @@ class Reply:
     delay: float = 0.0  # seconds before the status line
     drip: float = 0.0  # seconds between body chunks (no Content-Length)
     chunk: int = 1024
+    header_drip: float = 0.0  # seconds between single bytes of the status line and headers
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ Route = Reply | Callable[[Seen], Reply]
 
 
 class FeedServer:
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[Seen] = []
         server = self
@@ -61,6 +62,9 @@ class FeedServer:
             def _send(self, reply: Reply) -> None:
                 if reply.delay:
                     time.sleep(reply.delay)
+                if reply.header_drip:
+                    self._dribble(reply)
+                    return
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
@@ -76,6 +80,19 @@ class FeedServer:
                 self.end_headers()
                 self.wfile.write(reply.body)
 
+            def _dribble(self, reply: Reply) -> None:
+                """Status line and headers one byte at a time (until the client hangs
+                up), then the body."""
+                head = [f"HTTP/1.1 {reply.status} Whatever"]
+                head += [f"{k}: {v}" for k, v in reply.headers.items()]
+                head += [f"Content-Length: {len(reply.body)}", "Connection: close", "", ""]
+                for byte in "\r\n".join(head).encode():
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(reply.header_drip)
+                self.wfile.write(reply.body)
+                self.close_connection = True
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
@@ -85,12 +102,13 @@ class FeedServer:
             def handle_error(self, request: Any, client_address: Any) -> None:
                 pass  # a client that hangs up early is what several tests do
 
-        self.httpd = Server(("127.0.0.1", 0), Handler)
+        self.host = host
+        self.httpd = Server((host, 0), Handler)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def hits(self, path: str) -> list[Seen]:
         return [r for r in self.requests if r.path == path]

@@ -234,3 +234,134 @@ def test_one_request_at_a_time_per_host_with_a_delay(feed_server: FeedServer) ->
     assert len(starts) == 3
     # each request waits for the previous to end (0.3 s) plus the delay (0.5 s)
     assert all(b - a >= 0.75 for a, b in itertools.pairwise(starts))
+
+
+# --- one deadline over every wait of a fetch ------------------------------------------
+
+DRIBBLE = Reply(200, b"<rss/>", {"Content-Type": "application/rss+xml"}, header_drip=0.05)
+
+
+def test_headers_dribbled_a_byte_at_a_time_hit_the_deadline(feed_server: FeedServer) -> None:
+    # ~140 header bytes at 0.05 s each: no single read waits 1 s, the whole takes 7 s
+    feed_server.routes["/dribble"] = DRIBBLE
+    started = time.monotonic()
+    with pytest.raises(FetchError, match=r"gave up after 1\.5s"):
+        fetcher(read_timeout=1.0, deadline=1.5).fetch(
+            feed_server.url("/dribble"), allow_private=True
+        )
+    assert time.monotonic() - started < 2.5
+
+
+def test_a_dribbling_robots_txt_is_under_the_same_deadline(feed_server: FeedServer) -> None:
+    feed_server.routes["/robots.txt"] = DRIBBLE
+    feed_server.serve_file("/feed", "rss2.xml")
+    started = time.monotonic()
+    with pytest.raises(FetchError, match=r"robots\.txt unreachable: gave up after 1\.5s"):
+        fetcher(read_timeout=1.0, deadline=1.5).fetch(feed_server.url("/feed"), allow_private=True)
+    assert time.monotonic() - started < 2.5
+    assert not feed_server.hits("/feed")
+
+
+def test_a_slow_feed_holds_its_host_only_until_the_others_deadline(
+    feed_server: FeedServer,
+) -> None:
+    import threading
+
+    feed_server.routes["/dribble"] = DRIBBLE
+    feed_server.serve_file("/fast", "rss2.xml")
+    f = fetcher(read_timeout=1.0, deadline=1.5)
+    f.fetch(feed_server.url("/fast"), allow_private=True)  # robots.txt is cached
+
+    def slow_fetch() -> None:
+        with pytest.raises(FetchError, match="gave up after"):
+            f.fetch(feed_server.url("/dribble"), allow_private=True)
+
+    slow = threading.Thread(target=slow_fetch)
+    slow.start()
+    time.sleep(0.3)  # the slow one holds the host's turn
+    started = time.monotonic()
+    got = f.fetch(feed_server.url("/fast"), allow_private=True)  # after the slow one's end
+    assert got.status == 200 and time.monotonic() - started < 1.5
+    slow.join(timeout=5)
+    assert not slow.is_alive()
+
+
+def test_a_stop_ends_a_fetch_in_flight_at_once(feed_server: FeedServer) -> None:
+    import threading
+
+    feed_server.routes["/dribble"] = DRIBBLE
+    feed_server.routes["/robots.txt"] = Reply(404)
+    stop = threading.Event()
+    f = Fetcher(
+        FetchLimits(user_agent=UA, host_delay=0.0, read_timeout=60.0, deadline=60.0), stop=stop
+    )
+    errors: list[Exception] = []
+
+    def run() -> None:
+        try:
+            f.fetch(feed_server.url("/dribble"), allow_private=True)
+        except FetchError as e:
+            errors.append(e)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    wait_for = time.monotonic() + 5
+    while not feed_server.hits("/dribble") and time.monotonic() < wait_for:
+        time.sleep(0.05)
+    time.sleep(0.3)  # inside the headers
+    stopped_at = time.monotonic()
+    stop.set()
+    thread.join(timeout=5)
+    assert not thread.is_alive() and time.monotonic() - stopped_at < 1.0
+    assert [str(e) for e in errors] == ["stopping"]
+
+
+# --- a feed's grant holds for its own requests and redirects, on its own ports ----------
+
+
+def test_an_allowed_network_is_granted_only_to_the_feeds_in_it(
+    feed_server: FeedServer, second_loopback: FeedServer
+) -> None:
+    # both networks are allowed, the feed's URL is in the first: the second is not its
+    second_loopback.serve_file("/feed", "rss2.xml")
+    feed_server.routes["/start"] = Reply(302, b"", {"Location": second_loopback.url("/feed")})
+    trusted = tuple(ipaddress.ip_network(n) for n in ("127.0.0.1/32", "127.0.0.2/32"))
+    f = fetcher(allowed_networks=trusted)
+    with pytest.raises(
+        FetchError, match=r"refused \(redirect hop 1\): 127\.0\.0\.2 is a loopback address"
+    ):
+        f.fetch(feed_server.url("/start"), allow_private=False)
+    assert second_loopback.requests == []
+    # the feed whose URL is in the second network is granted that one
+    got = f.fetch(second_loopback.url("/feed"), allow_private=False)
+    assert got.status == 200
+
+
+@pytest.mark.parametrize("private", [True, False], ids=["allow_private", "allowed-network"])
+def test_a_redirect_to_another_port_of_a_granted_host_is_refused(
+    feed_server: FeedServer, other_server: FeedServer, private: bool
+) -> None:
+    other_server.serve_file("/db", "rss2.xml")  # a database listening next to the feeds
+    feed_server.routes["/start"] = Reply(302, b"", {"Location": other_server.url("/db")})
+    f = fetcher(allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),))
+    with pytest.raises(
+        FetchError,
+        match=rf"refused \(redirect hop 1\): .*port {other_server.port} is not one of the "
+        rf"feed's ports \({feed_server.port}\); list it in allow_ports",
+    ):
+        f.fetch(feed_server.url("/start"), allow_private=private)
+    assert other_server.requests == []  # not even its robots.txt
+    # the feed lists the port: its redirects may go there
+    got = f.fetch(
+        feed_server.url("/start"), allow_private=private, allow_ports=(other_server.port,)
+    )
+    assert got.status == 200 and got.url == other_server.url("/db")
+
+
+def test_a_feed_outside_the_allowed_networks_is_granted_nothing(feed_server: FeedServer) -> None:
+    # 127.0.0.1 is not in the allowed network, so the feed is granted nothing: its
+    # allow_ports opens no port of a private address, its redirect into loopback is refused
+    feed_server.routes["/start"] = Reply(302, b"", {"Location": feed_server.url("/feed")})
+    f = fetcher(allowed_networks=(ipaddress.ip_network("10.0.0.0/8"),))
+    with pytest.raises(FetchError, match=r"127\.0\.0\.1 is a loopback address \(set allow_priv"):
+        f.fetch(feed_server.url("/start"), allow_private=False, allow_ports=(feed_server.port,))

@@ -212,3 +212,60 @@ def test_no_feed_file_is_a_usage_error(env: dict[str, str]) -> None:
         [FINSENT, "scheduler"], env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2 and "FINSENT_FEEDS_FILE" in done.stderr
+
+
+def test_feeds_dribbling_their_headers_neither_starve_the_others_nor_delay_sigterm(
+    feed_server: FeedServer, env: dict[str, str], db: Engine, tmp_path: Path
+) -> None:
+    """As many feeds as polling threads (FINSENT_FEEDS_CONCURRENCY, 4), each on its own
+    host, send their headers a byte every half second (a minute in all): each poll
+    ends at the fetch deadline (3 s), a feed added meanwhile is polled, and SIGTERM
+    stops the process at once, polls in flight or not."""
+    import time
+
+    slow: list[FeedServer] = []
+    proc: FinsentProcess | None = None
+    try:
+        for n in range(2, 6):  # 127.0.0.2-5: four hosts, four host turns
+            server = FeedServer(f"127.0.0.{n}")
+            server.thread.start()
+            server.routes["/feed"] = Reply(200, b"<rss/>", header_drip=0.5)
+            slow.append(server)
+        feeds_path = Path(env["FINSENT_FEEDS_FILE"])
+        lines = ["feeds:"] + [
+            f"  - {{name: slow{n}, url: '{s.url('/feed')}', interval: 1, "
+            "allow_private_network: true}"
+            for n, s in enumerate(slow)
+        ]
+        feeds_path.write_text("\n".join(lines) + "\n")
+        env["FINSENT_FEEDS_CONCURRENCY"] = "4"
+        proc = FinsentProcess(["scheduler"], env, tmp_path / "dribble.log").start()
+        proc.wait_for_log("scheduler: 4 feeds", timeout=60)
+        wait_until(lambda: all(s.hits("/feed") for s in slow), 30, "four polls in flight")
+
+        feed_server.serve_file("/rss2", "rss2.xml")
+        lines.append(
+            f"  - {{name: rss2, url: '{feed_server.url('/rss2')}', interval: 60, "
+            "allow_private_network: true}"
+        )
+        feeds_path.write_text("\n".join(lines) + "\n")  # reloaded, queued behind them
+        wait_until(
+            lambda: "rss2" in health(db) and health(db)["rss2"].items_new == 3,
+            15,
+            "the added feed polled while the slow ones dribble",
+        )
+        h = health(db)
+        for n in range(4):
+            assert "gave up after 3s" in (h[f"slow{n}"].last_error or ""), h[f"slow{n}"]
+
+        wait_until(lambda: all(len(s.hits("/feed")) >= 2 for s in slow), 30, "polls in flight")
+        started = time.monotonic()
+        assert proc.stop(timeout=10) == 0
+        assert time.monotonic() - started < 5
+        assert "scheduler stopped" in proc.log() and "Traceback" not in proc.log()
+    finally:
+        if proc is not None:
+            proc.kill()
+        for s in slow:
+            s.httpd.shutdown()
+            s.httpd.server_close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,7 @@ from streams.sources.addresses import (
     check_address,
     check_url,
     classify,
+    feed_policy,
     parse_networks,
     resolve_checked,
 )
@@ -122,3 +124,58 @@ def test_literals_are_not_resolved() -> None:
 def test_a_name_without_addresses() -> None:
     with pytest.raises(AddressRefused, match="no address"):
         resolve_checked("empty.test", 80, STRICT, lambda host, port: [])
+
+
+# --- a feed's grant: its own networks, its own ports ----------------------------------
+
+PROXY_NET = ipaddress.ip_network("10.1.0.0/16")
+
+
+def resolver_of(table: dict[str, list[str]]) -> Any:
+    def resolve(host: str, port: int) -> list[str]:
+        return table[host]
+
+    return resolve
+
+
+def test_a_public_feed_is_granted_no_allowed_network() -> None:
+    resolve = resolver_of({"news.example": ["93.184.216.34"], "proxy.internal": ["10.1.2.3"]})
+    policy = feed_policy(
+        "https://news.example/rss",
+        allow_private=False,
+        allowed_networks=(PROXY_NET,),
+        resolver=resolve,
+    )
+    assert policy == AddressPolicy()
+    # so a redirect from it into the allowed network is refused
+    with pytest.raises(AddressRefused, match=r"10\.1\.2\.3 is a private address"):
+        resolve_checked("proxy.internal", 80, policy, resolve)
+
+
+def test_a_feed_in_an_allowed_network_is_granted_that_network_on_its_ports() -> None:
+    resolve = resolver_of({"proxy.internal": ["10.1.2.3"]})
+    other = ipaddress.ip_network("192.168.0.0/16")
+    policy = feed_policy(
+        "http://proxy.internal:8080/rss",
+        allow_private=False,
+        allow_ports=(8443,),
+        allowed_networks=(PROXY_NET, other),
+        resolver=resolve,
+    )
+    assert policy == AddressPolicy(False, (PROXY_NET,), (8080, 8443))
+    assert str(check_address("10.1.9.9", policy, 8443)) == "10.1.9.9"
+    with pytest.raises(AddressRefused, match="port 5432 is not one of the feed's ports"):
+        check_address("10.1.2.3", policy, 5432)
+    with pytest.raises(AddressRefused, match=r"192\.168\.1\.1 is a private address"):
+        check_address("192.168.1.1", policy, 8080)  # allowed, but not to this feed
+    assert str(check_address("8.8.8.8", policy, 5432)) == "8.8.8.8"  # public: any port
+
+
+def test_allow_private_network_holds_on_the_feeds_ports_only() -> None:
+    policy = feed_policy("https://127.0.0.1/rss", allow_private=True)
+    assert policy == AddressPolicy(True, (), (443,))
+    assert str(check_address("10.9.9.9", policy, 443)) == "10.9.9.9"
+    with pytest.raises(AddressRefused, match=r"port 6379 is not one of the feed's ports \(443\)"):
+        resolve_checked("127.0.0.1", 6379, policy)
+    with pytest.raises(AddressRefused, match="only http and https"):
+        feed_policy("ftp://127.0.0.1/rss", allow_private=True)

@@ -99,6 +99,13 @@ def test_bad_durations(value: object) -> None:
         ("{name: '', url: 'https://x.example/', interval: 60}", "name"),
         ("{name: 'a/b', url: 'https://x.example/', interval: 60}", "name"),
         ("just a string", "must be a mapping"),
+        ("{name: a, url: 'https://x.example/', interval: 60, allow_ports: 8080}", "allow_ports"),
+        ("{name: a, url: 'https://x.example/', interval: 60, allow_ports: []}", "allow_ports"),
+        ("{name: a, url: 'https://x.example/', interval: 60, allow_ports: [0]}", "1-65535"),
+        ("{name: a, url: 'https://x.example/', interval: 60, allow_ports: [65536]}", "1-65535"),
+        ("{name: a, url: 'https://x.example/', interval: 60, allow_ports: ['80']}", "allow_ports"),
+        ("{name: a, url: 'https://x.example/', interval: 60, allow_ports: [true]}", "allow_ports"),
+        ("{name: a, url: 'https://x.example/', interval: 60, allow_port: [80]}", "unknown key"),
     ],
 )
 def test_a_bad_entry_names_the_file_and_its_line(tmp_path: Path, entry: str, message: str) -> None:
@@ -143,3 +150,21 @@ def test_an_empty_file_or_list_has_no_feeds(tmp_path: Path) -> None:
 def test_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigFileError, match="no such file"):
         load_feeds(tmp_path / "nope.yaml")
+
+
+def test_allow_ports(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+feeds:
+  - name: proxy
+    url: http://10.0.0.5:8080/rss
+    interval: 60
+    allow_private_network: true
+    allow_ports: [8443, 8080, 8443]
+  - {name: plain, url: "http://two.example/atom", interval: 90}
+""",
+    )
+    proxy, plain = load_feeds(path)
+    assert proxy.allow_ports == (8080, 8443) and proxy.allow_private_network
+    assert plain.allow_ports == ()

@@ -239,3 +239,64 @@ def test_external_entities_are_not_read() -> None:
     )
     (item,) = items_of(body)
     assert "root:" not in item.title and item.title.endswith("leak")
+
+
+LOCAL_TITLE = "Local file headline that must never be published"
+
+
+@pytest.fixture
+def local_feed(tmp_path: Path) -> Path:
+    path = tmp_path / "local.xml"
+    path.write_bytes(rss_item(f"<title>{LOCAL_TITLE}</title><link>https://a.example/x</link>"))
+    return path
+
+
+def parsed_titles(body: bytes) -> list[str]:
+    try:
+        parsed = parse_feed(body, url="https://feeds.example/feed.xml", content_type=None)
+    except NotAFeed:
+        return []
+    return [str(e.get("title")) for e in parsed.entries]
+
+
+def test_a_body_that_is_a_local_path_is_not_opened(local_feed: Path) -> None:
+    for body in (
+        str(local_feed).encode(),
+        str(local_feed).encode() + b"\n",
+        local_feed.as_uri().encode(),  # file:///...
+        b"feed:" + local_feed.as_uri().encode(),
+    ):
+        assert LOCAL_TITLE not in parsed_titles(body), body
+        with pytest.raises(NotAFeed):
+            parse_feed(body, url="https://feeds.example/feed.xml", content_type=None)
+
+
+def test_a_body_of_dev_zero_returns_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    import feedparser.api
+
+    opened: list[object] = []
+
+    def spy(name: object, *args: object, **kw: object) -> None:
+        opened.append(name)  # before the fix: /dev/zero read until memory runs out
+        raise AssertionError(f"feedparser opened {name!r}")
+
+    monkeypatch.setattr(feedparser.api, "open", spy, raising=False)
+    started = time.monotonic()
+    for body in (b"/dev/zero", b"/dev/zero\n", b"/etc/hostname"):
+        with pytest.raises(NotAFeed):
+            parse_feed(body, url="https://feeds.example/feed.xml", content_type=None)
+    assert opened == [] and time.monotonic() - started < 1
+
+
+def test_a_body_that_is_a_url_is_not_fetched(monkeypatch: pytest.MonkeyPatch) -> None:
+    import urllib.request
+
+    def no_network(*args: object, **kw: object) -> None:
+        raise AssertionError("feedparser tried to fetch the body as a URL")
+
+    monkeypatch.setattr(urllib.request.OpenerDirector, "open", no_network)
+    for body in (b"http://127.0.0.1:9/feed.xml", b"https://feeds.example/feed.xml"):
+        with pytest.raises(NotAFeed):
+            parse_feed(body, url="https://feeds.example/feed.xml", content_type=None)

@@ -149,6 +149,25 @@ def test_a_crashing_fetch_is_a_failed_poll_not_a_dead_scheduler() -> None:
     assert store.polls == [poll]
 
 
+def test_a_poll_abandoned_at_a_stop_is_no_failure_and_nothing_runs_after_shutdown() -> None:
+    from streams.sources.errors import FetchStopped
+
+    calls: list[str] = []
+
+    def fetch(url: str, **kw: Any) -> Fetched:
+        calls.append(url)
+        raise FetchStopped("stopping")
+
+    store = Memory()
+    s = FeedScheduler(context(fetch, store, Sink()), ScheduleOptions())
+    s.apply([feed("a")])
+    poll = s.run_once("a")
+    assert poll is not None and not poll.ok and poll.error == "stopping"
+    assert store.polls == [] and s.states["a"] == FeedState()  # no failure, no rest
+    s.shutdown()
+    assert s.run_once("a") is None and len(calls) == 1  # a poll queued at shutdown
+
+
 def test_a_failing_store_does_not_escape() -> None:
     class Broken(Memory):
         def record_poll(self, poll: SourcePoll) -> None:
