@@ -345,6 +345,13 @@ class SourcesSettings(_Concern):
         le=30 * 86_400,
         description="Seconds an earlier story counts as the first report of a copy.",
     )
+    dup_max_titles: int = Field(
+        default=200_000,
+        ge=1_000,
+        le=10_000_000,
+        description="Titles the near-duplicate memory keeps at most (about 1.2 KB each); "
+        "past it the oldest are forgotten first.",
+    )
     remember_days: float = Field(
         default=90.0,
         gt=0,

@@ -151,15 +151,24 @@ class NearDupIndex:
             if not entries:
                 del self._buckets[key]
 
-    def check(self, item_id: str, title: str, at: datetime) -> str | None:
+    def signature_of(self, title: str) -> Signature:
+        """The title's MinHash signature: the costly part of a check, and one that needs
+        no state of the index (callers may compute it outside their locks)."""
+        return self.hasher.signature(shingles(normalise_title(title)))
+
+    def check(
+        self, item_id: str, title: str, at: datetime, signature: Signature | None = None
+    ) -> str | None:
         """The id of the earliest remembered near-duplicate of ``title``, or None; then
         remember this title (a duplicate is remembered too, pointing at the same story).
-        An id already remembered gets the same answer again and is not added twice."""
+        An id already remembered gets the same answer again and is not added twice.
+        ``signature``: ``signature_of(title)`` when the caller computed it already."""
         self._evict(at)
         known = self._by_id.get(item_id)
         if known is not None:
             return known.root if known.root != item_id else None
-        signature = self.hasher.signature(shingles(normalise_title(title)))
+        if signature is None:
+            signature = self.signature_of(title)
         keys = self._keys(signature)
         best = self._earliest_match(item_id, signature, keys)
         root = best.root if best is not None else None

@@ -48,6 +48,7 @@ def service_config(settings: Settings, feeds_file: Path) -> ServiceConfig:
         max_backoff_s=s.max_backoff,
         dup_threshold=s.dup_threshold,
         dup_window_s=s.dup_window,
+        dup_max_titles=s.dup_max_titles,
         remember_days=s.remember_days,
         watch_interval_s=s.watch_interval,
     )

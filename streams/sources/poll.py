@@ -13,8 +13,10 @@ Order matters for "never twice, never lost":
    so an unacknowledged item is fetched and sent again at the next poll.
 
 Steps 1-4 run under one lock per scheduler, so two feeds carrying the same link in
-the same second publish it once. A crash between 3 and 4 republishes at most one
-poll's items; the worker's idempotent storage absorbs them.
+the same second publish it once. The titles' MinHash signatures are computed before the
+lock is taken; under it each title costs a bounded look-up (``NearDupIndex``). A crash
+between 3 and 4 republishes at most one poll's items; the worker's idempotent storage
+absorbs them.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Protocol
 from storage.exceptions import StorageError
 from storage.feeds import PublishedRecord
 from storage.types import SourcePoll
-from streams.neardup import NearDupIndex
+from streams.neardup import NearDupIndex, Signature
 from streams.records import NewsItem
 from streams.sources.backoff import retry_at
 from streams.sources.errors import FetchStopped, SourceError
@@ -164,9 +166,10 @@ def _poll(feed: Feed, state: FeedState, ctx: PollContext, now: datetime) -> Sour
     for reason in normalised.rejected[:5]:
         log.info("feed %s: refused %s", feed.name, reason)
     items = sorted(normalised.items, key=lambda i: (i.published_at, i.id))
+    signatures = {i.id: ctx.dedup.signature_of(i.title) for i in items}  # outside the lock
     with ctx.lock:
         known = ctx.store.already_published([i.id for i in items])
-        fresh = [_mark(i, ctx.dedup, now) for i in items if i.id not in known]
+        fresh = [_mark(i, ctx.dedup, now, signatures[i.id]) for i in items if i.id not in known]
         acked = set(ctx.sink.send_batch(fresh)) if fresh else set()
         sent = [i for i in fresh if i.id in acked]
         ctx.store.remember(
@@ -211,7 +214,7 @@ def _poll(feed: Feed, state: FeedState, ctx: PollContext, now: datetime) -> Sour
     )
 
 
-def _mark(item: NewsItem, dedup: NearDupIndex, now: datetime) -> NewsItem:
+def _mark(item: NewsItem, dedup: NearDupIndex, now: datetime, signature: Signature) -> NewsItem:
     """The item with ``duplicate_of`` set when it copies a story seen in the window."""
-    root = dedup.check(item.id, item.title, now)
+    root = dedup.check(item.id, item.title, now, signature)
     return item.model_copy(update={"duplicate_of": root}) if root is not None else item

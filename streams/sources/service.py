@@ -38,6 +38,7 @@ class ServiceConfig:
     max_backoff_s: float
     dup_threshold: float
     dup_window_s: float
+    dup_max_titles: int
     remember_days: float
     watch_interval_s: float
 
@@ -66,10 +67,10 @@ def file_fingerprint(path: Path) -> str | None:
         return None
 
 
-def load_index(engine: Engine, threshold: float, window_s: float) -> NearDupIndex:
+def load_index(engine: Engine, threshold: float, window_s: float, max_titles: int) -> NearDupIndex:
     """The near-duplicate memory, refilled with what was published in the window."""
     window = timedelta(seconds=window_s)
-    index = NearDupIndex(threshold=threshold, window=window)
+    index = NearDupIndex(threshold=threshold, window=window, max_entries=max_titles)
     since = datetime.now(UTC) - window
     for record in feed_store.recent_published(engine, since):
         assert record.title is not None and record.published_at is not None
@@ -103,7 +104,7 @@ class SchedulerService:
         self.stop = stop or threading.Event()
         self.reload_requested = threading.Event()
         self.fetcher = Fetcher(config.limits, resolver=resolver, stop=self.stop)
-        index = load_index(engine, config.dup_threshold, config.dup_window_s)
+        index = load_index(engine, config.dup_threshold, config.dup_window_s, config.dup_max_titles)
         log.info(
             "near-duplicate memory: %d titles of the last %gs", len(index), config.dup_window_s
         )

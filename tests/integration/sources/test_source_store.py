@@ -56,7 +56,7 @@ def test_the_near_duplicate_memory_is_rebuilt_from_the_window(db: Engine) -> Non
         ],
     )
     assert [r.id for r in recent_published(db, now - timedelta(days=1))] == ["first", "copy"]
-    index = load_index(db, threshold=0.6, window_s=86_400)
+    index = load_index(db, threshold=0.6, window_s=86_400, max_titles=1_000)
     assert len(index) == 2
     assert index.check("late", "Oil Prices Jump As OPEC Cuts Output | Other", now) == "first"
     assert index.check("again", "Fed holds rates steady", now) is None  # outside the window
