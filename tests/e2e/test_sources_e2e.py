@@ -19,11 +19,8 @@ from tests.processes import FinsentProcess, wait_until
 
 @pytest.fixture
 def feed_server() -> Iterator[FeedServer]:
-    server = FeedServer()
-    server.thread.start()
-    yield server
-    server.httpd.shutdown()
-    server.httpd.server_close()
+    with FeedServer().running() as server:
+        yield server
 
 
 OUTLETS = {

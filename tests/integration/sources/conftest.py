@@ -11,21 +11,15 @@ from tests.integration.sources.feedserver import FeedServer
 
 @pytest.fixture
 def feed_server() -> Iterator[FeedServer]:
-    server = FeedServer()
-    server.thread.start()
-    yield server
-    server.httpd.shutdown()
-    server.httpd.server_close()
+    with FeedServer().running() as server:
+        yield server
 
 
 @pytest.fixture
 def other_server() -> Iterator[FeedServer]:
     """A second server on another port of 127.0.0.1 (a database next to the feeds)."""
-    server = FeedServer()
-    server.thread.start()
-    yield server
-    server.httpd.shutdown()
-    server.httpd.server_close()
+    with FeedServer().running() as server:
+        yield server
 
 
 @pytest.fixture
@@ -35,7 +29,5 @@ def second_loopback() -> Iterator[FeedServer]:
         server = FeedServer("127.0.0.2")
     except OSError as e:  # a system whose loopback is 127.0.0.1 alone
         pytest.skip(f"cannot listen on 127.0.0.2: {e}")
-    server.thread.start()
-    yield server
-    server.httpd.shutdown()
-    server.httpd.server_close()
+    with server.running():
+        yield server

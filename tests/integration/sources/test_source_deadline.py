@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from storage.types import SourcePoll
 from streams.neardup import NearDupIndex
 from streams.sources.feeds import Feed
 from streams.sources.http import Fetcher, FetchLimits
 from streams.sources.poll import PollContext
 from streams.sources.scheduler import FeedScheduler, ScheduleOptions
 from tests.integration.sources.feedserver import FeedServer, Reply
+from tests.sources_support import Memory, Sink
 
 UA = "finsent-test/1.0 (+tests)"
 #: ~140 bytes of status line and headers at 0.05 s a byte: 7 s, no read waits 1 s.
@@ -36,24 +36,6 @@ def url(server: FeedServer, host: str, path: str) -> str:
     return f"http://{host}.test:{server.port}{path}"
 
 
-class Memory:
-    def __init__(self) -> None:
-        self.published: set[str] = set()
-        self.polls: list[SourcePoll] = []
-
-    def already_published(self, ids: list[str]) -> set[str]:
-        return self.published & set(ids)
-
-    def remember(self, records: list[Any]) -> None:
-        self.published |= {r.id for r in records}
-
-    def record_poll(self, poll: SourcePoll) -> None:
-        self.polls.append(poll)
-
-    def send_batch(self, items: list[Any]) -> list[str]:
-        return [i.id for i in items]
-
-
 @pytest.fixture
 def run_scheduler() -> Iterator[Callable[[float], tuple[FeedScheduler, Memory, threading.Event]]]:
     built: list[tuple[FeedScheduler, threading.Event]] = []
@@ -65,7 +47,7 @@ def run_scheduler() -> Iterator[Callable[[float], tuple[FeedScheduler, Memory, t
         ctx = PollContext(
             fetch=Fetcher(limits, stop=stop, resolver=loopback).fetch,
             store=memory,
-            sink=memory,
+            sink=Sink(),
             dedup=NearDupIndex(),
             lock=threading.Lock(),
             max_backoff_s=1,

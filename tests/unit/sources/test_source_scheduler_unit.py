@@ -19,6 +19,7 @@ from streams.sources.http import Fetched
 from streams.sources.metrics import SourceMetrics
 from streams.sources.poll import FeedState, PollContext
 from streams.sources.scheduler import FeedScheduler, ScheduleOptions, jitter_for
+from tests.sources_support import Memory, Sink
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
 RSS = (
@@ -26,30 +27,6 @@ RSS = (
     b"<item><title>Chipmaker shares soar</title><link>https://a.example/1</link></item>"
     b"</channel></rss>"
 )
-
-
-class Memory:
-    def __init__(self) -> None:
-        self.published: set[str] = set()
-        self.polls: list[SourcePoll] = []
-
-    def already_published(self, ids: list[str]) -> set[str]:
-        return self.published & set(ids)
-
-    def remember(self, records: list[Any]) -> None:
-        self.published |= {r.id for r in records}
-
-    def record_poll(self, poll: SourcePoll) -> None:
-        self.polls.append(poll)
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    def send_batch(self, items: list[Any]) -> list[str]:
-        self.sent += [i.id for i in items]
-        return [i.id for i in items]
 
 
 @pytest.fixture(autouse=True)
