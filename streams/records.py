@@ -2,25 +2,28 @@
 
 Everything that arrives from Kafka is untrusted: ``parse_news_item`` turns raw bytes into
 a clean NewsItem or raises ``InvalidRecord`` with a one-line reason, which the agent
-sends to the dead-letter topic. Text is cleaned, not trusted: HTML tags are stripped,
-entities decoded, control characters removed, whitespace collapsed.
+sends to the dead-letter topic. This is the one boundary every item passes, whatever
+wrote it (the feed scheduler, ``finsent publish``/``replay``, any Kafka client): text
+goes through ``streams.text.html_to_text`` (the feeds' own cleaner: an HTML parser,
+tags and scripts dropped, entities decoded, control characters removed, whitespace
+collapsed), lengths are capped, URLs must be http(s) and are percent-escaped.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import json
 import re
 import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from streams.exceptions import InvalidRecord
+from streams.text import html_to_text
 from streams.urls import canonical_url
 
 SCHEMA_VERSION = 1
@@ -38,9 +41,8 @@ EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 _ID_RE = re.compile(r"^[A-Za-z0-9._:-]+$")
 _TOPIC_HINT_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
 MAX_TOPIC_HINTS = 20
-_TAG_RE = re.compile(r"<[^>]*>")
-_SCRIPT_RE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
-_SPACE_RE = re.compile(r"\s+")
+#: What a URL may hold unescaped (RFC 3986 reserved and unreserved characters, and "%").
+URL_SAFE = ":/?#[]@!$&'()*+,;=%~-._"
 
 Label = Literal["negative", "neutral", "positive"]
 
@@ -123,16 +125,6 @@ def stable_id(url: str | None, source: str, title: str) -> str:
     return hashlib.sha256(basis.encode()).hexdigest()
 
 
-def clean_text(value: str) -> str:
-    """Plain text from whatever a feed sent: no tags, no entities, no control chars."""
-    text = _SCRIPT_RE.sub(" ", value)
-    text = _TAG_RE.sub(" ", text)
-    text = html.unescape(html.unescape(text))
-    text = _TAG_RE.sub(" ", text)  # tags that were entity-encoded
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\t\n" else " " for ch in text)
-    return _SPACE_RE.sub(" ", text).strip()
-
-
 def parse_time(value: Any, field: str) -> datetime:
     """An aware UTC datetime from ISO-8601 text or epoch seconds; naive means UTC."""
     if isinstance(value, bool) or value is None:
@@ -185,7 +177,7 @@ def _text(data: dict[str, Any], field: str, limit: int, *, required: bool) -> st
         raise InvalidRecord(f"{field} must be text, got {type(raw).__name__}")
     if len(raw) > limit * 4:  # bound the cleaning work itself
         raise InvalidRecord(f"{field} is {len(raw):,} characters; at most {limit:,}")
-    cleaned = clean_text(raw)
+    cleaned = html_to_text(raw)
     if len(cleaned) > limit:
         raise InvalidRecord(f"{field} is {len(cleaned):,} characters; at most {limit:,}")
     if required and not cleaned:
@@ -205,7 +197,16 @@ def _url(data: dict[str, Any]) -> str | None:
         raise InvalidRecord(f"url {url[:80]!r} is not an http(s) URL")
     if any(unicodedata.category(ch)[0] == "C" or ch.isspace() for ch in url):
         raise InvalidRecord("url contains whitespace or control characters")
-    return url
+    return escape_url(url)
+
+
+def escape_url(url: str) -> str:
+    """``url`` with every character that RFC 3986 does not allow in a URL (``"<>\\^`{|}``
+    and non-ASCII) percent-encoded; existing escapes are kept."""
+    escaped = quote(url, safe=URL_SAFE)
+    if len(escaped) > MAX_URL_CHARS:
+        raise InvalidRecord("url is longer than 2,048 characters once escaped")
+    return escaped
 
 
 def parse_news_item(

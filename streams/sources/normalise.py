@@ -27,7 +27,7 @@ from streams.records import (
     NewsItem,
     stable_id,
 )
-from streams.sources.text import cut, html_to_text
+from streams.text import cut, html_to_text
 from streams.urls import canonical_url
 
 #: A raw title longer than this is refused, not cleaned (no headline is 64 KiB).

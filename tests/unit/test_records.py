@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import unicodedata
 from datetime import UTC, datetime
 
 import pytest
@@ -12,11 +13,11 @@ import pytest
 from streams.exceptions import InvalidRecord
 from streams.records import (
     MAX_TITLE_CHARS,
-    clean_text,
     dead_letter,
     parse_news_item,
     stable_id,
 )
+from streams.text import html_to_text
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -116,7 +117,36 @@ def test_html_and_script_are_stripped_from_the_title() -> None:
 
 
 def test_encoded_tags_do_not_survive() -> None:
-    assert clean_text("Shares &lt;script&gt;alert(1)&lt;/script&gt; fall") == "Shares alert(1) fall"
+    title = "Shares &lt;script&gt;alert(1)&lt;/script&gt; fall"
+    assert parse_news_item(raw(title=title), now=NOW).title == "Shares fall"
+
+
+#: What the hostile-input review stored through `finsent publish` and foreign producers.
+HOSTILE = [
+    "<img src=x onerror=alert(1)",  # an unterminated tag
+    "Oil <b onmouseover=alert(1)>jumps",
+    "&lt;img src=x onerror=alert(1)&gt; rates",
+    '"><script>alert(1)</script>Fed',
+    "Bank\x00 run\u202e gnidaer",
+    "<scr<script>ipt>alert(1)</script>Gold",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_every_entry_point_gets_the_feeds_cleaner(text: str) -> None:
+    item = parse_news_item(raw(title=f"Markets {text}", source=f"wire {text}"), now=NOW)
+    for cleaned, given in ((item.title, f"Markets {text}"), (item.source, f"wire {text}")):
+        assert cleaned == html_to_text(given)  # the very function the feed normaliser uses
+        assert not re.search(r"<[A-Za-z/!?]", cleaned), cleaned
+        assert "onerror=" not in cleaned or "<" not in cleaned
+        assert not any(unicodedata.category(ch)[0] == "C" for ch in cleaned)
+
+
+def test_urls_are_percent_escaped() -> None:
+    item = parse_news_item(raw(url='https://a.example/x?q="<b>"&r=`{1}`|^'), now=NOW)
+    assert item.url == "https://a.example/x?q=%22%3Cb%3E%22&r=%60%7B1%7D%60%7C%5E"
+    kept = parse_news_item(raw(url="https://a.example/caf%C3%A9?a=1#top"), now=NOW)
+    assert kept.url == "https://a.example/caf%C3%A9?a=1#top"  # escapes are kept, not doubled
 
 
 def test_control_characters_and_whitespace_are_cleaned() -> None:

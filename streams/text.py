@@ -1,4 +1,6 @@
-"""Plain text out of whatever HTML a feed puts in a title or summary.
+"""Plain text out of whatever HTML outside text carries: the one cleaner every entry
+point uses (a feed's titles and summaries, and every record on ``news.raw`` whoever
+wrote it: ``finsent publish``/``replay``, any Kafka client).
 
 A real HTML parser (the standard library's tokenizer), not regular expressions: tags
 are dropped, the contents of script/style/template/noscript are dropped, character
