@@ -19,12 +19,14 @@ from urllib.parse import urlsplit
 
 import feedparser
 
+from streams.exceptions import InvalidRecord
 from streams.records import (
     EARLIEST,
     MAX_BODY_CHARS,
     MAX_TITLE_CHARS,
     MAX_URL_CHARS,
     NewsItem,
+    escape_url,
     stable_id,
 )
 from streams.text import cut, html_to_text
@@ -109,8 +111,10 @@ def entry_url(entry: Mapping[str, Any]) -> str | None:
     parts = urlsplit(link)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
-    url = canonical_url(link)
-    return url if len(url) <= MAX_URL_CHARS else None
+    try:
+        return escape_url(canonical_url(link))  # the same escaping as every record's
+    except InvalidRecord:  # too long once escaped
+        return None
 
 
 def entry_time(entry: Mapping[str, Any], fetched_at: datetime) -> datetime:
