@@ -306,6 +306,21 @@ def test_a_password_guards_every_page(seeded: datetime, configure: Any) -> None:
     assert metric(at, "Mean polarity, last hour").value == "-0.375"
 
 
+def test_wrong_passwords_are_throttled(seeded: datetime, configure: Any) -> None:
+    configure(password="correct horse")
+    at = run()
+    for _ in range(5):
+        at.text_input[0].input("guess")
+        at.button[0].click().run()
+        assert "Wrong password." in [e.value for e in at.error]
+    at.text_input[0].input("correct horse")  # even the right one waits now
+    at.button[0].click().run()
+    assert any(e.value.startswith("Too many wrong passwords") for e in at.error), [
+        e.value for e in at.error
+    ]
+    assert not at.metric
+
+
 def test_oidc_login_when_secrets_configure_auth(seeded: datetime) -> None:
     at = AppTest.from_file(APP, default_timeout=60)
     at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback"}
