@@ -15,6 +15,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -51,8 +52,14 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def port_taken(host: str, port: int, setting: str) -> str | None:
-    """Why ``host:port`` cannot be bound now (a line naming ``setting``), or None."""
+    """Why ``host:port`` cannot be bound now (a line naming ``setting``), or None.
+
+    Bound as servers bind (``SO_REUSEADDR`` on POSIX, which the broker sets too): the
+    TIME-WAIT connections a stopped broker leaves behind do not make its port look taken.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        if os.name == "posix":
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError as e:
@@ -61,6 +68,15 @@ def port_taken(host: str, port: int, setting: str) -> str | None:
                 f"there or choose another port with --port / {setting}"
             )
     return None
+
+
+def die_with_parent() -> None:
+    """In the broker's child process, before it runs (Linux): ask the kernel for SIGTERM
+    when the process that started it dies, even by ``kill -9``, so no broker is orphaned."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -151,6 +167,7 @@ class EmbeddedBroker:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=die_with_parent if sys.platform == "linux" else None,
             )
         log.info("embedded broker starting on %s (pid %d)", url, self._process.pid)
         self._wait_ready()

@@ -93,3 +93,25 @@ def test_cli_runs_until_sigterm(cli_env: dict[str, str]) -> None:
     assert proc.returncode == 0, err
     assert "broker stopped" in out
     assert not answers_metadata("127.0.0.1", port, timeout=0.5)
+
+
+def test_kill_9_of_finsent_broker_leaves_no_broker_behind(cli_env: dict[str, str]) -> None:
+    import psutil
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [FINSENT, "broker", "--port", str(port)], env=cli_env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == f"bootstrap servers: 127.0.0.1:{port}"
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert children, "the broker runs as a child process"
+        proc.kill()
+        proc.wait(timeout=10)
+        _, alive = psutil.wait_procs(children, timeout=15)
+        assert not alive, [c.pid for c in alive]
+        assert not answers_metadata("127.0.0.1", port, timeout=0.5)
+    finally:
+        proc.kill()
+        proc.communicate()

@@ -33,6 +33,20 @@ def test_a_free_port_is_free() -> None:
     check_port_free("127.0.0.1", free_port())
 
 
+def test_a_port_whose_connections_wait_in_time_wait_is_free() -> None:
+    """What a stopped broker leaves: closed connections in TIME-WAIT, nothing listening."""
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the broker binds
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = server.accept()
+        accepted.close()  # the server's side closes first: its end of it waits in TIME-WAIT
+        client.close()
+    check_port_free("127.0.0.1", port)
+
+
 def test_nothing_listening_does_not_answer() -> None:
     assert not answers_metadata("127.0.0.1", free_port(), timeout=0.5)
 
