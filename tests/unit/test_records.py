@@ -83,6 +83,8 @@ def test_missing_published_at_falls_back_to_fetched_at() -> None:
         (raw(source=...), "missing source"),
         (raw(published_at="3000-01-01T00:00:00Z"), "is in the future"),
         (raw(published_at="1970-01-02T00:00:00Z"), "is before 1990"),
+        (raw(fetched_at="9999-12-31T00:00:00Z"), "fetched_at 9999-12-31T00:00:00+00:00 is in"),
+        (raw(fetched_at="1980-01-01T00:00:00Z"), "fetched_at 1980-01-01T00:00:00+00:00 is bef"),
         (raw(published_at="yesterday at noon"), "is not an ISO-8601 time"),
         (raw(published_at=True), "not a time"),
         (raw(published_at=1e20), "not a valid epoch time"),
