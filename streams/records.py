@@ -235,11 +235,11 @@ def parse_news_item(
         published_at = fetched_at
     else:
         published_at = parse_time(data["published_at"], "published_at")
-    for name, value in (("fetched_at", fetched_at), ("published_at", published_at)):
-        if value > now + FUTURE_TOLERANCE:
-            raise InvalidRecord(f"{name} {value.isoformat()} is in the future")
-        if value < EARLIEST:
-            raise InvalidRecord(f"{name} {value.isoformat()} is before {EARLIEST.year}")
+    for name, moment in (("fetched_at", fetched_at), ("published_at", published_at)):
+        if moment > now + FUTURE_TOLERANCE:
+            raise InvalidRecord(f"{name} {moment.isoformat()} is in the future")
+        if moment < EARLIEST:
+            raise InvalidRecord(f"{name} {moment.isoformat()} is before {EARLIEST.year}")
     item_id = data.get("id")
     if item_id is None:
         item_id = stable_id(url, source, title)
