@@ -9,6 +9,7 @@ keyed by item id). Replay keeps the items' relative timing.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import email.utils
 import json
@@ -301,25 +302,45 @@ class Publisher:
             )
         except KafkaError as e:
             raise BrokerError(f"cannot reach Kafka at {bootstrap_servers}: {e}") from None
-        self._futures: list[Any] = []
+        self._futures: list[tuple[str, Any]] = []
+        #: Ids the broker did not acknowledge (or that could not even be sent), in order.
+        self.unacknowledged: list[str] = []
+        self._broken: str | None = None
 
     def send(self, item: NewsItem) -> None:
-        self._futures.append(
-            self._producer.send(self.topic, key=item.id.encode(), value=item.to_json())
-        )
-
-    def flush(self) -> int:
-        """Wait for every send; return how many the broker acknowledged."""
+        """Queue ``item``; once a send cannot be queued (the broker is gone), the rest are
+        not tried but counted as unacknowledged at once, instead of each waiting."""
         from kafka.errors import KafkaError
 
-        self._producer.flush(timeout=self.timeout)
+        if self._broken is not None:
+            self.unacknowledged.append(item.id)
+            return
+        try:
+            future = self._producer.send(self.topic, key=item.id.encode(), value=item.to_json())
+        except KafkaError as e:
+            self._broken = str(e) or type(e).__name__
+            log.error("cannot send to %s: %s; not sending the rest", self.topic, self._broken)
+            self.unacknowledged.append(item.id)
+            return
+        self._futures.append((item.id, future))
+
+    def flush(self) -> int:
+        """Wait (``timeout`` in all) for every send; return how many the broker
+        acknowledged. The others are added to ``unacknowledged``; nothing is raised."""
+        from kafka.errors import KafkaError
+
+        deadline = time.monotonic() + self.timeout
+        try:
+            self._producer.flush(timeout=self.timeout)
+        except KafkaError as e:
+            log.error("not every record was sent within %gs: %s", self.timeout, e)
         sent = 0
-        for future in self._futures:
+        for item_id, future in self._futures:
             try:
-                future.get(timeout=self.timeout)
+                future.get(timeout=max(0.001, deadline - time.monotonic()))
                 sent += 1
-            except KafkaError as e:
-                log.error("a record was not acknowledged: %s", e)
+            except KafkaError:
+                self.unacknowledged.append(item_id)
         self._futures.clear()
         return sent
 
@@ -354,7 +375,18 @@ class Publisher:
         return acked
 
     def close(self) -> None:
-        self._producer.close(timeout=self.timeout)
+        from kafka.errors import KafkaError
+
+        try:
+            self._producer.close(timeout=self.timeout)
+        except KafkaError as e:  # what was not sent is in unacknowledged already
+            log.error("closing the producer with records the broker never took: %s", e)
+            # kafka-python's close() flushes first and raises while records are pending,
+            # leaving the producer open (its __del__ would raise again): drop them.
+            with contextlib.suppress(Exception):
+                self._producer._sender.force_close()
+                self._producer._sender.join(5)  # its thread closes the connections
+            self._producer._closed = True
 
 
 def replay(

@@ -123,18 +123,26 @@ def _send(
 ) -> None:
     """Open a producer, let ``send`` use it, wait for every acknowledgement, report."""
     from streams.publish import Publisher
-    from streams.topics import topic_names
+    from streams.topics import ensure_topics, topic_names
 
     settings = settings_from({"kafka": {"bootstrap_servers": bootstrap_servers}})
-    publisher = Publisher(settings.bootstrap_servers, topic_names(settings.kafka.topic_prefix).raw)
+    topic = topic_names(settings.kafka.topic_prefix).raw
+    # before any worker has: with the configured partitions, not the broker's default
+    ensure_topics(settings.bootstrap_servers, [topic], settings.kafka.partitions)
+    publisher = Publisher(settings.bootstrap_servers, topic)
     try:
         send(publisher)
         sent = publisher.flush()
     finally:
         publisher.close()
     click.echo(f"{verb} {sent} of {total} items to {publisher.topic}")
-    if sent != total:
-        raise UserError(f"{total - sent} items were not acknowledged by the broker")
+    missed = publisher.unacknowledged
+    if missed:
+        shown = ", ".join(missed[:5]) + (f" and {len(missed) - 5} more" if len(missed) > 5 else "")
+        raise UserError(
+            f"{len(missed)} of {total} items were not acknowledged by the broker (ids {shown}); "
+            "send the file again: the items that did arrive are stored once"
+        )
 
 
 @cli.command("publish")

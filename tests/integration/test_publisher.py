@@ -1,0 +1,76 @@
+"""The publisher when the broker goes away, and the topics it publishes to."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from streams.embedded_broker import EmbeddedBroker
+from tests.processes import FINSENT
+
+
+def test_a_replay_whose_broker_goes_away_names_what_was_not_acknowledged(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A dedicated broker (never the session's), stopped in the middle of a replay. The
+    publisher runs in its own process, as a user runs it."""
+    path = tmp_path / "items.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps(
+                {"title": f"Item {n}", "source": "t", "published_at": f"2026-03-02T10:{n:02d}:00Z"}
+            )
+            + "\n"
+            for n in range(12)
+        )
+    )
+    with EmbeddedBroker(port=0, startup_timeout=60) as broker:
+        env = {**cli_env, "FINSENT_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers}
+        replay = subprocess.Popen(
+            [FINSENT, "replay", str(path), "--speed", "60"],  # one item a second
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(4)
+        broker.stop()
+        out, err = replay.communicate(timeout=180)
+    assert replay.returncode == 1, err
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, err
+    missed = int(errors[0].removeprefix("error: ").split(" of 12 items were not acknowledged")[0])
+    assert 1 <= missed <= 12
+    assert "(ids " in errors[0] and "send the file again" in errors[0]
+    assert f"replayed {12 - missed} of 12 items" in out
+
+
+def test_publish_creates_news_raw_with_the_configured_partitions(
+    broker: Any, cli_env: dict[str, str], tmp_path: Any
+) -> None:
+    from kafka import KafkaAdminClient
+
+    from tests.integration.test_cli import run
+    from tests.processes import unique_prefix
+
+    prefix = unique_prefix()
+    path = tmp_path / "items.jsonl"
+    path.write_text('{"title": "Oil jumps", "source": "t"}\n')
+    env = {
+        **cli_env,
+        "FINSENT_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+        "FINSENT_KAFKA_TOPIC_PREFIX": prefix,
+        "FINSENT_KAFKA_PARTITIONS": "6",
+    }
+    result = run(["publish", str(path)], env)
+    assert result.returncode == 0, result.stderr
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap_servers)
+    try:
+        (described,) = admin.describe_topics([f"{prefix}news.raw"])
+    finally:
+        admin.close()
+    assert len(described["partitions"]) == 6
