@@ -42,12 +42,12 @@ def fresh_copy(tmp_path: Path) -> Path:
     git = shutil.which("git")
     if git is None or not (REPO / ".git").exists():
         pytest.skip("not a git checkout: nothing to copy as a clone would")
-    root = tmp_path / "empty" / "finsent"  # nothing beside it: no ../shared, no data
+    root = tmp_path / "empty" / "finsent"  # nothing beside it: no sibling folders, no data
     for name in clone_files(git):
         target = root / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, target)
-    assert not (root.parent.parent / "shared").exists() and list(root.parent.iterdir()) == [root]
+    assert list(root.parent.iterdir()) == [root]
     return root
 
 
