@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -219,18 +220,26 @@ def test_config_masks_the_password(cli_env: dict[str, str]) -> None:
     assert "FINSENT_KAFKA_BOOTSTRAP_SERVERS = (unset)" in result.stdout
 
 
+@pytest.fixture
+def publish_to(broker: Any, cli_env: dict[str, str]) -> tuple[str, str]:
+    """``cli_env`` aimed at the run's broker with topics of its own: (bootstrap, raw topic)."""
+    from tests.processes import unique_prefix
+
+    prefix = unique_prefix()
+    cli_env["FINSENT_KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
+    cli_env["FINSENT_KAFKA_TOPIC_PREFIX"] = prefix
+    return broker.bootstrap_servers, f"{prefix}news.raw"
+
+
 def test_publish_sends_valid_rows_keyed_by_id(
-    broker: object, cli_env: dict[str, str], tmp_path: Path
+    publish_to: tuple[str, str], cli_env: dict[str, str], tmp_path: Path
 ) -> None:
     import json
 
     from streams.records import stable_id
-    from tests.processes import consume_all, unique_prefix
+    from tests.processes import consume_all
 
-    bootstrap = broker.bootstrap_servers  # type: ignore[attr-defined]
-    prefix = unique_prefix()
-    cli_env["FINSENT_KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
-    cli_env["FINSENT_KAFKA_TOPIC_PREFIX"] = prefix
+    bootstrap, raw_topic = publish_to
     path = tmp_path / "items.jsonl"
     path.write_text(
         '{"title": "Oil jumps", "url": "https://a.example/1"}\n'
@@ -244,7 +253,7 @@ def test_publish_sends_valid_rows_keyed_by_id(
     assert "line 2: empty title" in result.stderr
     assert "line 4: not JSON" in result.stderr
     assert f"skipped 2 bad lines (lines 2, 4) of {path}" in result.stderr
-    got = consume_all(bootstrap, f"{prefix}news.raw", expect=2)
+    got = consume_all(bootstrap, raw_topic, expect=2)
     keys = sorted(k.decode() for k, _ in got if k)
     assert keys == sorted(
         [
@@ -300,16 +309,13 @@ def test_a_malformed_file_is_refused_naming_its_lines(
 
 
 def test_replay_reads_the_time_formats_of_news_exports(
-    broker: object, cli_env: dict[str, str], tmp_path: Path
+    publish_to: tuple[str, str], cli_env: dict[str, str], tmp_path: Path
 ) -> None:
     import json
 
-    from tests.processes import consume_all, unique_prefix
+    from tests.processes import consume_all
 
-    bootstrap = broker.bootstrap_servers  # type: ignore[attr-defined]
-    prefix = unique_prefix()
-    cli_env["FINSENT_KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
-    cli_env["FINSENT_KAFKA_TOPIC_PREFIX"] = prefix
+    bootstrap, raw_topic = publish_to
     path = tmp_path / "export.csv"
     path.write_text(
         "headline,published_at\n"
@@ -325,7 +331,7 @@ def test_replay_reads_the_time_formats_of_news_exports(
     assert result.returncode == 0, result.stderr
     assert "replayed 5 of 5 items" in result.stdout
     assert f"skipped 1 bad line (line 7) of {path}" in result.stderr
-    got = consume_all(bootstrap, f"{prefix}news.raw", expect=5)
+    got = consume_all(bootstrap, raw_topic, expect=5)
     times = sorted(json.loads(v or b"{}")["published_at"] for _, v in got)
     assert times == [f"2025-12-01T08:00:0{n}Z" for n in range(5)]
 
