@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Test processes: most tests wait on brokers, workers and timers, so two beat one even on
+# two cores (make test TEST_JOBS=1 runs them in one process).
+TEST_JOBS ?= 2
 # The system programs some tests run, as `program[|alternative...]:debian-package`; the
 # same table as PROGRAMS in tests/system_programs.py, which skips a test when one is missing.
 TEST_PROGRAMS := chromium|chromium-browser|google-chrome:chromium chromedriver:chromium-driver \
@@ -47,7 +50,7 @@ test: $(STAMP) ## Run every test (unit, integration, e2e) against real PostgreSQ
 	else \
 		echo "test: not root (or no apt-get): no test-deps; tests that need a missing program skip, or fail under CI=true"; \
 	fi
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_JOBS)
 
 lint: $(STAMP) ## ruff and mypy over the packages and benchmarks
 	$(BIN)/ruff check .
@@ -63,6 +66,9 @@ bench-pipeline: $(STAMP) ## Model alone vs the whole pipeline (needs a trained m
 bench-dashboard: $(STAMP) ## Every dashboard page on 1,000,000 seeded articles (PostgreSQL)
 	$(BIN)/python bench/dashboard.py
 
+bench-brokers: $(STAMP) ## The two local brokers side by side: start, memory, download, restart
+	$(BIN)/python bench/brokers.py
+
 bench-sources: $(STAMP) ## Feed parse + normalise + dedup, near-dup check at 100k titles, vs naive
 	$(BIN)/python bench/sources.py
 
@@ -73,4 +79,4 @@ clean: ## Remove caches and test artifacts (keeps .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache test-artifacts bench/out
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
-.PHONY: help install run test-deps test lint bench-storage bench-pipeline bench-dashboard bench-sources lock clean
+.PHONY: help install run test-deps test lint bench-storage bench-pipeline bench-dashboard bench-brokers bench-sources lock clean

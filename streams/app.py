@@ -27,6 +27,8 @@ class WorkerConfig:
     concurrency: int = 1
     #: Longest a consumer fetch waits for records at the broker.
     fetch_max_wait: float = 0.1
+    #: Longest the start waits to reach the broker and create the topics, seconds.
+    connect_timeout: float = 30.0
     #: Where Faust keeps its local state; None: Faust's default (under the working directory).
     datadir: str | None = None
 

@@ -285,8 +285,11 @@ class Publisher:
         topic: str,
         *,
         timeout: float = 30.0,
+        connect_timeout: float = 30.0,
         client_id: str = "finsent-publish",
     ) -> None:
+        """``timeout`` bounds waiting for acknowledgements (and each blocked send);
+        ``connect_timeout`` bounds reaching the broker at the start."""
         from kafka import KafkaProducer
         from kafka.errors import KafkaError
 
@@ -298,6 +301,7 @@ class Publisher:
                 acks="all",
                 linger_ms=5,
                 max_block_ms=int(timeout * 1000),
+                bootstrap_timeout_ms=int(connect_timeout * 1000),
                 client_id=client_id,
             )
         except KafkaError as e:

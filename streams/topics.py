@@ -32,10 +32,16 @@ def topic_names(prefix: str = "") -> TopicNames:
 
 
 def ensure_topics(
-    bootstrap_servers: str, names: list[str], partitions: int, replication_factor: int = 1
+    bootstrap_servers: str,
+    names: list[str],
+    partitions: int,
+    replication_factor: int = 1,
+    *,
+    timeout: float = 30.0,
 ) -> list[str]:
     """Create the topics that do not exist yet, with ``partitions`` each; return those
-    created. (Auto-created topics would get the broker's default partition count.)"""
+    created. (Auto-created topics would get the broker's default partition count.)
+    ``timeout`` bounds reaching the broker and each request, in seconds."""
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -43,7 +49,8 @@ def ensure_topics(
         admin = KafkaAdminClient(
             bootstrap_servers=bootstrap_servers.split(","),
             client_id="finsent-admin",
-            request_timeout_ms=30_000,
+            request_timeout_ms=int(timeout * 1000),
+            bootstrap_timeout_ms=int(timeout * 1000),
         )
     except KafkaError as e:
         raise BrokerError(f"cannot reach Kafka at {bootstrap_servers}: {e}") from None
@@ -55,7 +62,7 @@ def ensure_topics(
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(
                     [NewTopic(n, partitions, replication_factor) for n in missing],
-                    timeout_ms=30_000,
+                    timeout_ms=int(timeout * 1000),
                 )
             log.info("created topics %s with %d partitions", missing, partitions)
         return missing

@@ -18,16 +18,26 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def ensure_worker_topics(config: WorkerConfig) -> None:
+    """Reach the broker and create the worker's topics if needed (before the model loads:
+    a wrong bootstrap address fails in seconds, not after a minute of loading)."""
+    created = ensure_topics(
+        config.bootstrap_servers,
+        config.topics.all(),
+        config.partitions,
+        timeout=config.connect_timeout,
+    )
+    if created:
+        log.info("created topics: %s", ", ".join(created))
+
+
 def run_worker(
     config: WorkerConfig,
     pipeline: Pipeline,
     loglevel: str = "INFO",
     alerting: AlertingRuntime | None = None,
 ) -> None:
-    """Create the topics if needed, then run the worker until SIGINT/SIGTERM."""
-    created = ensure_topics(config.bootstrap_servers, config.topics.all(), config.partitions)
-    if created:
-        log.info("created topics: %s", ", ".join(created))
+    """Run the worker until SIGINT/SIGTERM (its topics exist: ``ensure_worker_topics``)."""
     if config.datadir:  # Faust creates its own folder inside, not the parents
         Path(config.datadir).mkdir(parents=True, exist_ok=True)
     app = create_app(config)

@@ -1,4 +1,4 @@
-"""Shared fixtures: a fresh PostgreSQL database per run, an embedded broker per run.
+"""Shared fixtures: a fresh PostgreSQL database per run, a broker of each kind per run.
 
 Nothing that can run here is mocked. The PostgreSQL server is ``FINSENT_TEST_DATABASE_URL``
 when set, else the local server at 127.0.0.1:5432 (user postgres) when one answers, else
@@ -18,11 +18,14 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
+
+if TYPE_CHECKING:
+    from streams.broker_process import BrokerProcess
 
 pytest_plugins = ["tests.system_programs"]  # @pytest.mark.needs: programs on PATH
 
@@ -140,12 +143,41 @@ def empty_pg_url() -> Iterator[str]:
 # --- Kafka ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def broker() -> Iterator[object]:
-    """An embedded Kafka-protocol broker on a free port for the whole run."""
+#: Apache Kafka's jars, downloaded once and kept between runs (the directory is ignored by git)
+KAFKA_JARS = REPO / ".cache" / "kafka-jars"
+BROKER_KINDS = ("embedded", "kafka")
+
+
+def local_broker(kind: str) -> BrokerProcess:
+    """A local broker of ``kind`` on a free port, not started."""
+    if kind == "kafka":
+        from streams.kafka_broker import KafkaBroker
+
+        return KafkaBroker(port=0, startup_timeout=120, jars_dir=KAFKA_JARS, progress=False)
     from streams.embedded_broker import EmbeddedBroker
 
-    with EmbeddedBroker(port=0, startup_timeout=60) as running:
+    return EmbeddedBroker(port=0, startup_timeout=60)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that uses the ``broker`` fixture runs once per broker kind, unless it
+    names its kinds with ``@pytest.mark.broker_kinds(...)``: the long fault and alert runs
+    take Apache Kafka alone, the broker users run in production."""
+    if "broker" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("broker_kinds")
+    kinds = marker.args if marker is not None else BROKER_KINDS
+    unknown = set(kinds) - set(BROKER_KINDS)
+    if unknown:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: unknown broker kinds {unknown}")
+    metafunc.parametrize("broker", kinds, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def broker(request: pytest.FixtureRequest) -> Iterator[BrokerProcess]:
+    """A broker of the test's kind (see ``pytest_generate_tests``), one per kind for the
+    whole run: the embedded one, and Apache Kafka from its pinned Maven Central jars."""
+    with local_broker(request.param) as running:
         yield running
 
 
@@ -174,6 +206,7 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     """An environment for running ``finsent`` as a subprocess: no FINSENT_ leaks in."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FINSENT_")}
     env["FINSENT_DATA_DIR"] = str(tmp_path / "data")
+    env["FINSENT_BROKER_JARS_DIR"] = str(KAFKA_JARS)  # Apache Kafka's jars: downloaded once
     env["FINSENT_DATABASE_CONNECT_RETRIES"] = "0"
     env["PYTHONUNBUFFERED"] = "1"
     # Metrics endpoints off unless a test asks for one (several workers run at once).
@@ -187,7 +220,8 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def pipeline_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real sequence-classification model directory: the offline MiniLM base with a
+    """A real sequence-classification model directory: the offline MiniLM base cut to its
+    first layer (a sixth of the compute: the suite runs on two shared cores) with a
     fresh, seeded 3-label head, and an n-gram model beside it (as `finsent train`
     writes). Its verdicts are arbitrary; the pipeline tests need a real model to run,
     not a good one (the classifier's own tests train one)."""
@@ -202,7 +236,11 @@ def pipeline_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(7)
     labels = {0: "negative", 1: "neutral", 2: "positive"}
     model = AutoModelForSequenceClassification.from_pretrained(
-        base, num_labels=3, id2label=labels, label2id={v: k for k, v in labels.items()}
+        base,
+        num_labels=3,
+        id2label=labels,
+        label2id={v: k for k, v in labels.items()},
+        num_hidden_layers=1,
     )
     model.save_pretrained(out)
     AutoTokenizer.from_pretrained(base).save_pretrained(out)

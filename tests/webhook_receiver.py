@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from streams.embedded_broker import free_port
+from streams.broker_process import free_port
 
 
 @dataclass(frozen=True)

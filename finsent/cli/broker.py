@@ -1,4 +1,4 @@
-"""``finsent broker``: run the embedded Kafka-protocol broker in the foreground."""
+"""``finsent broker``: run the local broker (embedded or Apache Kafka) in the foreground."""
 
 from __future__ import annotations
 
@@ -8,29 +8,41 @@ from finsent.cli.app import cli, setting_option, settings_from, stop_on_signals
 
 
 @cli.command("broker")
+@setting_option("--kind", concern="broker", field="kind", type=click.Choice(["embedded", "kafka"]))
 @setting_option("--port", concern="broker", field="port", type=int)
 @setting_option("--host", concern="broker", field="host")
 @setting_option("--startup-timeout", concern="broker", field="startup_timeout", type=float)
-def broker_command(port: int | None, host: str | None, startup_timeout: float | None) -> None:
-    """Run the embedded broker (memory only) until Ctrl-C or SIGTERM.
+def broker_command(
+    kind: str | None, port: int | None, host: str | None, startup_timeout: float | None
+) -> None:
+    """Run the local broker until Ctrl-C or SIGTERM.
 
-    Prints the bootstrap address once the broker answers a metadata request. Stopping it
-    forgets every topic, record and committed offset.
+    kafka (the default): Apache Kafka from its Maven Central jars (downloaded once,
+    checked against pinned digests; Java 17+), its log kept under <data dir>/kafka, so a
+    restart keeps every topic, record and committed offset. embedded: a Kafka-protocol
+    broker in memory that starts in a second; stopping it forgets everything. Prints the
+    bootstrap address once the broker answers.
     """
-    from streams.embedded_broker import EmbeddedBroker
+    from finsent.runtime import local_broker
 
     settings = settings_from(
-        {"broker": {"port": port, "host": host, "startup_timeout": startup_timeout}}
+        {
+            "broker": {
+                "kind": kind,
+                "port": port,
+                "host": host,
+                "startup_timeout": startup_timeout,
+            }
+        }
     )
     stop = stop_on_signals()
-    broker = EmbeddedBroker(
-        host=settings.broker.host,
-        port=settings.broker.port,
-        startup_timeout=settings.broker.startup_timeout,
-    )
+    broker = local_broker(settings)
     with broker:
-        click.echo(f"bootstrap servers: {broker.bootstrap_servers}", nl=True)
-        click.echo(f"broker log: {broker.log_path}  (Ctrl-C stops it; memory only)")
+        click.echo(f"bootstrap servers: {broker.bootstrap_servers}")
+        click.echo(f"{broker.kind_name}, {broker.persistence()}")
+        if broker.persistence() == "memory only":
+            click.echo("stopping it forgets every topic, record and committed offset")
+        click.echo(f"broker log: {broker.log_path}  (Ctrl-C stops it)")
         while not stop.wait(0.5):
             if not broker.running:
                 raise click.ClickException(f"the broker exited unexpectedly; see {broker.log_path}")

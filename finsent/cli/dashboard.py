@@ -71,7 +71,7 @@ def streamlit_argv(settings: Settings) -> list[str]:
 
 
 def check_port_free(host: str, port: int) -> None:
-    from streams.embedded_broker import port_taken
+    from streams.broker_process import port_taken
 
     problem = port_taken(host, port, "FINSENT_DASHBOARD_PORT")
     if problem is not None:

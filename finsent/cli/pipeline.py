@@ -38,9 +38,9 @@ def worker_command(
     Several workers with the same group share the partitions; a worker that dies is
     replaced by the others after the session timeout.
     """
-    from finsent.runtime import open_alerting, open_pipeline, worker_config
+    from finsent.runtime import check_worker_inputs, open_alerting, open_pipeline, worker_config
     from streams.metrics import PipelineMetrics, serve_metrics
-    from streams.worker import run_worker
+    from streams.worker import ensure_worker_topics, run_worker
 
     settings = settings_from(
         {
@@ -60,6 +60,8 @@ def worker_command(
         serve_metrics(metrics.registry, host, port)
         click.echo(f"metrics on http://{host}:{port}/metrics", err=True)
     alerting = open_alerting(settings, metrics)  # before the model: a bad rules file fails at once
+    check_worker_inputs(settings)  # a bad watchlist or a missing model fails at once
+    ensure_worker_topics(config)  # before loading the model: so does an unreachable broker
     pipeline = open_pipeline(settings, metrics)
     metrics.ready.set(1)  # what the compose health check waits for
     click.echo(
@@ -128,8 +130,18 @@ def _send(
     settings = settings_from({"kafka": {"bootstrap_servers": bootstrap_servers}})
     topic = topic_names(settings.kafka.topic_prefix).raw
     # before any worker has: with the configured partitions, not the broker's default
-    ensure_topics(settings.bootstrap_servers, [topic], settings.kafka.partitions)
-    publisher = Publisher(settings.bootstrap_servers, topic)
+    ensure_topics(
+        settings.bootstrap_servers,
+        [topic],
+        settings.kafka.partitions,
+        timeout=settings.kafka.connect_timeout,
+    )
+    publisher = Publisher(
+        settings.bootstrap_servers,
+        topic,
+        timeout=settings.kafka.publish_timeout,
+        connect_timeout=settings.kafka.connect_timeout,
+    )
     try:
         send(publisher)
         sent = publisher.flush()

@@ -88,13 +88,24 @@ def scheduler_command(feeds_file: Path | None, bootstrap_servers: str | None) ->
     if current != head:
         raise UserError(f"database is at revision {current}, not {head}: run `finsent db upgrade`")
     topic = topic_names(settings.kafka.topic_prefix).raw
-    ensure_topics(settings.bootstrap_servers, [topic], settings.kafka.partitions)
+    ensure_topics(
+        settings.bootstrap_servers,
+        [topic],
+        settings.kafka.partitions,
+        timeout=settings.kafka.connect_timeout,
+    )
     metrics = SourceMetrics()
     if settings.metrics.scheduler_port:  # a taken port fails now, before any poll
         host, port = settings.metrics.host, settings.metrics.scheduler_port
         serve_metrics(metrics.registry, host, port)
         click.echo(f"metrics on http://{host}:{port}/metrics", err=True)
-    publisher = Publisher(settings.bootstrap_servers, topic, client_id="finsent-scheduler")
+    publisher = Publisher(
+        settings.bootstrap_servers,
+        topic,
+        timeout=settings.kafka.publish_timeout,
+        connect_timeout=settings.kafka.connect_timeout,
+        client_id="finsent-scheduler",
+    )
     stop = stop_on_signals()
     try:
         service = SchedulerService(

@@ -15,7 +15,7 @@ import click
 from finsent.cli.app import UserError, cli, setting_option, settings_from, stop_on_signals
 from finsent.cli.dashboard import check_port_free as check_dashboard_port
 from finsent.cli.demo import make_demo
-from finsent.runtime import database_url, open_engine, training_csvs
+from finsent.runtime import database_url, local_broker, open_engine, training_csvs
 from finsent.settings import Settings
 from finsent.supervisor import Child, finsent_argv, supervise
 
@@ -61,7 +61,7 @@ def demo_alerting(settings: Settings, env: dict[str, str]) -> list[Child]:
     env.setdefault("FINSENT_ALERTS_INTERVAL", "5")
     if settings.alerts.receivers is not None or not settings.alerts.enabled:
         return []
-    from streams.embedded_broker import free_port
+    from streams.broker_process import free_port
 
     secret = (
         settings.alerts.secret.get_secret_value()
@@ -130,10 +130,14 @@ def up_command(
     migrate.upgrade(engine)
     click.echo(f"database: {describe(engine.url)} at revision {migrate.current_revision(engine)}")
     engine.dispose()
-    if settings.uses_embedded_broker:  # fail now, not after training a model
-        from streams.embedded_broker import check_port_free
+    if settings.uses_local_broker:  # fail now, not after training a model
+        from streams.broker_process import check_port_free
 
         check_port_free(settings.broker.host, settings.broker.port)
+        if settings.broker.kind == "kafka":
+            from streams.kafka_broker import find_java
+
+            find_java()
     check_dashboard_port(settings.dashboard.host, settings.dashboard.port)
     feeds_file = settings.sources.file
     if feeds_file is not None:  # a malformed feed file fails now, naming its line
@@ -151,18 +155,10 @@ def up_command(
     stop = stop_on_signals()
     with ExitStack() as stack:
         bootstrap = settings.bootstrap_servers
-        if settings.uses_embedded_broker:
-            from streams.embedded_broker import EmbeddedBroker
-
-            broker = stack.enter_context(
-                EmbeddedBroker(
-                    host=settings.broker.host,
-                    port=settings.broker.port,
-                    startup_timeout=settings.broker.startup_timeout,
-                )
-            )
+        if settings.uses_local_broker:
+            broker = stack.enter_context(local_broker(settings))
             bootstrap = broker.bootstrap_servers
-            click.echo(f"kafka: embedded broker at {bootstrap} (memory only)")
+            click.echo(f"kafka: {broker.kind_name} at {bootstrap} ({broker.persistence()})")
         else:
             click.echo(f"kafka: external bootstrap {bootstrap}")
         env = dict(os.environ)

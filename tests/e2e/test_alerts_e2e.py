@@ -20,7 +20,7 @@ from sqlalchemy import Engine, func, select
 from storage.models import Article
 from storage.queries import list_alerts
 from storage.writes import save_scored_batch
-from streams.embedded_broker import free_port
+from streams.broker_process import free_port
 from streams.topics import topic_names
 from tests.alerting_support import SECRET, article
 from tests.e2e.test_pipeline import produce
@@ -57,6 +57,10 @@ def oil_news(n: int, at: datetime) -> tuple[bytes, bytes]:
         "published_at": at.isoformat(),
     }
     return key.encode(), json.dumps(value).encode()
+
+
+# Minutes of wall-clock alerting each: on the production broker only.
+pytestmark = pytest.mark.broker_kinds("kafka")
 
 
 @pytest.fixture

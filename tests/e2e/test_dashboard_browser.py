@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -18,7 +19,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import Engine
 
 from storage.writes import save_scored_batch
-from streams.embedded_broker import free_port
+from streams.broker_process import free_port
 from tests.dashboard_seed import SCRIPT_TITLE, seed
 from tests.factories import article
 from tests.processes import FinsentProcess
@@ -73,20 +74,47 @@ def body(driver: WebDriver) -> str:
 
 
 def cells(driver: WebDriver) -> list[str]:
-    """The text of the table cells Streamlit's data grid exposes to assistive tech."""
-    return [
-        str(c.get_attribute("textContent"))
-        for c in driver.find_elements(By.CSS_SELECTOR, "[role=gridcell]")
-    ]
+    """The text of the table cells Streamlit's data grid exposes to assistive tech.
+
+    Read in one script, so a grid that re-renders between two reads (the page refreshes
+    itself every few seconds) cannot leave a stale element behind.
+    """
+    texts = driver.execute_script(
+        "return Array.from(document.querySelectorAll('[role=gridcell]'), c => c.textContent || '');"
+    )
+    return [str(t) for t in texts]
 
 
 def wait(driver: WebDriver, what: str, check: object, timeout: float = 60) -> None:
     try:
-        WebDriverWait(driver, timeout, poll_frequency=0.5).until(check)  # type: ignore[arg-type]
+        WebDriverWait(
+            driver,
+            timeout,
+            poll_frequency=0.5,
+            ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+        ).until(check)  # type: ignore[arg-type]
     except Exception as e:
         ARTIFACTS.mkdir(exist_ok=True)
         driver.save_screenshot(str(ARTIFACTS / "dashboard-failure.png"))
         raise AssertionError(f"{what}: not seen in {timeout}s\n{body(driver)[:3000]}") from e
+
+
+def click_oldest_point(driver: WebDriver, tries: int = 5) -> None:
+    """Click the leftmost point of the polarity chart (the oldest bucket).
+
+    The page re-renders itself every few seconds, so the chart found may be replaced before
+    the click lands: find it again and retry.
+    """
+    for attempt in range(tries):
+        try:
+            chart = driver.find_elements(By.CSS_SELECTOR, ".vega-embed")[0]
+            points = chart.find_elements(By.CSS_SELECTOR, ".mark-symbol path")
+            oldest = min(points, key=lambda p: p.location["x"])
+            ActionChains(driver).move_to_element(oldest).click().perform()
+            return
+        except StaleElementReferenceException:
+            if attempt == tries - 1:
+                raise
 
 
 def test_overview_renders_topics_and_alerts_and_refreshes_live(
@@ -147,10 +175,6 @@ def test_clicking_a_point_shows_the_headlines_behind_it(dashboard: str, browser:
     recent = {"Oil prices plunge on glut", "Refiners warn of losses", "Banks beat estimates"}
     # the page opens on the newest point: some of the last hour's stories
     wait(browser, "the newest point's headlines", lambda d: recent & set(cells(d)))
-    chart = browser.find_elements(By.CSS_SELECTOR, ".vega-embed")[0]
-    # the points of the polarity chart, oldest first: the oldest is the OPEC story
-    points = chart.find_elements(By.CSS_SELECTOR, ".mark-symbol path")
-    oldest = min(points, key=lambda p: p.location["x"])
-    ActionChains(browser).move_to_element(oldest).click().perform()
+    click_oldest_point(browser)
     wait(browser, "the oldest point's headlines", lambda d: "OPEC output row" in cells(d))
     assert not recent & set(cells(browser))

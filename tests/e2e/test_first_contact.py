@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from streams.embedded_broker import free_port
+from streams.broker_process import free_port
 from tests.conftest import REPO
 from tests.processes import FinsentProcess, wait_until
 

@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 
 from storage.models import Article, ArticleSentiment
@@ -16,6 +17,9 @@ from tests.e2e.test_pipeline import count, item_id, news, produce
 from tests.integration.test_storage_writes import recount, stored_buckets
 from tests.netproxy import CuttableProxy
 from tests.processes import FinsentProcess, wait_until
+
+# Long runs about the worker and the database, not the broker: on the production broker.
+pytestmark = pytest.mark.broker_kinds("kafka")
 
 
 def stream_in_background(

@@ -82,7 +82,7 @@ def test_up_polls_the_configured_feeds_instead_of_the_demo(
 
     from storage.db import make_engine
     from storage.queries import latest_articles
-    from streams.embedded_broker import free_port
+    from streams.broker_process import free_port
 
     feed_server.serve_file("/rss2", "rss2.xml")
     feeds = tmp_path / "feeds.yaml"

@@ -6,14 +6,18 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from storage.db import make_engine
 from storage.queries import latest_articles
-from streams.embedded_broker import answers_metadata, free_port
+from streams.broker_process import answers_metadata, free_port
+from tests.conftest import BROKER_KINDS
 from tests.processes import FINSENT, FinsentProcess, wait_until
 
 
+@pytest.mark.parametrize("kind", BROKER_KINDS)
 def test_up_runs_the_embedded_defaults_and_stops_cleanly(
-    cli_env: dict[str, str], pipeline_model: Path, tmp_path: Path
+    kind: str, cli_env: dict[str, str], pipeline_model: Path, tmp_path: Path
 ) -> None:
     port = free_port()
     demo = tmp_path / "demo.jsonl"
@@ -32,6 +36,7 @@ def test_up_runs_the_embedded_defaults_and_stops_cleanly(
     )
     dashboard_port = free_port()
     cli_env.update(
+        FINSENT_BROKER_KIND=kind,
         FINSENT_BROKER_PORT=str(port),
         FINSENT_MODEL_PATH=str(pipeline_model),
         FINSENT_MODEL_VARIANT="fp32",
@@ -42,11 +47,18 @@ def test_up_runs_the_embedded_defaults_and_stops_cleanly(
     ).start()
     try:
         up.wait_for_log("finsent is up: worker, demo", timeout=120)
-        assert f"kafka: embedded broker at 127.0.0.1:{port} (memory only)" in up.log()
+        data = Path(cli_env["FINSENT_DATA_DIR"])
+        if kind == "kafka":
+            assert (
+                f"kafka: Apache Kafka at 127.0.0.1:{port} (log under {data / 'kafka'}" in up.log()
+            )
+            assert (data / "kafka" / "logs" / "meta.properties").is_file()  # KRaft, formatted
+        else:
+            assert f"kafka: embedded broker at 127.0.0.1:{port} (memory only)" in up.log()
         from storage.migrate import head_revision
 
         assert f"revision {head_revision()}" in up.log()
-        pgdata = Path(cli_env["FINSENT_DATA_DIR"]) / "postgres"
+        pgdata = data / "postgres"
         assert (pgdata / "postmaster.pid").is_file()  # the embedded server, under the data dir
         engine = make_engine(up.database_url())
         wait_until(

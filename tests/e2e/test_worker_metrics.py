@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, select
 
 from storage.models import WorkerCounters
-from streams.embedded_broker import free_port
+from streams.broker_process import free_port
 from streams.topics import topic_names
 from tests.e2e.test_pipeline import news, produce
 from tests.processes import FinsentProcess, wait_until

@@ -16,7 +16,7 @@ from standardwebhooks import Webhook
 
 from storage.alerting import list_deliveries
 from streams.alerting.delivery import Deliverer, RetryPolicy, signed_headers
-from streams.embedded_broker import free_port
+from streams.broker_process import free_port
 from tests.alerting_support import FAST_RULES, SECRET, config_for, fast_rules, fire, receiver
 from tests.processes import FINSENT, FinsentProcess
 from tests.webhook_receiver import Reply, ScriptedReceiver

@@ -17,7 +17,7 @@ from standardwebhooks import Webhook
 from storage.alerting import list_deliveries, requeue_disabled, set_receiver_enabled
 from storage.models import WebhookAttempt, WebhookDelivery
 from streams.alerting.delivery import Deliverer, RetryPolicy
-from streams.alerting.evaluator import AlertingConfig
+from streams.alerting.evaluator import AlertingConfig, evaluate_once
 from tests.alerting_support import SECRET, config_for, fast_rules, fire, receiver
 from tests.processes import FinsentProcess
 from tests.webhook_receiver import Reply, ScriptedReceiver, until
@@ -92,6 +92,24 @@ def test_three_500s_then_200_deliver_once_with_one_id_and_valid_signatures(
         (2, 500, "retry"),
         (3, 500, "retry"),
         (4, 200, "delivered"),
+    ]
+
+
+def test_a_resolved_event_never_overtakes_its_firing(db: Engine, tmp_path: Path) -> None:
+    """Both events of one alert queued at once (a replay caught up in one round): the
+    firing one is refused once and retried; the resolved one waits for it."""
+    with ScriptedReceiver([Reply(500, delay=0.3)]) as hook:
+        config = config_for(fast_rules(tmp_path), (receiver("ops", hook.url),))
+        now = datetime.now(UTC)
+        firing = fire(db, config, now - timedelta(minutes=15))
+        later = evaluate_once(db, config, now)
+        (resolved,) = [e for e in later.events if e["status"] == "resolved"]
+        deliver_until(db, config, lambda: all(r.status == "delivered" for r in rows(db)))
+        got = hook.requests
+    assert [(r.headers["webhook-id"], r.status) for r in got] == [
+        (firing["id"], 500),
+        (firing["id"], 200),
+        (resolved["id"], 200),
     ]
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from streams.alerting.config import RuleSet
 from streams.alerting.delivery import Deliverer, RetryPolicy
 from streams.alerting.evaluator import AlertingConfig, evaluate_once
-from streams.embedded_broker import free_port
+from streams.broker_process import free_port
 from tests.alerting_support import config_for, fast_rules, fire, receiver
 from tests.system_programs import program
 from tests.webhook_receiver import ScriptedReceiver, until

@@ -267,9 +267,10 @@ def test_publish_sends_valid_rows_keyed_by_id(
 def test_publish_to_an_unreachable_broker_is_one_line(
     cli_env: dict[str, str], tmp_path: Path
 ) -> None:
-    from streams.embedded_broker import free_port
+    from streams.broker_process import free_port
 
     cli_env["FINSENT_KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{free_port()}"
+    cli_env["FINSENT_KAFKA_CONNECT_TIMEOUT"] = "3"
     path = tmp_path / "items.jsonl"
     path.write_text('{"title": "Oil jumps", "source": "s"}\n')
     result = run(["publish", str(path)], cli_env, timeout=120)
@@ -377,10 +378,11 @@ def test_demo_data_writes_a_replayable_file(cli_env: dict[str, str], tmp_path: P
 def test_worker_against_an_unreachable_broker_is_one_line(
     pipeline_model: Path, cli_env: dict[str, str]
 ) -> None:
-    from streams.embedded_broker import free_port
+    from streams.broker_process import free_port
 
     cli_env["FINSENT_MODEL_PATH"] = str(pipeline_model)
     cli_env["FINSENT_KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{free_port()}"
+    cli_env["FINSENT_KAFKA_CONNECT_TIMEOUT"] = "3"
     result = run(["worker"], cli_env, timeout=180)
     assert result.returncode == 1
     assert "cannot reach Kafka" in one_line_error(result)

@@ -1,4 +1,4 @@
-"""The embedded broker: starts, answers Kafka clients, refuses a taken port, stops."""
+"""The local broker: starts, answers Kafka clients, refuses a taken port, stops (each kind)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import time
 
 import pytest
 
-from streams.embedded_broker import EmbeddedBroker, answers_metadata, free_port
+from streams.broker_process import BrokerProcess, answers_metadata, free_port
+from streams.embedded_broker import EmbeddedBroker
 from streams.exceptions import BrokerPortInUse
 from tests.processes import FINSENT
 
 
-def test_a_record_goes_through_the_broker(broker: EmbeddedBroker, topic_name: str) -> None:
+def test_a_record_goes_through_the_broker(broker: BrokerProcess, topic_name: str) -> None:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     async def roundtrip() -> list[tuple[bytes | None, bytes | None]]:
@@ -54,12 +55,12 @@ def test_start_and_stop() -> None:
     b.stop()  # twice is fine
 
 
-def test_a_taken_port_is_refused(broker: EmbeddedBroker) -> None:
+def test_a_taken_port_is_refused(broker: BrokerProcess) -> None:
     with pytest.raises(BrokerPortInUse, match=f"port {broker.port}"):
         EmbeddedBroker(port=broker.port).start()
 
 
-def test_cli_refuses_a_taken_port(broker: EmbeddedBroker, cli_env: dict[str, str]) -> None:
+def test_cli_refuses_a_taken_port(broker: BrokerProcess, cli_env: dict[str, str]) -> None:
     result = subprocess.run(
         [FINSENT, "broker", "--port", str(broker.port)],
         env=cli_env,

@@ -28,7 +28,11 @@ def test_a_replay_whose_broker_goes_away_names_what_was_not_acknowledged(
         )
     )
     with EmbeddedBroker(port=0, startup_timeout=60) as broker:
-        env = {**cli_env, "FINSENT_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers}
+        env = {
+            **cli_env,
+            "FINSENT_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            "FINSENT_KAFKA_PUBLISH_TIMEOUT": "5",  # the unacknowledged are named after 5 s
+        }
         replay = subprocess.Popen(
             [FINSENT, "replay", str(path), "--speed", "60"],  # one item a second
             env=env,

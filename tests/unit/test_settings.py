@@ -21,7 +21,7 @@ def test_defaults_use_the_embedded_services(
     s = load_settings()
     assert s.database_url is None
     assert s.embedded_database == tmp_path / "postgres"
-    assert s.uses_embedded_broker
+    assert s.uses_local_broker
     assert s.bootstrap_servers == "127.0.0.1:9092"
     assert s.model_path == str(tmp_path / "models" / "finsent-sentiment")
 
@@ -34,7 +34,7 @@ def test_environment_is_read_per_concern(monkeypatch: pytest.MonkeyPatch) -> Non
     s = load_settings()
     assert s.database_url == "postgresql://u:pw@db:5432/x"
     assert s.bootstrap_servers == "k1:9092,k2:9092"
-    assert not s.uses_embedded_broker
+    assert not s.uses_local_broker
     assert s.broker.port == 19092
     assert s.general.log_level == "DEBUG"
 

@@ -3,7 +3,7 @@ import struct
 
 import pytest
 
-from streams.embedded_broker import (
+from streams.broker_process import (
     answers_metadata,
     check_port_free,
     free_port,
