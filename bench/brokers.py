@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
 
@@ -29,6 +30,9 @@ from bench.machine import header
 from streams.broker_process import BrokerProcess
 from streams.embedded_broker import EmbeddedBroker
 from streams.kafka_broker import KafkaBroker
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaConsumer
 
 TOPIC = "bench.brokers"
 GROUP = "bench-brokers"
@@ -54,9 +58,24 @@ def timed_start(broker: BrokerProcess) -> float:
     return time.perf_counter() - t0
 
 
+async def started_consumer(bootstrap: str, group: str | None) -> AIOKafkaConsumer:
+    """A consumer of the bench topic from its start, committing only when told."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        TOPIC,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    return consumer
+
+
 async def fill(bootstrap: str, records: int) -> None:
     """``records`` records into the topic, then a group reads half and commits."""
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from aiokafka import AIOKafkaProducer
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -69,14 +88,7 @@ async def fill(bootstrap: str, records: int) -> None:
     await asyncio.gather(*[producer.send(TOPIC, value, key=b"%d" % i) for i in range(records)])
     await producer.flush()
     await producer.stop()
-    consumer = AIOKafkaConsumer(
-        TOPIC,
-        bootstrap_servers=bootstrap,
-        group_id=GROUP,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
+    consumer = await started_consumer(bootstrap, GROUP)
     seen = 0
     while seen < records // 2:
         batch = await consumer.getmany(timeout_ms=1000, max_records=records // 2 - seen)
@@ -87,17 +99,9 @@ async def fill(bootstrap: str, records: int) -> None:
 
 async def what_is_left(bootstrap: str) -> tuple[int, int]:
     """(records still in the topic, records the group has yet to read)."""
-    from aiokafka import AIOKafkaConsumer
 
     async def count(group: str | None) -> int:
-        consumer = AIOKafkaConsumer(
-            TOPIC,
-            bootstrap_servers=bootstrap,
-            group_id=group,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
-        await consumer.start()
+        consumer = await started_consumer(bootstrap, group)
         n, idle = 0, time.monotonic()
         while time.monotonic() - idle < 4:
             batch = await consumer.getmany(timeout_ms=500)

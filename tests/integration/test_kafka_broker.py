@@ -21,7 +21,8 @@ def kafka_env(cli_env: dict[str, str]) -> dict[str, str]:
     return cli_env
 
 
-def start_broker(env: dict[str, str], port: int) -> subprocess.Popen[str]:
+def start_broker(env: dict[str, str], port: int) -> tuple[subprocess.Popen[str], str]:
+    """``finsent broker`` answering on ``port``, and the three lines it printed then."""
     proc = subprocess.Popen(
         [FINSENT, "broker", "--port", str(port)],
         env=env,
@@ -34,15 +35,15 @@ def start_broker(env: dict[str, str], port: int) -> subprocess.Popen[str]:
     if first != f"bootstrap servers: 127.0.0.1:{port}":
         proc.kill()
         raise AssertionError(f"{first!r}\n{proc.communicate()[1][-3000:]}")
-    return proc
+    # read here, not by communicate(), which reads past what readline() buffered
+    return proc, first + "\n" + proc.stdout.readline() + proc.stdout.readline()
 
 
-def stop_broker(proc: subprocess.Popen[str]) -> str:
+def stop_broker(proc: subprocess.Popen[str]) -> None:
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "broker stopped" in out
-    return out
 
 
 def test_records_and_topics_outlive_a_restart(kafka_env: dict[str, str], tmp_path: Path) -> None:
@@ -59,7 +60,7 @@ def test_records_and_topics_outlive_a_restart(kafka_env: dict[str, str], tmp_pat
         "".join(json.dumps({"title": f"Story {n}", "source": "wire"}) + "\n" for n in range(25))
     )
 
-    proc = start_broker(broker_env, port)
+    proc, header = start_broker(broker_env, port)
     try:
         java = [p for p in psutil.Process(proc.pid).children(recursive=True) if "java" in p.name()]
         assert java and "kafka.Kafka" in java[0].cmdline(), "Apache Kafka runs as a java child"
@@ -68,13 +69,13 @@ def test_records_and_topics_outlive_a_restart(kafka_env: dict[str, str], tmp_pat
         )
         assert published.returncode == 0, published.stderr
         assert "published 25 of 25 items" in published.stdout
-        out = stop_broker(proc)
+        stop_broker(proc)
     finally:
         proc.kill()
-    assert f"log under {tmp_path / 'data' / 'kafka'}" in out
+    assert f"Apache Kafka, log under {tmp_path / 'data' / 'kafka'}" in header
     assert not answers_metadata("127.0.0.1", port, timeout=0.5)
 
-    proc = start_broker(broker_env, port)  # the same data directory
+    proc, _ = start_broker(broker_env, port)  # the same data directory
     try:
         got = consume_all(f"127.0.0.1:{port}", f"{prefix}news.raw", expect=25, timeout=60)
         titles = sorted(json.loads(value or b"{}")["title"] for _, value in got)
