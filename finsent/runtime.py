@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from streams.app import WorkerConfig
     from streams.broker_process import BrokerProcess
     from streams.metrics import PipelineMetrics
+    from streams.publish import Publisher
 
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,26 @@ def worker_config(settings: Settings) -> WorkerConfig:
         connect_timeout=kafka.connect_timeout,
         concurrency=pipeline.concurrency,
         datadir=str(settings.general.data_dir / "faust"),
+    )
+
+
+def open_raw_publisher(settings: Settings, client_id: str) -> Publisher:
+    """A producer to news.raw, the topic created first if needed (before any worker has:
+    with the configured partitions, not the broker's default)."""
+    from streams.publish import Publisher
+    from streams.topics import ensure_topics, topic_names
+
+    kafka = settings.kafka
+    topic = topic_names(kafka.topic_prefix).raw
+    ensure_topics(
+        settings.bootstrap_servers, [topic], kafka.partitions, timeout=kafka.connect_timeout
+    )
+    return Publisher(
+        settings.bootstrap_servers,
+        topic,
+        timeout=kafka.publish_timeout,
+        connect_timeout=kafka.connect_timeout,
+        client_id=client_id,
     )
 
 

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -107,7 +108,7 @@ def _recv_exact(s: socket.socket, n: int) -> bytes | None:
 
 
 @dataclass
-class BrokerProcess:
+class BrokerProcess(ABC):
     """A broker child process. Subclasses say how to prepare and launch it.
 
     Use as a context manager, or ``start()``/``stop()``. ``port=0`` picks a free port.
@@ -136,16 +137,16 @@ class BrokerProcess:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
+    @abstractmethod
     def persistence(self) -> str:
         """What a stop keeps, in words."""
-        raise NotImplementedError
 
-    def prepare(self) -> None:
+    def prepare(self) -> None:  # noqa: B027 (an optional hook: most brokers need nothing)
         """Before the port is chosen and the process launched: find binaries, write files."""
 
+    @abstractmethod
     def command(self) -> tuple[list[str], dict[str, str] | None]:
         """The argv and environment (None: inherit) of the broker process."""
-        raise NotImplementedError
 
     def start(self) -> Self:
         self.prepare()

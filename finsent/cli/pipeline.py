@@ -124,24 +124,10 @@ def _send(
     bootstrap_servers: str | None, total: int, verb: str, send: Callable[[Publisher], None]
 ) -> None:
     """Open a producer, let ``send`` use it, wait for every acknowledgement, report."""
-    from streams.publish import Publisher
-    from streams.topics import ensure_topics, topic_names
+    from finsent.runtime import open_raw_publisher
 
     settings = settings_from({"kafka": {"bootstrap_servers": bootstrap_servers}})
-    topic = topic_names(settings.kafka.topic_prefix).raw
-    # before any worker has: with the configured partitions, not the broker's default
-    ensure_topics(
-        settings.bootstrap_servers,
-        [topic],
-        settings.kafka.partitions,
-        timeout=settings.kafka.connect_timeout,
-    )
-    publisher = Publisher(
-        settings.bootstrap_servers,
-        topic,
-        timeout=settings.kafka.publish_timeout,
-        connect_timeout=settings.kafka.connect_timeout,
-    )
+    publisher = open_raw_publisher(settings, client_id="finsent-publish")
     try:
         send(publisher)
         sent = publisher.flush()

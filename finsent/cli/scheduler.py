@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from finsent.cli.app import UserError, cli, setting_option, settings_from, stop_on_signals
-from finsent.runtime import open_engine
+from finsent.runtime import open_engine, open_raw_publisher
 from finsent.settings import Settings
 
 if TYPE_CHECKING:
@@ -68,11 +68,9 @@ def scheduler_command(feeds_file: Path | None, bootstrap_servers: str | None) ->
     """
     from storage import migrate
     from streams.metrics import serve_metrics
-    from streams.publish import Publisher
     from streams.sources.feeds import load_feeds
     from streams.sources.metrics import SourceMetrics
     from streams.sources.service import SchedulerService
-    from streams.topics import ensure_topics, topic_names
 
     settings = settings_from(
         {"sources": {"file": feeds_file}, "kafka": {"bootstrap_servers": bootstrap_servers}}
@@ -87,25 +85,12 @@ def scheduler_command(feeds_file: Path | None, bootstrap_servers: str | None) ->
     current, head = migrate.current_revision(engine), migrate.head_revision()
     if current != head:
         raise UserError(f"database is at revision {current}, not {head}: run `finsent db upgrade`")
-    topic = topic_names(settings.kafka.topic_prefix).raw
-    ensure_topics(
-        settings.bootstrap_servers,
-        [topic],
-        settings.kafka.partitions,
-        timeout=settings.kafka.connect_timeout,
-    )
     metrics = SourceMetrics()
     if settings.metrics.scheduler_port:  # a taken port fails now, before any poll
         host, port = settings.metrics.host, settings.metrics.scheduler_port
         serve_metrics(metrics.registry, host, port)
         click.echo(f"metrics on http://{host}:{port}/metrics", err=True)
-    publisher = Publisher(
-        settings.bootstrap_servers,
-        topic,
-        timeout=settings.kafka.publish_timeout,
-        connect_timeout=settings.kafka.connect_timeout,
-        client_id="finsent-scheduler",
-    )
+    publisher = open_raw_publisher(settings, client_id="finsent-scheduler")
     stop = stop_on_signals()
     try:
         service = SchedulerService(
@@ -117,7 +102,7 @@ def scheduler_command(feeds_file: Path | None, bootstrap_servers: str | None) ->
 
         signal.signal(signal.SIGHUP, _on_hup)
         click.echo(
-            f"scheduler: {service.summary} from {path} -> {topic} on "
+            f"scheduler: {service.summary} from {path} -> {publisher.topic} on "
             f"{settings.bootstrap_servers}; SIGHUP or an edit reloads the file",
             err=True,
         )
