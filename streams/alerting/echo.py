@@ -43,11 +43,11 @@ def make_server(
             return  # one line per event on stdout is the whole output
 
         def _answer(self, status: int, note: str | None = None) -> None:
+            if note:  # before the answer: whoever got the answer can read the note
+                emit(err, note)
             self.send_response(status)
             self.send_header("content-length", "0")
             self.end_headers()
-            if note:
-                emit(err, note)
 
         def do_POST(self) -> None:  # the stdlib names it so
             if path != "/" and self.path.split("?", 1)[0] != path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import stat
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from streams.kafka_broker import (
     ensure_jars,
     find_java,
     java_major,
+    new_cluster_id,
     parse_lock,
     read_lock,
     server_properties,
@@ -33,6 +35,15 @@ def test_the_shipped_lock_pins_kafka_4_and_its_jars() -> None:
     assert f"kafka-clients-{lock.kafka_version}.jar" in names
     assert any(name.startswith("log4j-core-") for name in names)  # Kafka 4 logs via Log4j 2
     assert all(len(jar.sha256) == 64 for jar in lock.jars)
+
+
+def test_a_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 0xf8 encodes to "-" first: the storage tool would take that id for an option
+    draws = iter([uuid.UUID(bytes=b"\xf8" + bytes(15)), uuid.UUID(bytes=b"\x01" * 16)])
+    monkeypatch.setattr(kafka_broker.uuid, "uuid4", lambda: next(draws))
+    cluster_id = new_cluster_id()
+    assert cluster_id == "AQEBAQEBAQEBAQEBAQEBAQ"
+    assert len(cluster_id) == 22
 
 
 def test_a_malformed_lock_line_is_named() -> None:
