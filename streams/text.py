@@ -25,6 +25,7 @@ _BREAKS = frozenset(
 _SPACE_RE = re.compile(r"\s+")
 _MARKUP_HINT = re.compile(r"<[A-Za-z/!?]|&(#\d+|#[xX][0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]{1,31});")
 _TAG_LIKE = re.compile(r"<[A-Za-z/!?][^>]*>?")
+_DECLARATION = re.compile(r"<!(?!--)[^>]*>?")
 ELLIPSIS = "…"
 MAX_ROUNDS = 4
 
@@ -58,8 +59,18 @@ class _TextExtractor(HTMLParser):
 
 def _extract(markup: str) -> str:
     parser = _TextExtractor()
-    parser.feed(markup)
-    parser.close()
+    try:
+        parser.feed(markup)
+        parser.close()
+    except AssertionError:
+        # CPython before 3.13 asserts on some malformed declarations ("<![0"). Drop every
+        # declaration but comments up to its ">", as a browser reads a bogus comment.
+        parser = _TextExtractor()
+        try:
+            parser.feed(_DECLARATION.sub("", markup))
+            parser.close()
+        except AssertionError:  # nothing left to assert on; should it still, no markup
+            return _TAG_LIKE.sub(" ", html.unescape(markup))
     return "".join(parser.parts)
 
 

@@ -25,6 +25,11 @@ from streams.text import ELLIPSIS, cut, html_to_text
         ("<p>unclosed <b>bold", "unclosed bold"),
         ("<!-- a comment -->Visible", "Visible"),
         ("<![CDATA[cdata]]>text", "text"),
+        # malformed declarations the standard library's parser asserts on (before 3.13):
+        # read as a browser does, a bogus comment up to the next ">"
+        ("<![0", ""),
+        ("Shares <![0 rise <b>now</b>", "Shares now"),
+        ("<!-- c -->A <![ x B", "A"),
         ("<noscript><img src=x></noscript><template><p>t</p></template>Kept", "Kept"),
         ("", ""),
     ],
