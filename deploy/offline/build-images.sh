@@ -6,7 +6,8 @@
 #
 #   finsent-base:bookworm   CPython 3.11 with venv: the finsent image's base, by
 #                           PYTHON_IMAGE=finsent-base:bookworm at build time
-#   apache/kafka:3.9.1      Apache Kafka 3.9.1 from Maven Central (kafka/)
+#   apache/kafka:4.1.1      Apache Kafka 4.1.1 from Maven Central (kafka/: the jars of
+#                           deploy/kafka/pom.xml and Kafka's command-line tools)
 #   postgres:16             Debian's PostgreSQL 15 behind the official image's entry point
 #                           conventions (postgres/)
 #
@@ -55,9 +56,11 @@ import_rootfs "$work/base" finsent-base:bookworm
 rootfs "$work/peers" python3,ca-certificates,openjdk-17-jre-headless,postgresql-15,postgresql-client-15,procps
 import_rootfs "$work/peers" finsent-peers-base:bookworm
 
+# the tag is the version kafka/pom.xml names for the broker
+kafka_version=$(sed -n '/<artifactId>kafka_2.13</{n;s/.*<version>\(.*\)<\/version>.*/\1/p;}' "$here/kafka/pom.xml")
 rm -rf "$work/kafka"
 cp -r "$here/kafka" "$work/kafka"
 (cd "$work/kafka" && mvn -q dependency:copy-dependencies -DoutputDirectory=libs)
-docker build -t apache/kafka:3.9.1 --label io.finsent.stand-in=true "$work/kafka"
+docker build -t "apache/kafka:$kafka_version" --label io.finsent.stand-in=true "$work/kafka"
 docker build -t postgres:16 --label io.finsent.stand-in=true "$here/postgres"
 docker images --filter label=io.finsent.stand-in=true

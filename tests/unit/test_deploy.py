@@ -1,4 +1,5 @@
-"""The deployment files: docker-compose.yml, its CPU override, the Dockerfile, Prometheus.
+"""The deployment files: docker-compose.yml, its CPU and three-broker overrides, the
+Dockerfile, the offline Kafka stand-in, Prometheus.
 
 No Docker engine runs here, so this tests what can be tested without one:
 
@@ -8,7 +9,8 @@ No Docker engine runs here, so this tests what can be tested without one:
 - every finsent service's command parses with the same arguments against the local
   ``finsent`` command, and ``--help`` works for it;
 - the Kafka variables follow the ``apache/kafka`` image's naming rules and make a
-  complete single-node KRaft configuration;
+  complete single-node KRaft configuration, or (``docker-compose.cluster.yml``) a
+  three-node one whose topics all have three replicas;
 - Prometheus' own ``promtool`` checks the scrape config and unit-tests the alert rules.
 """
 
@@ -39,6 +41,7 @@ from tests.system_programs import program
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 COMPOSE_CPU = ROOT / "docker-compose.cpu.yml"
+COMPOSE_CLUSTER = ROOT / "docker-compose.cluster.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERFILE = ROOT / "Dockerfile"
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
@@ -60,6 +63,8 @@ ALL_SERVICES = DEFAULT_SERVICES.union(*PROFILE_SERVICES.values())
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104
 #: services that run once and exit; the others run until stopped
 ONE_SHOT = {"migrate", "train", "demo-db", "demo-migrate", "demo-data", "demo-replay"}
+#: what docker-compose.cluster.yml adds: two more brokers
+CLUSTER_SERVICES = {"kafka-2", "kafka-3"}
 #: the public base image users build on (a build argument names another)
 PYTHON_IMAGE = "python:3.11-slim-bookworm"
 
@@ -94,6 +99,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("compose-project")
     shutil.copy(COMPOSE, directory / COMPOSE.name)
     shutil.copy(COMPOSE_CPU, directory / COMPOSE_CPU.name)
+    shutil.copy(COMPOSE_CLUSTER, directory / COMPOSE_CLUSTER.name)
     text = ENV_EXAMPLE.read_text()
     assert re.search(r"(?m)^POSTGRES_PASSWORD=$", text)
     (directory / ".env").write_text(
@@ -123,12 +129,13 @@ RenderFn = Callable[..., dict[str, Any]]
 @pytest.fixture(scope="module")
 def render(compose_argv: list[str], project: Path) -> RenderFn:
     """The rendered (validated, interpolated, merged) model for profiles and files."""
-    cache: dict[tuple[tuple[str, ...], bool], dict[str, Any]] = {}
+    cache: dict[tuple[tuple[str, ...], bool, bool], dict[str, Any]] = {}
 
-    def _render(*profiles: str, cpu: bool = False) -> dict[str, Any]:
-        key = (profiles, cpu)
+    def _render(*profiles: str, cpu: bool = False, cluster: bool = False) -> dict[str, Any]:
+        key = (profiles, cpu, cluster)
         if key not in cache:
             files = ["-f", COMPOSE.name] + (["-f", COMPOSE_CPU.name] if cpu else [])
+            files += ["-f", COMPOSE_CLUSTER.name] if cluster else []
             flags = [arg for p in profiles for arg in ("--profile", p)]
             done = run_compose(compose_argv, project, *files, *flags, "config", "--format", "json")
             assert done.returncode == 0, done.stderr
@@ -138,13 +145,14 @@ def render(compose_argv: list[str], project: Path) -> RenderFn:
     return _render
 
 
+@pytest.mark.parametrize("cluster", [False, True], ids=["one-broker", "three-brokers"])
 @pytest.mark.parametrize("cpu", [False, True], ids=["gpu", "cpu-override"])
 @pytest.mark.parametrize("profiles", [(), ("demo",), ("monitoring",), ("*",)])
 def test_compose_file_is_valid_with_each_profile(
-    render: RenderFn, profiles: tuple[str, ...], cpu: bool
+    render: RenderFn, profiles: tuple[str, ...], cpu: bool, cluster: bool
 ) -> None:
-    services = set(render(*profiles, cpu=cpu)["services"])
-    expected = set(DEFAULT_SERVICES)
+    services = set(render(*profiles, cpu=cpu, cluster=cluster)["services"])
+    expected = set(DEFAULT_SERVICES) | (CLUSTER_SERVICES if cluster else set())
     for profile in profiles:
         expected |= ALL_SERVICES if profile == "*" else PROFILE_SERVICES[profile]
     assert services == expected
@@ -186,8 +194,11 @@ def test_an_unedited_env_file_is_refused_with_the_reason(
 # --- start order: health and completion, never sleeps -------------------------------
 
 
-def test_services_wait_for_health_and_completion_not_sleeps(render: RenderFn) -> None:
-    services = render("*")["services"]
+@pytest.mark.parametrize("cluster", [False, True], ids=["one-broker", "three-brokers"])
+def test_services_wait_for_health_and_completion_not_sleeps(
+    render: RenderFn, cluster: bool
+) -> None:
+    services = render("*", cluster=cluster)["services"]
     for name, service in services.items():
         for dep, how in service.get("depends_on", {}).items():
             condition = how["condition"]
@@ -516,7 +527,7 @@ def test_finsent_variables_are_real_settings_with_valid_values(
 
 
 def test_env_example_lists_every_variable_the_compose_files_use() -> None:
-    text = COMPOSE.read_text() + COMPOSE_CPU.read_text()
+    text = COMPOSE.read_text() + COMPOSE_CPU.read_text() + COMPOSE_CLUSTER.read_text()
     used = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", text))
     listed = set(re.findall(r"(?m)^#?\s?([A-Z][A-Z0-9_]*)=", ENV_EXAMPLE.read_text()))
     assert sorted(used - listed) == []
@@ -541,8 +552,8 @@ KAFKA_NON_PROPERTY_ENV = {
     "KAFKA_JMX_HOSTNAME",
 }
 
-#: Broker configuration names from the Apache Kafka 3.9 documentation ("Broker Configs"),
-#: the ones a single-node compose file may reasonably set.
+#: Broker configuration names from the Apache Kafka 4.1 documentation ("Broker Configs"),
+#: the ones a compose file of one or three nodes may reasonably set.
 KAFKA_BROKER_PROPERTIES = {
     "advertised.listeners",
     "auto.create.topics.enable",
@@ -598,13 +609,19 @@ def test_kafka_property_conversion_follows_the_image() -> None:
     assert kafka_property("KAFKA_ABC__DEF") == "abc_def"
 
 
-def kafka_environment(render: RenderFn) -> dict[str, str]:
-    env: dict[str, str] = render()["services"]["kafka"]["environment"]
+def kafka_environment(render: RenderFn, service: str = "kafka", **files: bool) -> dict[str, str]:
+    env: dict[str, str] = render(**files)["services"][service]["environment"]
     return env
 
 
-def test_kafka_variables_follow_the_images_naming_rules(render: RenderFn) -> None:
-    env = kafka_environment(render)
+@pytest.mark.parametrize(
+    ("service", "cluster"),
+    [("kafka", False), ("kafka", True), ("kafka-2", True), ("kafka-3", True)],
+)
+def test_kafka_variables_follow_the_images_naming_rules(
+    render: RenderFn, service: str, cluster: bool
+) -> None:
+    env = kafka_environment(render, service, cluster=cluster)
     for name in env:
         if name == "CLUSTER_ID":
             continue
@@ -631,6 +648,8 @@ def test_kafka_is_a_complete_single_node_kraft_configuration(render: RenderFn) -
         "offsets.topic.replication.factor",
         "transaction.state.log.replication.factor",
         "transaction.state.log.min.isr",
+        "share.coordinator.state.topic.replication.factor",
+        "share.coordinator.state.topic.min.isr",
         "default.replication.factor",
         "min.insync.replicas",
     ):
@@ -672,6 +691,189 @@ def test_kafka_health_check_uses_the_images_own_scripts(render: RenderFn) -> Non
     test = render()["services"]["kafka"]["healthcheck"]["test"]
     assert test[0] == "CMD" and test[1].startswith("/opt/kafka/bin/")
     assert "localhost:9092" in test
+    # the stand-in image makes every script the compose files and the guide name
+    scripts = set(re.findall(r"/opt/kafka/bin/([a-z-]+\.sh)", STANDIN_DOCKERFILE.read_text()))
+    scripts |= {
+        m + ".sh"
+        for m in re.findall(r"(?m)^\s*tool (kafka-[a-z-]+) ", STANDIN_DOCKERFILE.read_text())
+    }
+    used = COMPOSE.read_text() + COMPOSE_CLUSTER.read_text()
+    used += (ROOT / "docs" / "operations.md").read_text()
+    assert set(re.findall(r"/opt/kafka/bin/([a-z-]+\.sh)", used)) <= scripts
+
+
+# --- Kafka: the version, and the stand-in image built where no registry is reachable ---
+
+KAFKA_POM = ROOT / "deploy" / "kafka" / "pom.xml"
+STANDIN_DIR = ROOT / "deploy" / "offline" / "kafka"
+STANDIN_DOCKERFILE = STANDIN_DIR / "Dockerfile"
+
+
+def pom_versions(path: Path) -> dict[str, str]:
+    """artifactId -> version of a pom's dependencies."""
+    import xml.etree.ElementTree as ET
+
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    root = ET.parse(path).getroot()  # noqa: S314 - our own file
+    return {
+        dep.findtext("m:artifactId", namespaces=ns) or "": dep.findtext("m:version", namespaces=ns)
+        or ""
+        for dep in root.findall("m:dependencies/m:dependency", ns)
+    }
+
+
+def test_compose_runs_the_kafka_version_of_the_local_broker(render: RenderFn) -> None:
+    """One Kafka everywhere: the compose image, the stand-in built offline and the broker
+    `finsent broker` runs (deploy/kafka/pom.xml, pinned in streams/data/kafka-jars.lock)."""
+    version = pom_versions(KAFKA_POM)["kafka_2.13"]
+    lock = (ROOT / "streams" / "data" / "kafka-jars.lock").read_text()
+    assert f"\nkafka-version {version}\n" in lock
+    assert version.split(".")[0] == "4"
+    for cluster in (False, True):
+        for name, service in render(cluster=cluster)["services"].items():
+            if name.startswith("kafka"):
+                assert service["image"] == f"apache/kafka:{version}", name
+    assert re.search(rf"(?m)^# KAFKA_VERSION={re.escape(version)}$", ENV_EXAMPLE.read_text())
+    # the stand-in: the local broker's jars at the same versions, and Kafka's tools
+    standin = pom_versions(STANDIN_DIR / "pom.xml")
+    for artifact, pinned in pom_versions(KAFKA_POM).items():
+        assert standin[artifact] == pinned, artifact
+    assert standin["kafka-tools"] == version
+    # Kafka 4 logs with Log4j 2 only: no Log4j 1 configuration or binding is left
+    assert not list(STANDIN_DIR.rglob("log4j.properties"))
+    assert "reload4j" not in (STANDIN_DIR / "pom.xml").read_text()
+    assert "log4j2.configurationFile" in (STANDIN_DIR / "run.sh").read_text()
+
+
+def test_the_standin_turns_kafka_variables_into_properties_as_the_image_does(
+    tmp_path: Path,
+) -> None:
+    """run.sh's conversion, run here (java and the format step replaced by stubs)."""
+    script = (STANDIN_DIR / "run.sh").read_text()
+    props = tmp_path / "server.properties"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("kafka-storage.sh", "kafka-run-class.sh"):
+        stub = bin_dir / tool
+        stub.write_text(f'#!/bin/sh\necho "{tool} $*" >> {tmp_path}/calls\n')
+        stub.chmod(0o755)
+    local = script.replace("/opt/kafka/config/server.properties", str(props))
+    local = local.replace("/opt/kafka/bin/", f"{bin_dir}/")
+    names = ["KAFKA_NODE_ID", "KAFKA_LOG_DIRS", "KAFKA_ABC__DEF", "KAFKA_ABC___GHI"]
+    env = {name: f"v{i}" for i, name in enumerate(names)}
+    env.update(
+        KAFKA_HEAP_OPTS="-Xmx1G",  # not a property
+        KAFKA_ADVERTISED_LISTENERS="PLAINTEXT://kafka:9092,A=B://x:1",  # '=' in a value
+        CLUSTER_ID="wTyImNA6Qyu_WGSDSc4nhw",
+        PATH="/usr/bin:/bin",
+    )
+    done = subprocess.run(
+        ["/bin/sh", "-c", local], env=env, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    lines = set(props.read_text().splitlines())
+    expected = {f"{kafka_property(n)}={env[n]}" for n in names}
+    expected.add("advertised.listeners=PLAINTEXT://kafka:9092,A=B://x:1")
+    assert lines == expected
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls[0] == (
+        f"kafka-storage.sh format --ignore-formatted --cluster-id {env['CLUSTER_ID']}"
+        f" --config {props}"
+    )
+    assert calls[1] == f"kafka-run-class.sh kafka.Kafka {props}"
+    # a cluster id that starts with '-' would be read as an option: refused
+    env["CLUSTER_ID"] = "-TyImNA6Qyu_WGSDSc4nhw"
+    done = subprocess.run(
+        ["/bin/sh", "-c", local], env=env, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode != 0 and "CLUSTER_ID" in done.stderr
+
+
+# --- docker-compose.cluster.yml: three brokers ------------------------------------------
+
+BROKERS = ("kafka", "kafka-2", "kafka-3")
+
+
+def cluster_properties(render: RenderFn, service: str, **files: bool) -> dict[str, str]:
+    env = kafka_environment(render, service, cluster=True, **files)
+    return {kafka_property(k): str(v) for k, v in env.items() if k != "CLUSTER_ID"}
+
+
+@pytest.mark.parametrize("cpu", [False, True], ids=["gpu", "cpu-override"])
+def test_the_cluster_is_three_kraft_nodes_with_three_replicas_of_everything(
+    render: RenderFn, cpu: bool
+) -> None:
+    services = render(cpu=cpu, cluster=True)["services"]
+    props = {name: cluster_properties(render, name, cpu=cpu) for name in BROKERS}
+    assert {s for s in services if services[s].get("image", "").startswith("apache/kafka")} == {
+        *BROKERS
+    }
+    # one cluster: the same id and the same voters everywhere, every node one of them
+    assert len({services[b]["environment"]["CLUSTER_ID"] for b in BROKERS}) == 1
+    voters = {p["controller.quorum.voters"] for p in props.values()}
+    assert len(voters) == 1
+    by_id = dict(v.split("@") for v in voters.pop().split(","))
+    assert by_id == {p["node.id"]: f"{services[b]['hostname']}:9093" for b, p in props.items()}
+    assert len(by_id) == 3
+    for name, p in props.items():
+        assert set(p["process.roles"].split(",")) == {"broker", "controller"}, name
+        for key in (
+            "offsets.topic.replication.factor",
+            "transaction.state.log.replication.factor",
+            "share.coordinator.state.topic.replication.factor",
+            "default.replication.factor",
+        ):
+            assert p[key] == "3", (name, key)
+        for key in (
+            "transaction.state.log.min.isr",
+            "share.coordinator.state.topic.min.isr",
+            "min.insync.replicas",
+        ):
+            assert p[key] == "2", (name, key)
+        # each advertises its own name, and a host port of its own that it publishes
+        advertised = dict(a.split("://") for a in p["advertised.listeners"].split(","))
+        assert advertised["PLAINTEXT"] == f"{services[name]['hostname']}:9092"
+        listen = dict(a.split("://") for a in p["listeners"].split(","))
+        host_port = advertised["PLAINTEXT_HOST"].rsplit(":", 1)[1]
+        (port,) = services[name]["ports"]
+        assert (port["published"], port["target"]) == (
+            host_port,
+            int(listen["PLAINTEXT_HOST"].rsplit(":", 1)[1]),
+        )
+        assert services[name]["healthcheck"] == services["kafka"]["healthcheck"]
+        assert services[name]["restart"] == "unless-stopped"
+    ports = [services[b]["ports"][0]["published"] for b in BROKERS]
+    assert len(set(ports)) == 3
+    # a log volume each, and not the single node's
+    volumes = [[v["source"] for v in services[b]["volumes"]] for b in BROKERS]
+    assert all(len(v) == 1 for v in volumes) and len({v[0] for v in volumes}) == 3
+    assert "kafka-data" not in {v[0] for v in volumes}
+
+
+def test_every_finsent_service_uses_the_three_brokers_and_three_replicas(
+    render: RenderFn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = render("*", cpu=True, cluster=True)["services"]
+    known = all_setting_vars()
+    for name, service in services.items():
+        if "build" not in service:
+            continue
+        env = service["environment"]
+        servers = env["FINSENT_KAFKA_BOOTSTRAP_SERVERS"].split(",")
+        assert servers == [f"{b}:9092" for b in BROKERS], name
+        # the topics finsent creates: three replicas, two in sync (real settings, valid)
+        assert sorted(k for k in env if k.startswith("FINSENT_") and k not in known) == []
+        for key in [k for k in os.environ if k.startswith("FINSENT_")]:
+            monkeypatch.delenv(key)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        kafka = load_settings().kafka
+        assert (kafka.replication_factor, kafka.min_insync_replicas) == (3, 2), name
+    # those that create topics wait for every broker: three replicas need three brokers
+    for name in ("worker", "scheduler", "demo-worker"):
+        waits = {d: how["condition"] for d, how in services[name]["depends_on"].items()}
+        for broker in BROKERS:
+            assert waits[broker] == "service_healthy", (name, broker)
 
 
 # --- the Dockerfile -------------------------------------------------------------------
@@ -1060,10 +1262,15 @@ def test_a_dot_env_with_only_the_password_is_enough(
 ) -> None:
     """Every profile, with and without the CPU override, needs nothing on the host but
     the compose files and the shipped configuration directories."""
-    for path in (COMPOSE, COMPOSE_CPU):
+    for path in (COMPOSE, COMPOSE_CPU, COMPOSE_CLUSTER):
         shutil.copy(path, tmp_path / path.name)
     (tmp_path / ".env").write_text("POSTGRES_PASSWORD=s3cretpw\n")
-    for files in ([COMPOSE.name], [COMPOSE.name, COMPOSE_CPU.name]):
+    for files in (
+        [COMPOSE.name],
+        [COMPOSE.name, COMPOSE_CPU.name],
+        [COMPOSE.name, COMPOSE_CLUSTER.name],
+        [COMPOSE.name, COMPOSE_CPU.name, COMPOSE_CLUSTER.name],
+    ):
         flags = [arg for name in files for arg in ("-f", name)]
         done = run_compose(
             compose_argv, tmp_path, *flags, "--profile", "*", "config", "--format", "json"
