@@ -53,6 +53,9 @@ test: $(STAMP) ## Run every test (unit, integration, e2e) against real PostgreSQ
 	fi
 	$(BIN)/pytest -n $(TEST_JOBS)
 
+chaos: $(STAMP) ## Faults on a three-node Apache Kafka cluster mid-stream (about 8 min); prints the figures
+	$(BIN)/pytest -m chaos tests/chaos
+
 lint: $(STAMP) ## ruff and mypy over the packages and benchmarks
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -80,4 +83,4 @@ clean: ## Remove caches and test artifacts (keeps .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache test-artifacts bench/out
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
-.PHONY: help install run test-deps test lint bench-storage bench-pipeline bench-dashboard bench-brokers bench-sources lock clean
+.PHONY: help install run test-deps test chaos lint bench-storage bench-pipeline bench-dashboard bench-brokers bench-sources lock clean

@@ -58,15 +58,25 @@ def percentiles(values: list[float]) -> tuple[float, float, float]:
     return q[49], q[94], q[98]
 
 
-def publish(bootstrap: str, topic: str, titles: list[str], rate: float | None) -> None:
-    """Send titles, stamping fetched_at at send time; ``rate`` items/s, or all at once.
+def publish(
+    bootstrap: str, topic: str, titles: list[str], rate: float | None, compression: str = "none"
+) -> None:
+    """Send titles, stamping fetched_at at send time; ``rate`` items/s, or all at once;
+    batches compressed with ``compression`` (none, gzip, lz4, zstd).
 
     The load generator is librdkafka (confluent-kafka): on a 2-core machine a pure-Python
     producer takes CPU the worker under test needs (the backlog run shows how much).
     """
     from confluent_kafka import Producer
 
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 2})
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": "all",
+            "linger.ms": 2,
+            "compression.type": compression,
+        }
+    )
     started = time.monotonic()
     for i, title in enumerate(titles):
         if rate:

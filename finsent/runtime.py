@@ -138,12 +138,15 @@ def worker_config(settings: Settings) -> WorkerConfig:
         bootstrap_servers=settings.bootstrap_servers,
         topics=topic_names(kafka.topic_prefix),
         partitions=kafka.partitions,
+        replication_factor=kafka.replication_factor,
+        min_insync_replicas=kafka.min_insync_replicas,
         batch_size=pipeline.batch_size,
         max_wait=pipeline.max_wait,
         session_timeout=kafka.session_timeout,
         heartbeat_interval=kafka.heartbeat_interval,
         commit_interval=kafka.commit_interval,
         fetch_max_wait=kafka.fetch_max_wait,
+        compression=kafka.compression,
         connect_timeout=kafka.connect_timeout,
         concurrency=pipeline.concurrency,
         datadir=str(settings.general.data_dir / "faust"),
@@ -159,13 +162,19 @@ def open_raw_publisher(settings: Settings, client_id: str) -> Publisher:
     kafka = settings.kafka
     topic = topic_names(kafka.topic_prefix).raw
     ensure_topics(
-        settings.bootstrap_servers, [topic], kafka.partitions, timeout=kafka.connect_timeout
+        settings.bootstrap_servers,
+        [topic],
+        kafka.partitions,
+        kafka.replication_factor,
+        min_insync_replicas=kafka.min_insync_replicas,
+        timeout=kafka.connect_timeout,
     )
     return Publisher(
         settings.bootstrap_servers,
         topic,
         timeout=kafka.publish_timeout,
         connect_timeout=kafka.connect_timeout,
+        compression=kafka.compression,
         client_id=client_id,
     )
 

@@ -19,12 +19,18 @@ class WorkerConfig:
     bootstrap_servers: str
     topics: TopicNames
     partitions: int
+    #: Replicas of each topic the worker creates, and their min.insync.replicas (None:
+    #: the broker's default).
+    replication_factor: int = 1
+    min_insync_replicas: int | None = None
     batch_size: int = 256
     max_wait: float = 0.1
     session_timeout: float = 6.0
     heartbeat_interval: float = 1.0
     commit_interval: float = 2.8
     concurrency: int = 1
+    #: How the worker's producer compresses its batches: none, gzip, lz4, zstd.
+    compression: str = "none"
     #: Longest a consumer fetch waits for records at the broker.
     fetch_max_wait: float = 0.1
     #: Longest the start waits to reach the broker and create the topics, seconds.
@@ -60,6 +66,7 @@ def create_app(config: WorkerConfig) -> faust.App:
         broker_commit_interval=config.commit_interval,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        producer_compression_type=None if config.compression == "none" else config.compression,
         web_enabled=False,
         autodiscover=False,
         datadir=config.datadir or "{conf.name}-data",

@@ -149,6 +149,14 @@ class BrokerProcess(ABC):
         """The argv and environment (None: inherit) of the broker process."""
 
     def start(self) -> Self:
+        """Launch the broker and wait until it answers."""
+        self.launch()
+        self.wait_ready()
+        return self
+
+    def launch(self) -> None:
+        """Start the broker process without waiting for it (a cluster's nodes are ready
+        only once enough of them run)."""
         self.prepare()
         if self.port == 0:
             self.port = free_port(self.host)
@@ -172,10 +180,10 @@ class BrokerProcess(ABC):
         log.info(
             "%s starting on %s (pid %d)", self.kind_name, self.bootstrap_servers, self.pid or 0
         )
-        self._wait_ready()
-        return self
 
-    def _wait_ready(self) -> None:
+    def wait_ready(self) -> None:
+        """Wait until the launched broker answers a Metadata request; stop it and raise
+        ``BrokerError`` if it exits first or ``startup_timeout`` passes."""
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if not self.running:
@@ -213,6 +221,12 @@ class BrokerProcess(ABC):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+    def request_stop(self) -> None:
+        """SIGTERM now, without waiting (``stop()`` waits): to stop several at once."""
+        if self._process is not None and self._process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._process.pid, signal.SIGTERM)
 
     def stop(self, timeout: float | None = None) -> None:
         """SIGTERM, then SIGKILL after ``timeout`` seconds. Safe to call twice."""

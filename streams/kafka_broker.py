@@ -227,17 +227,29 @@ def new_cluster_id() -> str:
 
 
 def server_properties(
-    *, node_id: int, host: str, port: int, controller_port: int, log_dir: Path
+    *,
+    node_id: int,
+    host: str,
+    port: int,
+    controller_port: int,
+    log_dir: Path,
+    voters: str = "",
+    replication: int = 1,
 ) -> str:
     """``server.properties`` of one combined broker + controller on ``host``.
 
-    Production defaults stay (1 MB messages, 7-day retention); only what one node needs
-    changes: replication factor 1 for the internal topics, no initial rebalance delay.
+    ``voters`` is the static controller quorum (``id@host:port,...``; empty: this node
+    alone); ``replication`` the number of brokers, which the internal topics and topics
+    created without a replication factor get as replicas, with ``min.insync.replicas``
+    2 where there are at least three (one broker may fail without stopping writes).
+    Production defaults stay (1 MB messages, 7-day retention); only what a small local
+    cluster needs changes, and no initial rebalance delay.
     """
+    min_isr = "2" if replication >= 3 else "1"
     settings = {
         "process.roles": "broker,controller",
         "node.id": str(node_id),
-        "controller.quorum.voters": f"{node_id}@{host}:{controller_port}",
+        "controller.quorum.voters": voters or f"{node_id}@{host}:{controller_port}",
         "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
         "advertised.listeners": f"PLAINTEXT://{host}:{port}",
         "controller.listener.names": "CONTROLLER",
@@ -245,11 +257,13 @@ def server_properties(
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
         "log.dirs": str(log_dir),
         "num.partitions": "1",
-        "offsets.topic.replication.factor": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
+        "default.replication.factor": str(replication),
+        "min.insync.replicas": min_isr,
+        "offsets.topic.replication.factor": str(replication),
+        "transaction.state.log.replication.factor": str(replication),
+        "transaction.state.log.min.isr": min_isr,
+        "share.coordinator.state.topic.replication.factor": str(replication),
+        "share.coordinator.state.topic.min.isr": min_isr,
         "group.initial.rebalance.delay.ms": "0",
     }
     return "".join(f"{key}={value}\n" for key, value in settings.items())
@@ -277,7 +291,8 @@ def is_formatted(log_dir: Path) -> bool:
 
 @dataclass
 class KafkaBroker(BrokerProcess):
-    """Apache Kafka in KRaft mode, one node, its log under ``data_dir``.
+    """Apache Kafka in KRaft mode, one node, its log under ``data_dir`` (alone, or one node
+    of a ``streams.kafka_cluster.KafkaCluster``).
 
     ``data_dir=None`` keeps the log in a temporary directory removed on stop (tests).
     """
@@ -287,6 +302,12 @@ class KafkaBroker(BrokerProcess):
     repository: str = MAVEN_CENTRAL
     node_id: int = 1
     controller_port: int = 0
+    #: The static controller quorum (``id@host:port,...``); empty: this node alone.
+    voters: str = ""
+    #: The KRaft cluster id its log is formatted with; empty: a new one.
+    cluster_id: str = ""
+    #: Brokers in its cluster (replicas of the internal topics).
+    replication: int = 1
     progress: bool = True
     kind_name = "Apache Kafka"
     stop_timeout = 30.0  # a controlled shutdown moves leaders and flushes logs first
@@ -346,6 +367,8 @@ class KafkaBroker(BrokerProcess):
                 port=self.port,
                 controller_port=self.controller_port,
                 log_dir=self.log_dir,
+                voters=self.voters,
+                replication=self.replication,
             )
         )
         (self.data_dir / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
@@ -356,7 +379,12 @@ class KafkaBroker(BrokerProcess):
     def _format(self, config: Path) -> None:
         """Format the KRaft log directory (once: a formatted directory is kept as is)."""
         argv = self._java_argv(
-            "kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", str(config)
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            self.cluster_id or new_cluster_id(),
+            "-c",
+            str(config),
         )
         done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
         if done.returncode != 0:

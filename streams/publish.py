@@ -277,7 +277,7 @@ def rebase(items: list[NewsItem], start: datetime, speed: float) -> list[NewsIte
 
 
 class Publisher:
-    """kafka-python producer: acks=all, keyed by item id, bounded waits."""
+    """kafka-python producer: acks=all, idempotent, keyed by item id, bounded waits."""
 
     def __init__(
         self,
@@ -286,10 +286,12 @@ class Publisher:
         *,
         timeout: float = 30.0,
         connect_timeout: float = 30.0,
+        compression: str = "none",
         client_id: str = "finsent-publish",
     ) -> None:
         """``timeout`` bounds waiting for acknowledgements (and each blocked send);
-        ``connect_timeout`` bounds reaching the broker at the start."""
+        ``connect_timeout`` bounds reaching the broker at the start; ``compression`` is
+        none, gzip, lz4 or zstd."""
         from kafka import KafkaProducer
         from kafka.errors import KafkaError
 
@@ -299,6 +301,8 @@ class Publisher:
             self._producer = KafkaProducer(
                 bootstrap_servers=bootstrap_servers.split(","),
                 acks="all",
+                enable_idempotence=True,  # a send retried after a leader move is kept once
+                compression_type=None if compression == "none" else compression,
                 linger_ms=5,
                 max_block_ms=int(timeout * 1000),
                 bootstrap_timeout_ms=int(connect_timeout * 1000),

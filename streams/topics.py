@@ -37,13 +37,19 @@ def ensure_topics(
     partitions: int,
     replication_factor: int = 1,
     *,
+    min_insync_replicas: int | None = None,
     timeout: float = 30.0,
 ) -> list[str]:
     """Create the topics that do not exist yet, with ``partitions`` each; return those
     created. (Auto-created topics would get the broker's default partition count.)
-    ``timeout`` bounds reaching the broker and each request, in seconds."""
+    ``min_insync_replicas`` None keeps the broker's default; ``timeout`` bounds reaching
+    the broker and each request, in seconds. Topics that exist are left as they are."""
     from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import KafkaError, TopicAlreadyExistsError
+    from kafka.errors import (
+        InvalidReplicationFactorError,
+        KafkaError,
+        TopicAlreadyExistsError,
+    )
 
     try:
         admin = KafkaAdminClient(
@@ -59,13 +65,29 @@ def ensure_topics(
         missing = [n for n in names if n not in existing]
         if missing:
             # another worker may create one between our list and our create
+            configs = {}
+            if min_insync_replicas is not None:
+                configs["min.insync.replicas"] = str(min_insync_replicas)
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(
-                    [NewTopic(n, partitions, replication_factor) for n in missing],
+                    [
+                        NewTopic(n, partitions, replication_factor, topic_configs=configs)
+                        for n in missing
+                    ],
                     timeout_ms=int(timeout * 1000),
                 )
-            log.info("created topics %s with %d partitions", missing, partitions)
+            log.info(
+                "created topics %s with %d partitions, %d replicas each",
+                missing,
+                partitions,
+                replication_factor,
+            )
         return missing
+    except InvalidReplicationFactorError:
+        raise BrokerError(
+            f"cannot create topics with {replication_factor} replicas on {bootstrap_servers}: "
+            "the cluster has fewer brokers (FINSENT_KAFKA_REPLICATION_FACTOR)"
+        ) from None
     except KafkaError as e:
         raise BrokerError(f"cannot create topics on {bootstrap_servers}: {e}") from None
     finally:

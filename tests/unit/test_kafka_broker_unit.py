@@ -149,3 +149,35 @@ def test_server_properties_keep_production_limits() -> None:
     assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:9092"
     assert props["log.dirs"] == "/d/logs"
     assert "message.max.bytes" not in props  # Kafka's own 1 MB default holds
+
+
+def test_a_three_node_cluster_replicates_its_internal_topics_and_votes_together(
+    tmp_path: Path,
+) -> None:
+    from streams.kafka_cluster import quorum_voters
+
+    voters = quorum_voters("127.0.0.1", [9101, 9102, 9103])
+    assert voters == "1@127.0.0.1:9101,2@127.0.0.1:9102,3@127.0.0.1:9103"
+    text = server_properties(
+        node_id=2,
+        host="127.0.0.1",
+        port=9092,
+        controller_port=9102,
+        log_dir=tmp_path,
+        voters=voters,
+        replication=3,
+    )
+    props = dict(line.split("=", 1) for line in text.splitlines())
+    assert props["node.id"] == "2"
+    assert props["controller.quorum.voters"] == voters
+    assert props["offsets.topic.replication.factor"] == "3"
+    assert props["default.replication.factor"] == "3"
+    assert props["min.insync.replicas"] == "2"  # one of three may fail, writes go on
+    alone = dict(
+        line.split("=", 1)
+        for line in server_properties(
+            node_id=1, host="h", port=1, controller_port=2, log_dir=tmp_path
+        ).splitlines()
+    )
+    assert alone["controller.quorum.voters"] == "1@h:2"
+    assert alone["min.insync.replicas"] == "1"

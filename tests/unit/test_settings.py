@@ -55,6 +55,8 @@ def test_overrides_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
         ("FINSENT_KAFKA_PARTITIONS", "0"),
         ("FINSENT_DATABASE_ECHO", "maybe"),
         ("FINSENT_KAFKA_TOPIC_PREFIX", "bad prefix!"),
+        ("FINSENT_KAFKA_COMPRESSION", "snappy"),
+        ("FINSENT_KAFKA_REPLICATION_FACTOR", "0"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_the_value(
@@ -66,6 +68,21 @@ def test_a_bad_value_names_the_variable_and_the_value(
     message = str(e.value)
     assert message.startswith(f"{var}={value!r} is not valid")
     assert "\n" not in message
+
+
+def test_more_in_sync_replicas_than_replicas_is_refused_naming_both(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FINSENT_KAFKA_REPLICATION_FACTOR", "2")
+    monkeypatch.setenv("FINSENT_KAFKA_MIN_INSYNC_REPLICAS", "3")
+    with pytest.raises(SettingsError) as e:
+        load_settings()
+    message = str(e.value)
+    assert "FINSENT_KAFKA_MIN_INSYNC_REPLICAS=3" in message
+    assert "FINSENT_KAFKA_REPLICATION_FACTOR=2" in message
+    assert "\n" not in message
+    monkeypatch.setenv("FINSENT_KAFKA_REPLICATION_FACTOR", "3")
+    assert load_settings().kafka.min_insync_replicas == 3
 
 
 def test_a_bad_override_names_its_variable() -> None:

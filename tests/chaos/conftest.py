@@ -1,0 +1,73 @@
+"""A three-node Apache Kafka cluster and workers on it, for the chaos suite.
+
+Topics get three replicas and ``min.insync.replicas=2``; every producer sends with
+acks=all and idempotence. ``make chaos`` runs this suite (it takes minutes of wall
+clock: a broker stays down for 60 s) and prints the figures each scenario recorded;
+``make test`` leaves it out.
+"""
+
+from __future__ import annotations
+
+import gc
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.kafka_cluster import KafkaCluster
+from tests.conftest import KAFKA_JARS
+
+
+@pytest.fixture(autouse=True)
+def collect_refused_sockets() -> Iterator[None]:
+    """kafka-python drops, unclosed, the sockets of connections a stopped broker refused;
+    collect them after each scenario without the warnings the suite turns into errors."""
+    yield
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[KafkaCluster]:
+    """Three Apache Kafka nodes, fresh for each scenario."""
+    with KafkaCluster(
+        size=3, data_dir=tmp_path / "kafka", jars_dir=KAFKA_JARS, startup_timeout=180
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def chaos_env(
+    cli_env: dict[str, str], cluster: KafkaCluster, pg_url: str, pipeline_model: Path
+) -> dict[str, str]:
+    """A worker's environment on the cluster: replicated topics of its own."""
+    from tests.processes import unique_prefix
+
+    cli_env.update(
+        FINSENT_KAFKA_BOOTSTRAP_SERVERS=cluster.bootstrap_servers,
+        FINSENT_KAFKA_TOPIC_PREFIX=unique_prefix(),
+        FINSENT_KAFKA_PARTITIONS="6",
+        FINSENT_KAFKA_REPLICATION_FACTOR="3",
+        FINSENT_KAFKA_MIN_INSYNC_REPLICAS="2",
+        FINSENT_DATABASE_URL=pg_url,
+        FINSENT_MODEL_PATH=str(pipeline_model),
+        FINSENT_MODEL_VARIANT="fp32",
+        FINSENT_MODEL_MAX_LENGTH="64",
+        FINSENT_PIPELINE_BATCH_SIZE="128",
+        FINSENT_PIPELINE_MAX_WAIT="0.3",
+        FINSENT_PIPELINE_RETRY_MAX_DELAY="2",
+    )
+    return cli_env
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The figures of this run's scenarios, as the table BENCHMARKS.md quotes."""
+    from tests.chaos.results import SAVED, summary_lines
+
+    if SAVED:
+        terminalreporter.section("chaos results (test-artifacts/chaos-results.jsonl)")
+        for line in summary_lines(SAVED):
+            terminalreporter.write_line(line)
