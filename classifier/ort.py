@@ -12,11 +12,14 @@ At serving time only onnxruntime, numpy and the tokenizer run: no torch.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import tempfile
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +62,9 @@ def cache_dir_for(model_dir: Path | None, model_id: str, cache_root: Path | None
         candidate = model_dir / "onnx"
         try:
             candidate.mkdir(exist_ok=True)
-            probe = candidate / ".write-test"
-            probe.write_text("", encoding="utf-8")
-            probe.unlink()
+            # a probe of its own: workers starting together must not remove each other's
+            with tempfile.TemporaryFile(dir=candidate):
+                pass
             return candidate
         except OSError:
             pass
@@ -202,6 +205,51 @@ def prepare(
     if variant not in ("onnx-fp32", "onnx-int8"):
         raise ModelLoadError(f"variant {variant!r} is not an ONNX Runtime variant")
     folder = cache_dir_for(model_dir, model_id, cache_root)
+    # Several workers starting on one model build its files once: the first builds, the
+    # others wait for the lock and find them ready.
+    with build_lock(folder):
+        return _prepare_locked(
+            variant, folder, model_dir, model_id, load_torch_model=load_torch_model, config=config
+        )
+
+
+@contextlib.contextmanager
+def build_lock(folder: Path) -> Iterator[None]:
+    """An exclusive lock on ``folder``'s builds, across processes (POSIX ``flock``; where
+    there is none, the files are still written whole or not at all)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    with open(folder / ".build.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def write_whole(dst: Path, make: Callable[[Path], object]) -> None:
+    """``make(path)`` into a temporary file beside ``dst``, then rename it to ``dst``: a
+    reader (or a crash) never sees half a file under the real name."""
+    part = dst.with_name(f".{dst.stem}.{os.getpid()}.part{dst.suffix}")
+    try:
+        make(part)
+        part.replace(dst)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def _prepare_locked(
+    variant: str,
+    folder: Path,
+    model_dir: Path | None,
+    model_id: str,
+    *,
+    load_torch_model: Any,
+    config: Any,
+) -> Path:
     stamp = folder / "source.json"
     want = fingerprint(model_dir, model_id)
     target = folder / FILES[variant]
@@ -217,19 +265,22 @@ def prepare(
     exported, optimised = folder / FILES["export"], folder / FILES["onnx-fp32"]
     if not exported.is_file():
         log.info("exporting %s to ONNX in %s (once)", model_id, folder)
-        export(load_torch_model(), exported)
+        write_whole(exported, lambda path: export(load_torch_model(), path))
     if not optimised.is_file():
-        optimise(
-            exported,
+        write_whole(
             optimised,
-            num_heads=int(getattr(config, "num_attention_heads", 0) or 0),
-            hidden_size=int(getattr(config, "hidden_size", 0) or 0),
-            model_type=str(getattr(config, "model_type", "bert")),
+            lambda path: optimise(
+                exported,
+                path,
+                num_heads=int(getattr(config, "num_attention_heads", 0) or 0),
+                hidden_size=int(getattr(config, "hidden_size", 0) or 0),
+                model_type=str(getattr(config, "model_type", "bert")),
+            ),
         )
     if variant == "onnx-int8" and not target.is_file():
         log.info("quantising %s to int8 (once)", optimised)
-        quantise(optimised, target)
-    stamp.write_text(json.dumps(want), encoding="utf-8")
+        write_whole(target, lambda path: quantise(optimised, path))
+    write_whole(stamp, lambda path: path.write_text(json.dumps(want), encoding="utf-8"))
     return target
 
 
