@@ -104,7 +104,7 @@ def run_config(
                 )
             worker = FinsentProcess(["worker"], env, work / "worker.log").start()
             try:
-                worker.wait_for_log("[^Worker]: Ready", timeout=300)
+                # warm up: the worker is ready once it has stored these
                 publish(bootstrap, "news.raw", titles[:64], None, compression)
                 if len(stored(url, 0, 64, 300)) < 64:
                     raise SystemExit(f"the worker did not start:\n{worker.log()[-3000:]}")

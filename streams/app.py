@@ -30,7 +30,7 @@ class WorkerConfig:
     commit_interval: float = 2.8
     concurrency: int = 1
     #: How the worker's producer compresses its batches: none, gzip, lz4, zstd.
-    compression: str = "none"
+    compression: str = "zstd"
     #: Longest a consumer fetch waits for records at the broker.
     fetch_max_wait: float = 0.1
     #: Longest the start waits to reach the broker and create the topics, seconds.

@@ -286,7 +286,7 @@ class Publisher:
         *,
         timeout: float = 30.0,
         connect_timeout: float = 30.0,
-        compression: str = "none",
+        compression: str = "zstd",
         client_id: str = "finsent-publish",
     ) -> None:
         """``timeout`` bounds waiting for acknowledgements (and each blocked send);

@@ -41,13 +41,19 @@ def summary_lines(rows: list[dict[str, Any]]) -> list[str]:
     """The rows as the Markdown table BENCHMARKS.md quotes."""
     lines = [
         "| scenario | published | stored | lost | duplicate records | miscounted buckets "
-        "| longest stall, s | drain, s | lag after |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| longest stall, s | drain, s | lag after | alert events / webhooks received |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
+        notes = r.get("notes", {})
+        alerts = (
+            f"{notes['alert_events']} / {notes['webhooks_received']}"
+            if "alert_events" in notes
+            else "-"
+        )
         lines.append(
             f"| {r['scenario']} | {r['published']} | {r['stored']} | {r['lost']} | "
             f"{r['duplicate_records']} | {r['miscounted_buckets']} | "
-            f"{r['longest_stall_s']:.1f} | {r['drain_s']:.1f} | {r['lag_after']} |"
+            f"{r['longest_stall_s']:.1f} | {r['drain_s']:.1f} | {r['lag_after']} | {alerts} |"
         )
     return lines

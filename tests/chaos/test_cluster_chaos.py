@@ -11,21 +11,29 @@ it; BENCHMARKS.md quotes it).
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
 from storage.models import Article, ArticleSentiment
+from storage.queries import list_alerts
+from storage.writes import save_scored_batch
 from streams.kafka_cluster import KafkaCluster
 from streams.topics import topic_names
+from tests.alerting_support import SECRET, article
 from tests.chaos.results import ChaosResult
-from tests.e2e.test_pipeline import count, item_id, news
+from tests.e2e.test_alerts_e2e import RULES, oil_news
+from tests.e2e.test_pipeline import count, item_id, news, produce
 from tests.integration.test_storage_writes import recount, stored_buckets
 from tests.processes import FinsentProcess, consume_all, wait_until
+from tests.webhook_receiver import ScriptedReceiver
 
 pytestmark = pytest.mark.chaos
 
@@ -91,6 +99,10 @@ class StoredSampler(threading.Thread):
         while not self.done.is_set():
             self.samples.append((time.monotonic(), count(self.db, Article)))
             self.done.wait(0.25)
+
+    def first_at(self, n: int) -> float:
+        """When the stored count first reached ``n`` (monotonic seconds)."""
+        return next(at for at, stored in self.samples if stored >= n)
 
     def longest_stall(self, since: float, until: float) -> float:
         """The longest time in [since, until] during which the stored count did not grow."""
@@ -160,16 +172,19 @@ def verify(
     sampler: StoredSampler,
     fault_at: float,
     published_at: float,
+    seeded: int = 0,
 ) -> None:
-    """Wait for the whole stream to be stored, then check and record everything."""
+    """Wait for the whole stream to be stored, then check and record everything.
+    ``seeded``: articles the test wrote to the database itself, not through Kafka."""
     bootstrap = env["FINSENT_KAFKA_BOOTSTRAP_SERVERS"]
     prefix = env["FINSENT_KAFKA_TOPIC_PREFIX"]
     n = result.published
-    wait_until(lambda: count(db, Article) >= n, 420, f"{n:,} stored articles", every=1)
-    stored_at = time.monotonic()
+    wait_until(lambda: count(db, Article) >= seeded + n, 420, f"{n:,} stored articles", every=1)
     time.sleep(3)  # anything replayed late must not change the counts
     sampler.done.set()
-    result.stored = count(db, Article)
+    sampler.join(timeout=10)
+    stored_at = sampler.first_at(seeded + n)
+    result.stored = count(db, Article) - seeded
     result.lost = n - result.stored
     result.drain_s = stored_at - published_at
     result.longest_stall_s = sampler.longest_stall(fault_at, stored_at)
@@ -182,9 +197,57 @@ def verify(
     result.lag_after = group_lag(bootstrap, group)
     result.save()
     assert result.stored == n
-    assert count(db, ArticleSentiment) == n
+    assert count(db, ArticleSentiment) == seeded + n
     assert result.duplicate_records == 0
     assert result.miscounted_buckets == 0
+
+
+def with_alerting(env: dict[str, str], tmp_path: Path, hook: ScriptedReceiver) -> dict[str, str]:
+    """``env`` with the volume-spike rule of the alert tests and ``hook`` as receiver."""
+    rules, receivers = tmp_path / "rules.yaml", tmp_path / "receivers.yaml"
+    rules.write_text(RULES)
+    receivers.write_text(f"receivers:\n  - name: hook\n    url: {hook.url}\n")
+    return {
+        **env,
+        "FINSENT_ALERTS_RULES": str(rules),
+        "FINSENT_ALERTS_RECEIVERS": str(receivers),
+        "FINSENT_ALERTS_SECRET": SECRET,
+        "FINSENT_ALERTS_INTERVAL": "2",
+        "FINSENT_ALERTS_SETTLE": "3",
+        "FINSENT_ALERTS_RETRY_BASE": "1",
+        "FINSENT_ALERTS_DELIVERY_POLL": "0.3",
+    }
+
+
+def oil_burst(bootstrap: str, topic: str) -> None:
+    """Forty oil headlines in this minute: the volume spike fires on ``oil-energy``."""
+    at = datetime.now(UTC)
+    produce(bootstrap, topic, [oil_news(n, at) for n in range(40)])
+
+
+def check_each_alert_delivered_once(
+    result: ChaosResult, db: Engine, env: dict[str, str], hook: ScriptedReceiver
+) -> None:
+    """Every alert event reached the receiver, none twice (by webhook id)."""
+    wait_until(lambda: bool(list_alerts(db)), 120, "an alert firing")
+    prefix = env["FINSENT_KAFKA_TOPIC_PREFIX"]
+    bootstrap = env["FINSENT_KAFKA_BOOTSTRAP_SERVERS"]
+    records = consume_all(bootstrap, topic_names(prefix).alerts, idle=3)
+    events = {json.loads(value or b"{}")["id"] for _, value in records}
+
+    def received() -> list[str]:
+        return [
+            next(v for k, v in r.headers.items() if k.lower() == "webhook-id")
+            for r in hook.requests
+        ]
+
+    wait_until(lambda: set(received()) >= events, 90, "every alert event at the receiver")
+    time.sleep(2)  # a second delivery of one of them would arrive now
+    ids = received()
+    result.notes["alert_events"] = len(events)
+    result.notes["webhooks_received"] = len(ids)
+    assert events and set(ids) == events
+    assert len(ids) == len(set(ids)), Counter(ids).most_common(3)
 
 
 def timed(action: Callable[[], None]) -> float:
@@ -196,18 +259,35 @@ def timed(action: Callable[[], None]) -> float:
 # --- the scenarios ---------------------------------------------------------------------
 
 
+@pytest.fixture
+def hook() -> Iterator[ScriptedReceiver]:
+    with ScriptedReceiver() as receiver:
+        yield receiver
+
+
 def test_the_leader_of_a_busy_partition_killed_with_9_and_restarted(
-    cluster: KafkaCluster, chaos_env: dict[str, str], db: Engine, tmp_path: Path
+    cluster: KafkaCluster,
+    chaos_env: dict[str, str],
+    db: Engine,
+    tmp_path: Path,
+    hook: ScriptedReceiver,
 ) -> None:
     bootstrap = cluster.bootstrap_servers
     raw = topic_names(chaos_env["FINSENT_KAFKA_TOPIC_PREFIX"]).raw
-    worker = start_worker(chaos_env, tmp_path / "worker.log")
-    result = ChaosResult("leader of a busy partition kill -9, restarted after 10 s", 3000)
+    # half an hour of quiet history on the alert's topic (one item a minute)
+    now = datetime.now(UTC)
+    save_scored_batch(
+        db,
+        [article(i, "oil-energy", "neutral", now - timedelta(minutes=31 - i)) for i in range(30)],
+    )
+    worker = start_worker(with_alerting(chaos_env, tmp_path, hook), tmp_path / "worker.log")
+    result = ChaosResult("leader of a busy partition kill -9, restarted after 10 s", 3040)
     sampler, stream = StoredSampler(db), Stream(bootstrap, raw, 3000, chunks=15, pause=1.0)
     sampler.start()
     stream.start()
     try:
-        wait_until(lambda: count(db, Article) > 300, 120, "the first stored articles")
+        wait_until(lambda: count(db, Article) > 330, 120, "the first stored articles")  # 30 seeded
+        oil_burst(bootstrap, raw)  # its alert is evaluated and delivered during the fault
         victim = partition_leaders(bootstrap, raw)[0]
         fault_at = time.monotonic()
         cluster.kill(victim)
@@ -215,7 +295,8 @@ def test_the_leader_of_a_busy_partition_killed_with_9_and_restarted(
         result.notes["restart_s"] = round(timed(lambda: cluster.restart(victim)), 1)
         result.notes["killed_node"] = victim
         stream.finish(300)
-        verify(result, db, chaos_env, sampler, fault_at, stream.finished_at)
+        check_each_alert_delivered_once(result, db, chaos_env, hook)
+        verify(result, db, chaos_env, sampler, fault_at, stream.finished_at, seeded=30)
         wait_until(lambda: under_replicated(bootstrap, raw) == 0, 120, "full ISR again")
         result.notes["isr_full_after_fault_s"] = round(time.monotonic() - fault_at, 1)
         assert worker.alive, worker.log()[-3000:]
