@@ -191,7 +191,7 @@ def check_worker_inputs(settings: Settings) -> None:
 
 def open_pipeline(settings: Settings, metrics: PipelineMetrics | None = None) -> Pipeline:
     """Everything the agents need: the model, the watchlist, the database writer."""
-    from storage.writes import save_scored_batch, save_worker_counters
+    from storage.writes import save_scored_batch_checked, save_worker_counters
     from streams.agents import Pipeline
     from streams.records import ModelRef
     from streams.scoring import EngineScorer, model_name, model_revision
@@ -208,7 +208,7 @@ def open_pipeline(settings: Settings, metrics: PipelineMetrics | None = None) ->
     return Pipeline(
         scorer=EngineScorer(classifier, ref),
         watchlist=watchlist,
-        save=lambda items: save_scored_batch(engine, items),
+        save=lambda items: save_scored_batch_checked(engine, items),
         save_counters=lambda counts: save_worker_counters(engine, worker, started_at, counts),
         counters_interval=settings.metrics.flush_interval,
         max_retry_delay=settings.pipeline.retry_max_delay,

@@ -35,6 +35,15 @@ class ScoredArticle:
         return self.p_positive - self.p_negative
 
 
+@dataclass(frozen=True, slots=True)
+class SavedBatch:
+    """What storing a batch did: the ids newly stored, and the records refused because
+    their id is already another article's: (position in the batch, why)."""
+
+    new: list[str]
+    conflicts: list[tuple[int, str]] = field(default_factory=list)
+
+
 class _Counts(Protocol):
     @property
     def n(self) -> int: ...

@@ -6,7 +6,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ARRAY,
@@ -38,9 +38,10 @@ from storage.models import (
     TopicBucket,
     WorkerCounters,
 )
-from storage.types import AgentCounts, ScoredArticle, SourcePoll
+from storage.types import AgentCounts, SavedBatch, ScoredArticle, SourcePoll
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: SQLSTATEs after which the whole transaction may simply be run again.
 RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
@@ -78,22 +79,66 @@ def save_scored_batch(
     concurrent writers take locks in the same order; a deadlock or serialization failure
     re-runs the transaction.
     """
-    unique: dict[str, ScoredArticle] = {}
-    for item in items:
+    return save_scored_batch_checked(engine, items, max_attempts=max_attempts).new
+
+
+def save_scored_batch_checked(
+    engine: Engine, items: Sequence[ScoredArticle], *, max_attempts: int = 5
+) -> SavedBatch:
+    """``save_scored_batch``, and which records were not stored because their id already
+    belongs to an article with another title (stored before, or earlier in the batch):
+    an id collision, which a replay of the same article (same title) is not."""
+    unique: dict[str, tuple[int, ScoredArticle]] = {}
+    conflicts: list[tuple[int, str]] = []
+    for position, item in enumerate(items):
         check_article(item)
-        unique.setdefault(item.id, item)
+        first = unique.setdefault(item.id, (position, item))[1]
+        if first.title != item.title:
+            conflicts.append((position, _collision(item, first.title)))
     if not unique:
-        return []
-    ordered = [unique[key] for key in sorted(unique)]
+        return SavedBatch([], conflicts)
+    ordered = [unique[key][1] for key in sorted(unique)]
+
+    def work(conn: Connection) -> tuple[list[str], dict[str, str]]:
+        new = _save(conn, ordered)
+        seen = set(new)
+        return new, _stored_titles(conn, [i.id for i in ordered if i.id not in seen])
+
+    new, stored = _in_transaction(engine, work, max_attempts)
+    for item_id, title in stored.items():
+        position, item = unique[item_id]
+        if title != item.title:
+            conflicts.append((position, _collision(item, title)))
+    return SavedBatch(new, sorted(conflicts))
+
+
+def _collision(item: ScoredArticle, other_title: str) -> str:
+    return (
+        f"id {item.id!r} already belongs to another article ({other_title[:80]!r}); this one "
+        f"({item.title[:80]!r}) is not stored: give each article an id of its own"
+    )
+
+
+def _stored_titles(conn: Connection, ids: list[str]) -> dict[str, str]:
+    """The stored title of each of ``ids`` that is stored."""
+    if not ids:
+        return {}
+    rows = conn.execute(select(Article.id, Article.title).where(Article.id.in_(ids)))
+    return {row[0]: row[1] for row in rows}
+
+
+def _in_transaction(engine: Engine, work: Callable[[Connection], T], max_attempts: int) -> T:
+    """``work`` in one transaction, re-run after a deadlock or serialization failure;
+    the database's refusals and outages become ``RejectedRecord``/``DatabaseUnavailable``."""
     for attempt in range(1, max_attempts + 1):
         try:
             with engine.begin() as conn:
-                return _save(conn, ordered)
+                return work(conn)
         except (IntegrityError, DataError) as e:
             raise RejectedRecord(f"database refused the batch: {first_line(e)}") from e
         except OperationalError as e:
             if _sqlstate(e) in RETRYABLE_SQLSTATES and attempt < max_attempts:
-                log.info("save_scored_batch: %s, retrying (%d)", first_line(e), attempt)
+                log.info("saving a batch: %s, retrying (%d)", first_line(e), attempt)
                 continue
             raise DatabaseUnavailable(f"cannot save batch: {first_line(e)}") from e
         except InterfaceError as e:

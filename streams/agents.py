@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar
 import faust
 
 from storage.exceptions import RejectedRecord
-from storage.types import AgentCounts, ScoredArticle
+from storage.types import AgentCounts, SavedBatch, ScoredArticle
 from streams.app import WorkerConfig
 from streams.counters import PipelineCounters
 from streams.metrics import PipelineMetrics
@@ -64,7 +64,8 @@ class Pipeline:
 
     scorer: Scorer
     watchlist: Watchlist
-    save: Callable[[list[ScoredArticle]], list[str]]
+    #: Stores a batch: the new ids, and the records whose id belongs to another article.
+    save: Callable[[list[ScoredArticle]], SavedBatch]
     counters: PipelineCounters = field(default_factory=PipelineCounters)
     metrics: PipelineMetrics = field(default_factory=PipelineMetrics)
     #: Writes the counters where the dashboard reads them; None: not written.

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
-from storage.types import ScoredArticle
+from storage.types import SavedBatch, ScoredArticle
 from streams.exceptions import InvalidRecord
 from streams.records import (
     DeadLetter,
@@ -184,22 +184,25 @@ def to_article(item: ScoredItem) -> ScoredArticle:
 
 
 def save_isolating_rejects(
-    save: Callable[[list[ScoredArticle]], list[str]],
+    save: Callable[[list[ScoredArticle]], SavedBatch],
     items: list[tuple[RawRecord, ScoredArticle]],
     rejected_error: type[Exception],
 ) -> tuple[list[str], list[tuple[RawRecord, str]]]:
     """Save ``items``; if the store refuses the batch for its content, split it in halves
-    until the refused records are isolated. Returns (new ids, [(record, reason)]).
+    until the refused records are isolated. Returns (new ids, [(record, reason)]): the
+    refused records, and those whose id already belongs to another article.
 
     Any other error (an outage) propagates, so the caller retries the whole batch.
     """
     if not items:
         return [], []
     try:
-        return save([article for _, article in items]), []
+        saved = save([article for _, article in items])
     except rejected_error as e:
         if len(items) == 1:
             return [], [(items[0][0], str(e))]
+    else:
+        return saved.new, [(items[position][0], why) for position, why in saved.conflicts]
     half = len(items) // 2
     new_a, bad_a = save_isolating_rejects(save, items[:half], rejected_error)
     new_b, bad_b = save_isolating_rejects(save, items[half:], rejected_error)

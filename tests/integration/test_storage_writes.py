@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import Engine, Numeric, func, select, text
 
 from storage.exceptions import RejectedRecord
 from storage.models import Article, ArticleSentiment, ArticleTopic, TopicBucket
-from storage.writes import save_scored_batch
+from storage.writes import save_scored_batch, save_scored_batch_checked
 from tests.factories import article, random_articles
 
 HERE = Path(__file__).resolve().parent
@@ -118,6 +119,26 @@ def test_an_id_twice_in_one_batch_is_stored_once(db: Engine) -> None:
     one = article(5, label="negative")
     assert save_scored_batch(db, [one, one, one]) == [one.id]
     assert stored_buckets(db)[("market", 60, one.published_at.replace(second=0))] == (1, 0, 0)
+
+
+def test_an_id_that_belongs_to_another_article_is_reported_not_silently_dropped(
+    db: Engine,
+) -> None:
+    first = article(1, label="negative")
+    assert save_scored_batch_checked(db, [first]).conflicts == []
+    replayed = save_scored_batch_checked(db, [first])  # the same article again: no conflict
+    assert (replayed.new, replayed.conflicts) == ([], [])
+    other = replace(first, title="A different story under the same id")
+    again = replace(first, title="Yet another story, same batch")
+    saved = save_scored_batch_checked(db, [article(2), other, again])
+    assert saved.new == [article(2).id]
+    assert [position for position, _ in saved.conflicts] == [1, 2]
+    assert all(first.id in why and "not stored" in why for _, why in saved.conflicts)
+    assert "A different story" in saved.conflicts[0][1]
+    with db.connect() as conn:
+        title = conn.execute(select(Article.title).where(Article.id == first.id)).scalar_one()
+    assert title == first.title  # the first report stays
+    assert stored_buckets(db) == recount(db)
 
 
 def test_duplicates_are_stored_but_not_counted(db: Engine) -> None:

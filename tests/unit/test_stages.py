@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from storage.exceptions import RejectedRecord
+from storage.types import SavedBatch
 from streams.records import ModelRef
 from streams.stages import (
     RawRecord,
@@ -95,11 +96,11 @@ def test_scored_items_round_trip_and_bad_ones_are_dead_lettered() -> None:
 def test_save_isolating_rejects_finds_the_bad_records() -> None:
     saved: list[str] = []
 
-    def save(items: list[str]) -> list[str]:  # type: ignore[type-arg]
+    def save(items: list[str]) -> SavedBatch:
         if any(i.startswith("bad") for i in items):
             raise RejectedRecord("refused")
         saved.extend(items)
-        return list(items)
+        return SavedBatch(list(items))
 
     pairs = [(record(None, n), f"{'bad' if n in (3, 6) else 'ok'}{n}") for n in range(8)]
     new, rejected = save_isolating_rejects(save, pairs, RejectedRecord)  # type: ignore[arg-type]
@@ -108,8 +109,20 @@ def test_save_isolating_rejects_finds_the_bad_records() -> None:
     assert all(reason == "refused" for _, reason in rejected)
 
 
+def test_an_id_collision_comes_back_as_a_reject_of_its_own_record() -> None:
+    def save(items: list[str]) -> SavedBatch:
+        return SavedBatch(items[:1], [(1, "id 'a' already belongs to another article")])
+
+    pairs = [(record(None, 0), "first"), (record(None, 1), "second")]
+    new, rejected = save_isolating_rejects(save, pairs, RejectedRecord)  # type: ignore[arg-type]
+    assert new == ["first"]
+    assert [(r.offset, why) for r, why in rejected] == [
+        (1, "id 'a' already belongs to another article")
+    ]
+
+
 def test_an_outage_is_not_a_reject() -> None:
-    def save(items: list[str]) -> list[str]:  # type: ignore[type-arg]
+    def save(items: list[str]) -> SavedBatch:
         raise ConnectionError("database down")
 
     with pytest.raises(ConnectionError):
