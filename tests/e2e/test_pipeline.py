@@ -96,7 +96,7 @@ def test_every_valid_item_stored_once_every_bad_one_dead_lettered(
     produce(bootstrap, topics.raw, records)
 
     wait_until(lambda: count(db, Article) >= 1700, 300, "1,700 stored articles")
-    dead = consume_all(bootstrap, topics.deadletter, expect=140, timeout=120)
+    dead = consume_all(bootstrap, topics.deadletter, expect=150, timeout=120)
     # Give the worker time to (wrongly) store anything extra before counting exactly.
     consume_all(bootstrap, topics.scored, idle=3.0)
     assert count(db, Article) == 1700
@@ -110,8 +110,13 @@ def test_every_valid_item_stored_once_every_bad_one_dead_lettered(
     assert titles[item_id(3)] == "Apple beats earnings estimates (story 3)"  # first one wins
     assert stored_buckets(db) == recount(db)
 
-    assert len(dead) == 140
-    letters = [json.loads(v or b"{}") for _, v in dead]
+    assert len(dead) == 150
+    everything = [json.loads(v or b"{}") for _, v in dead]
+    # the ten rewritten stories reuse stored ids: refused at storage, each with its reason
+    collisions = [d for d in everything if "already belongs to another article" in d["reason"]]
+    assert len(collisions) == 10
+    assert all(d["topic"] == topics.scored and "Rewritten story" in d["reason"] for d in collisions)
+    letters = [d for d in everything if d not in collisions]
     assert all(d["reason"] and d["topic"] == topics.raw for d in letters)
     assert all(isinstance(d["partition"], int) and isinstance(d["offset"], int) for d in letters)
     reasons = " | ".join(d["reason"] for d in letters)
