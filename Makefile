@@ -53,7 +53,7 @@ test: $(STAMP) ## Run every test (unit, integration, e2e) against real PostgreSQ
 	fi
 	$(BIN)/pytest -n $(TEST_JOBS)
 
-chaos: $(STAMP) ## Faults on a three-node Apache Kafka cluster mid-stream (about 8 min); prints the figures
+chaos: $(STAMP) ## Faults on a three-node Apache Kafka cluster mid-stream (about 5 min); prints the figures
 	$(BIN)/pytest -m chaos tests/chaos
 
 lint: $(STAMP) ## ruff and mypy over the packages and benchmarks

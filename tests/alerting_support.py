@@ -103,3 +103,18 @@ def fire(engine: Engine, config: AlertingConfig, now: datetime | None = None) ->
 
 def receiver(name: str, url: str, fmt: str = "generic", timeout: float = 5.0) -> Receiver:
     return Receiver(name=name, url=url, format=fmt, secret=SECRET, timeout=timeout)  # type: ignore[arg-type]
+
+
+def fast_alerting_env(env: dict[str, str], rules: Path, receivers: Path) -> dict[str, str]:
+    """``env`` for a worker that evaluates ``rules`` every 2 s and delivers to
+    ``receivers`` with short waits (signed with ``SECRET``)."""
+    return {
+        **env,
+        "FINSENT_ALERTS_RULES": str(rules),
+        "FINSENT_ALERTS_RECEIVERS": str(receivers),
+        "FINSENT_ALERTS_SECRET": SECRET,
+        "FINSENT_ALERTS_INTERVAL": "2",
+        "FINSENT_ALERTS_SETTLE": "3",
+        "FINSENT_ALERTS_RETRY_BASE": "1",
+        "FINSENT_ALERTS_DELIVERY_POLL": "0.3",
+    }

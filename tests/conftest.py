@@ -228,23 +228,30 @@ def pipeline_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return random_head_model(tmp_path_factory.mktemp("pipeline-model"))
 
 
-@pytest.fixture
-def worker_env(
-    cli_env: dict[str, str], broker: Any, pg_url: str, pipeline_model: Path
+def pipeline_env(
+    cli_env: dict[str, str], bootstrap_servers: str, pg_url: str, model: Path, partitions: int
 ) -> dict[str, str]:
-    """Environment for a worker on this run's broker and database, with its own topics."""
+    """``cli_env`` for a worker on these brokers and database, with topics of its own and
+    the small batches and short texts the suite runs with."""
     from tests.processes import unique_prefix
 
-    prefix = unique_prefix()
     cli_env.update(
-        FINSENT_KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers,
-        FINSENT_KAFKA_TOPIC_PREFIX=prefix,
-        FINSENT_KAFKA_PARTITIONS="4",
+        FINSENT_KAFKA_BOOTSTRAP_SERVERS=bootstrap_servers,
+        FINSENT_KAFKA_TOPIC_PREFIX=unique_prefix(),
+        FINSENT_KAFKA_PARTITIONS=str(partitions),
         FINSENT_DATABASE_URL=pg_url,
-        FINSENT_MODEL_PATH=str(pipeline_model),
+        FINSENT_MODEL_PATH=str(model),
         FINSENT_MODEL_VARIANT="fp32",
         FINSENT_MODEL_MAX_LENGTH="64",
         FINSENT_PIPELINE_BATCH_SIZE="128",
         FINSENT_PIPELINE_MAX_WAIT="0.3",
     )
     return cli_env
+
+
+@pytest.fixture
+def worker_env(
+    cli_env: dict[str, str], broker: Any, pg_url: str, pipeline_model: Path
+) -> dict[str, str]:
+    """Environment for a worker on this run's broker and database, with its own topics."""
+    return pipeline_env(cli_env, broker.bootstrap_servers, pg_url, pipeline_model, partitions=4)

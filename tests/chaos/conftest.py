@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from streams.kafka_cluster import KafkaCluster
-from tests.conftest import KAFKA_JARS
+from tests.conftest import KAFKA_JARS, pipeline_env
 
 
 @pytest.fixture(autouse=True)
@@ -44,23 +44,13 @@ def chaos_env(
     cli_env: dict[str, str], cluster: KafkaCluster, pg_url: str, pipeline_model: Path
 ) -> dict[str, str]:
     """A worker's environment on the cluster: replicated topics of its own."""
-    from tests.processes import unique_prefix
-
-    cli_env.update(
-        FINSENT_KAFKA_BOOTSTRAP_SERVERS=cluster.bootstrap_servers,
-        FINSENT_KAFKA_TOPIC_PREFIX=unique_prefix(),
-        FINSENT_KAFKA_PARTITIONS="6",
+    env = pipeline_env(cli_env, cluster.bootstrap_servers, pg_url, pipeline_model, partitions=6)
+    env.update(
         FINSENT_KAFKA_REPLICATION_FACTOR="3",
         FINSENT_KAFKA_MIN_INSYNC_REPLICAS="2",
-        FINSENT_DATABASE_URL=pg_url,
-        FINSENT_MODEL_PATH=str(pipeline_model),
-        FINSENT_MODEL_VARIANT="fp32",
-        FINSENT_MODEL_MAX_LENGTH="64",
-        FINSENT_PIPELINE_BATCH_SIZE="128",
-        FINSENT_PIPELINE_MAX_WAIT="0.3",
         FINSENT_PIPELINE_RETRY_MAX_DELAY="2",
     )
-    return cli_env
+    return env
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

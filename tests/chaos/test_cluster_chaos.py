@@ -27,7 +27,7 @@ from storage.queries import list_alerts
 from storage.writes import save_scored_batch
 from streams.kafka_cluster import KafkaCluster
 from streams.topics import topic_names
-from tests.alerting_support import SECRET, article
+from tests.alerting_support import article, fast_alerting_env
 from tests.chaos.results import ChaosResult
 from tests.e2e.test_alerts_e2e import RULES, oil_news
 from tests.e2e.test_pipeline import count, item_id, news, produce
@@ -51,7 +51,8 @@ class Stream(threading.Thread):
         self.size, self.pause = -(-n // chunks), pause
         self.acknowledged = 0
         self.error: BaseException | None = None
-        self.finished_at = 0.0
+        #: When the broker acknowledged the last record (monotonic seconds).
+        self.last_ack_at = 0.0
 
     def run(self) -> None:
         from kafka import KafkaProducer
@@ -72,12 +73,12 @@ class Stream(threading.Thread):
                 for future in futures:
                     future.get(timeout=200)
                     self.acknowledged += 1
+                self.last_ack_at = time.monotonic()
                 time.sleep(self.pause)
         except BaseException as e:  # the test reports it
             self.error = e
         finally:
             producer.close(timeout=10)
-            self.finished_at = time.monotonic()
 
     def finish(self, timeout: float) -> None:
         self.join(timeout)
@@ -186,7 +187,7 @@ def verify(
     stored_at = sampler.first_at(seeded + n)
     result.stored = count(db, Article) - seeded
     result.lost = n - result.stored
-    result.drain_s = stored_at - published_at
+    result.drain_s = max(0.0, stored_at - published_at)
     result.longest_stall_s = sampler.longest_stall(fault_at, stored_at)
     keys = [key for key, _ in consume_all(bootstrap, topic_names(prefix).raw, expect=n)]
     result.duplicate_records = len(keys) - len(set(keys))
@@ -207,16 +208,7 @@ def with_alerting(env: dict[str, str], tmp_path: Path, hook: ScriptedReceiver) -
     rules, receivers = tmp_path / "rules.yaml", tmp_path / "receivers.yaml"
     rules.write_text(RULES)
     receivers.write_text(f"receivers:\n  - name: hook\n    url: {hook.url}\n")
-    return {
-        **env,
-        "FINSENT_ALERTS_RULES": str(rules),
-        "FINSENT_ALERTS_RECEIVERS": str(receivers),
-        "FINSENT_ALERTS_SECRET": SECRET,
-        "FINSENT_ALERTS_INTERVAL": "2",
-        "FINSENT_ALERTS_SETTLE": "3",
-        "FINSENT_ALERTS_RETRY_BASE": "1",
-        "FINSENT_ALERTS_DELIVERY_POLL": "0.3",
-    }
+    return fast_alerting_env(env, rules, receivers)
 
 
 def oil_burst(bootstrap: str, topic: str) -> None:
@@ -296,7 +288,7 @@ def test_the_leader_of_a_busy_partition_killed_with_9_and_restarted(
         result.notes["killed_node"] = victim
         stream.finish(300)
         check_each_alert_delivered_once(result, db, chaos_env, hook)
-        verify(result, db, chaos_env, sampler, fault_at, stream.finished_at, seeded=30)
+        verify(result, db, chaos_env, sampler, fault_at, stream.last_ack_at, seeded=30)
         wait_until(lambda: under_replicated(bootstrap, raw) == 0, 120, "full ISR again")
         result.notes["isr_full_after_fault_s"] = round(time.monotonic() - fault_at, 1)
         assert worker.alive, worker.log()[-3000:]
@@ -327,7 +319,7 @@ def test_a_broker_stopped_for_60_seconds(
         result.notes["stopped_node"] = victim
         assert result.notes["stored_while_down"] > 0  # two of three in sync: writes go on
         stream.finish(300)
-        verify(result, db, chaos_env, sampler, fault_at, stream.finished_at)
+        verify(result, db, chaos_env, sampler, fault_at, stream.last_ack_at)
         wait_until(lambda: under_replicated(bootstrap, raw) == 0, 120, "full ISR again")
         assert worker.alive, worker.log()[-3000:]
     finally:

@@ -22,7 +22,7 @@ from storage.queries import list_alerts
 from storage.writes import save_scored_batch
 from streams.broker_process import free_port
 from streams.topics import topic_names
-from tests.alerting_support import SECRET, article
+from tests.alerting_support import SECRET, article, fast_alerting_env
 from tests.e2e.test_pipeline import produce
 from tests.e2e.test_worker_metrics import scrape
 from tests.processes import FinsentProcess, consume_all, wait_until
@@ -103,14 +103,7 @@ receivers:
 """
     )
     env = {
-        **worker_env,
-        "FINSENT_ALERTS_RULES": str(rules),
-        "FINSENT_ALERTS_RECEIVERS": str(receivers),
-        "FINSENT_ALERTS_SECRET": SECRET,
-        "FINSENT_ALERTS_INTERVAL": "2",
-        "FINSENT_ALERTS_SETTLE": "3",
-        "FINSENT_ALERTS_RETRY_BASE": "1",
-        "FINSENT_ALERTS_DELIVERY_POLL": "0.3",
+        **fast_alerting_env(worker_env, rules, receivers),
         "FINSENT_METRICS_WORKER_PORT": str(metrics_port := free_port()),
     }
     # half an hour of quiet history on the topic (one item a minute)
