@@ -120,6 +120,8 @@ class BrokerProcess(ABC):
     log_path: Path | None = None
     #: What the messages call this broker ("embedded broker", "Apache Kafka").
     kind_name = "broker"
+    #: Whether a stop loses every topic, record and committed offset.
+    forgets_on_stop = False
     #: Seconds ``stop()`` waits after SIGTERM before SIGKILL.
     stop_timeout = 10.0
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)

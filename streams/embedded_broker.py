@@ -34,6 +34,7 @@ class EmbeddedBroker(BrokerProcess):
     """A Tansu broker process, memory only."""
 
     kind_name = "embedded broker"
+    forgets_on_stop = True
     _binary: str = field(default="", init=False, repr=False)
 
     def persistence(self) -> str:

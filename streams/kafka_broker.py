@@ -12,6 +12,7 @@ topic, record and committed offset.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import logging
 import os
@@ -91,7 +92,13 @@ def parse_lock(text: str) -> JarLock:
 
 
 def read_lock() -> JarLock:
-    return parse_lock(LOCK_FILE.read_text())
+    """The shipped lock, parsed once per process (it is package data)."""
+    return _read_lock_at(LOCK_FILE)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_lock_at(path: Path) -> JarLock:
+    return parse_lock(path.read_text())
 
 
 def sha256_of(path: Path) -> str:
@@ -190,18 +197,26 @@ def java_candidates() -> list[tuple[str, str]]:
     return found
 
 
+@functools.lru_cache(maxsize=16)
+def java_version_output(path: str) -> str:
+    """What ``path -version`` prints, asked once per process (``finsent up`` checks Java
+    before it trains a model, and the broker finds it again when it starts)."""
+    done = subprocess.run(
+        [path, "-version"], capture_output=True, text=True, timeout=30, check=False
+    )
+    return done.stderr + done.stdout
+
+
 def find_java() -> str:
     """The first ``java`` at least version 17, or ``JavaMissing`` saying how to get one."""
     seen = []
     for path, source in java_candidates():
         try:
-            done = subprocess.run(
-                [path, "-version"], capture_output=True, text=True, timeout=30, check=False
-            )
+            output = java_version_output(path)
         except (OSError, subprocess.TimeoutExpired) as e:
             seen.append(f"{path} (from {source}) does not run: {e}")
             continue
-        major = java_major(done.stderr + done.stdout)
+        major = java_major(output)
         if major is not None and major >= MIN_JAVA:
             if seen:
                 log.warning("not using %s; running Apache Kafka with %s", "; ".join(seen), path)

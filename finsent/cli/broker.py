@@ -40,7 +40,7 @@ def broker_command(
     with broker:
         click.echo(f"bootstrap servers: {broker.bootstrap_servers}")
         click.echo(f"{broker.kind_name}, {broker.persistence()}")
-        if broker.persistence() == "memory only":
+        if broker.forgets_on_stop:
             click.echo("stopping it forgets every topic, record and committed offset")
         click.echo(f"broker log: {broker.log_path}  (Ctrl-C stops it)")
         while not stop.wait(0.5):
