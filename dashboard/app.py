@@ -1,7 +1,8 @@
-"""The dashboard's entry script (``streamlit run dashboard/app.py``, via ``finsent dashboard``).
+"""The dashboard's Streamlit script, served by ``dashboard/server.py`` (``finsent
+dashboard``), whose gate has checked the password, if one is set, before this runs.
 
-Access control first, then the pages. Every page reads PostgreSQL through ``storage``
-only, through the cached loaders of ``dashboard.loaders``.
+Access control first (OIDC, when configured), then the pages. Every page reads
+PostgreSQL through ``storage`` only, through the cached loaders of ``dashboard.loaders``.
 """
 
 from __future__ import annotations

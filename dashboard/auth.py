@@ -1,19 +1,14 @@
-"""Optional access control: Streamlit's OIDC login when ``[auth]`` is configured in
-``.streamlit/secrets.toml``, else a shared password when one is set, else open. Wrong
-passwords are throttled per client address (``dashboard.throttle``)."""
+"""Optional access control inside the app: Streamlit's OIDC login when ``[auth]`` is
+configured in ``.streamlit/secrets.toml``. The shared password is not checked here but
+in front of every route, before Streamlit sees the request (``dashboard.gate``); the
+app only refuses to show anything when a password is set and no gate serves it."""
 
 from __future__ import annotations
 
-import hmac
-import math
-import time
-
 import streamlit as st
 
+from dashboard import gate as password_gate
 from dashboard.config import DashboardConfig
-from dashboard.throttle import Throttle
-
-_PASSED = "finsent_password_ok"
 
 
 def oidc_configured() -> bool:
@@ -25,12 +20,27 @@ def oidc_configured() -> bool:
 
 
 def gate(config: DashboardConfig) -> bool:
-    """True when the visitor may see the pages; otherwise shows the login and stops."""
+    """True when the visitor may see the pages; otherwise shows why and stops."""
+    if config.password and not _password_enforced():
+        return False
     if oidc_configured():
         return _oidc()
     if config.password:
-        return _password(config.password)
+        with st.sidebar:
+            st.link_button("Sign out", password_gate.LOGOUT_PATH, type="tertiary")
     return True
+
+
+def _password_enforced() -> bool:
+    """A password is set: it must be the gate's (``finsent dashboard`` serves it), or
+    nothing is shown, e.g. under a bare ``streamlit run dashboard/app.py``."""
+    if password_gate.guarding():
+        return True
+    st.error(
+        "FINSENT_DASHBOARD_PASSWORD is set but this server does not check it: "
+        "start the dashboard with `finsent dashboard`."
+    )
+    return False
 
 
 def _oidc() -> bool:
@@ -42,40 +52,4 @@ def _oidc() -> bool:
     st.title("finsent")
     st.write("Sign in to see the dashboard.")
     st.button("Log in", on_click=st.login, type="primary")
-    return False
-
-
-@st.cache_resource
-def _throttle() -> Throttle:
-    """One wrong-password throttle for the whole server (every session shares it)."""
-    return Throttle()
-
-
-def _client() -> str:
-    """Who is trying: the client's address as Streamlit sees it."""
-    try:
-        address = st.context.ip_address
-    except Exception:  # no request context (tests, older Streamlit)
-        address = None
-    return address if isinstance(address, str) and address else "unknown"
-
-
-def _password(expected: str) -> bool:
-    if st.session_state.get(_PASSED):
-        return True
-    st.title("finsent")
-    with st.form("login"):
-        given = st.text_input("Password", type="password")
-        submitted = st.form_submit_button("Enter", type="primary")
-    if submitted:
-        throttle, client, now = _throttle(), _client(), time.monotonic()
-        wait = throttle.wait_s(client, now)
-        if wait > 0:
-            st.error(f"Too many wrong passwords: try again in {math.ceil(wait)} s.")
-            return False
-        if hmac.compare_digest(given.encode(), expected.encode()):
-            st.session_state[_PASSED] = True
-            st.rerun()
-        throttle.failed(client, now)
-        st.error("Wrong password.")
     return False

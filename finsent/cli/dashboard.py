@@ -13,11 +13,12 @@ from finsent.runtime import database_url, open_engine
 from finsent.settings import Settings
 
 
-def app_path() -> Path:
-    """The Streamlit entry script of the dashboard package."""
+def server_path() -> Path:
+    """The dashboard's server script: the Streamlit app with every route behind the
+    password, when one is set (``dashboard/server.py``)."""
     import dashboard
 
-    return Path(dashboard.__file__).resolve().parent / "app.py"
+    return Path(dashboard.__file__).resolve().parent / "server.py"
 
 
 def dashboard_environ(settings: Settings) -> dict[str, str]:
@@ -48,7 +49,7 @@ def streamlit_argv(settings: Settings) -> list[str]:
         "-m",
         "streamlit",
         "run",
-        str(app_path()),
+        str(server_path()),
         "--server.address",
         dash.host,
         "--server.port",
@@ -93,8 +94,8 @@ def dashboard_command(
 
     Checks that the database answers first (a clear line if it does not); the pages
     read PostgreSQL only: market mood, topics, live headlines,
-    alerts, sources and the model. A password is asked when FINSENT_DASHBOARD_PASSWORD
-    is set.
+    alerts, sources and the model. When FINSENT_DASHBOARD_PASSWORD is set, every route
+    but the /_stcore/health probe asks for it first.
     """
     settings = settings_from(
         {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from tests.system_programs import program
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
+PASSWORD = "correct horse"
 
 pytestmark = pytest.mark.needs("chromium", "chromedriver")  # found on PATH
 
@@ -49,8 +51,10 @@ def browser() -> Iterator[WebDriver]:
     driver.quit()
 
 
-@pytest.fixture
-def dashboard(db: Engine, pg_url: str, cli_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def serving(
+    db: Engine, pg_url: str, cli_env: dict[str, str], tmp_path: Path, password: str | None = None
+) -> Iterator[str]:
     """The dashboard on a free port against the seeded database; its base URL."""
     seed(db, datetime.now(UTC))
     port = free_port()
@@ -59,6 +63,8 @@ def dashboard(db: Engine, pg_url: str, cli_env: dict[str, str], tmp_path: Path) 
         FINSENT_DASHBOARD_PORT=str(port),
         FINSENT_DASHBOARD_REFRESH_INTERVAL="2",
     )
+    if password is not None:
+        cli_env["FINSENT_DASHBOARD_PASSWORD"] = password
     proc = FinsentProcess(["dashboard"], cli_env, tmp_path / "dashboard.log").start()
     try:
         proc.wait_for_log("You can now view your Streamlit app", timeout=90)
@@ -67,6 +73,21 @@ def dashboard(db: Engine, pg_url: str, cli_env: dict[str, str], tmp_path: Path) 
     finally:
         proc.stop()
     assert "Traceback" not in proc.log(), proc.log()[-3000:]
+
+
+@pytest.fixture
+def dashboard(db: Engine, pg_url: str, cli_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    with serving(db, pg_url, cli_env, tmp_path) as base:
+        yield base
+
+
+@pytest.fixture
+def guarded_dashboard(
+    db: Engine, pg_url: str, cli_env: dict[str, str], tmp_path: Path
+) -> Iterator[str]:
+    """The same, with FINSENT_DASHBOARD_PASSWORD set."""
+    with serving(db, pg_url, cli_env, tmp_path, password=PASSWORD) as base:
+        yield base
 
 
 def body(driver: WebDriver) -> str:
@@ -178,3 +199,37 @@ def test_clicking_a_point_shows_the_headlines_behind_it(dashboard: str, browser:
     click_oldest_point(browser)
     wait(browser, "the oldest point's headlines", lambda d: "OPEC output row" in cells(d))
     assert not recent & set(cells(browser))
+
+
+def sign_in(driver: WebDriver, password: str) -> None:
+    field = driver.find_element(By.ID, "password")
+    field.clear()
+    field.send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+
+def test_signing_in_on_the_login_page_opens_the_live_dashboard(
+    guarded_dashboard: str, browser: WebDriver
+) -> None:
+    browser.get(f"{guarded_dashboard}/topic?topic=oil")
+    wait(browser, "the login form", lambda d: d.find_elements(By.ID, "password"))
+    assert "Market mood" not in body(browser) and not cells(browser)
+    sign_in(browser, "correct hose")
+    wait(browser, "the refusal", lambda d: "Wrong password." in body(d))
+    sign_in(browser, PASSWORD)
+    # the page asked for, drawn over the websocket the session cookie opened
+    wait(browser, "the topic chart", lambda d: d.find_elements(By.CSS_SELECTOR, ".vega-embed"))
+    assert browser.current_url == f"{guarded_dashboard}/topic?topic=oil"
+    cookie = browser.get_cookie("finsent_session")
+    assert cookie is not None and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert "finsent_session" not in str(browser.execute_script("return document.cookie"))
+
+    browser.get(guarded_dashboard)
+    wait(browser, "the market mood", lambda d: "Market mood" in body(d))
+    wait(browser, "the topics table", lambda d: {"oil", "banks", "market"} <= set(cells(d)))
+    assert "Sign out" in body(browser)
+
+    browser.get(f"{guarded_dashboard}/_finsent/logout")
+    wait(browser, "the sign-out", lambda d: "Signed out." in body(d))
+    browser.get(guarded_dashboard)
+    wait(browser, "the login form again", lambda d: d.find_elements(By.ID, "password"))
