@@ -199,9 +199,11 @@ def next_step(kind: str, path: str, method: str, accept: str, signed_in: bool) -
 
 
 def session_cookie(token: str, *, secure: bool, max_age: int = TOKEN_TTL_S) -> str:
-    """The ``Set-Cookie`` value that signs a browser in."""
+    """The ``Set-Cookie`` value that signs a browser in. ``Lax``, not ``Strict``: an
+    alert's dashboard link opened from chat or mail is a cross-site navigation, and
+    must keep the session; cross-site posts, frames and websockets still go without it."""
     flags = "; Secure" if secure else ""
-    return f"{COOKIE}={token}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Strict{flags}"
+    return f"{COOKIE}={token}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax{flags}"
 
 
 def cleared_cookie(*, secure: bool) -> str:

@@ -182,7 +182,7 @@ def test_wrong_passwords_are_throttled_and_then_even_the_right_one_waits() -> No
 
 def test_the_session_cookie_is_http_only_strict_and_site_wide() -> None:
     cookie = session_cookie("tok", secure=False, max_age=60)
-    assert cookie == f"{COOKIE}=tok; Max-Age=60; Path=/; HttpOnly; SameSite=Strict"
+    assert cookie == f"{COOKIE}=tok; Max-Age=60; Path=/; HttpOnly; SameSite=Lax"
     assert session_cookie("tok", secure=True).endswith("; Secure")
     assert cleared_cookie(secure=False).startswith(f"{COOKIE}=; Max-Age=0; Path=/;")
 
