@@ -53,8 +53,8 @@ test: $(STAMP) ## Run every test (unit, integration, e2e) against real PostgreSQ
 	fi
 	$(BIN)/pytest -n $(TEST_JOBS)
 
-chaos: $(STAMP) ## Faults on a three-node Apache Kafka cluster mid-stream (about 5 min); prints the figures
-	$(BIN)/pytest -m chaos tests/chaos
+chaos: $(STAMP) ## Faults mid-stream at full size: a three-node Apache Kafka cluster, workers killed, PostgreSQL cut off (about 10 min); prints the figures
+	FINSENT_CHAOS_SIZE=full $(BIN)/pytest -m 'chaos or faults' tests/chaos tests/e2e/test_pipeline_faults.py
 
 lint: $(STAMP) ## ruff and mypy over the packages and benchmarks
 	$(BIN)/ruff check .

@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dashboard import frames
 from dashboard.config import DashboardConfig, from_environ
 from storage import views
+from storage.alerting import EvaluatorStatus, evaluator_status
 from storage.db import EngineOptions, first_line, make_engine
 from storage.exceptions import StorageError
 from storage.queries import latest_articles, list_alerts, source_health, topic_series
@@ -161,6 +162,10 @@ def _deliveries(since: datetime) -> list[views.DeliveryView]:
     return views.deliveries_since(engine(), since)
 
 
+def _evaluator() -> EvaluatorStatus | None:
+    return evaluator_status(engine())
+
+
 def _receivers() -> pd.DataFrame:
     return frames.receivers_frame(views.receiver_summaries(engine()))
 
@@ -193,6 +198,7 @@ class Loaders:
     feed: Callable[[str | None, str | None, str | None, str | None, int, int], pd.DataFrame]
     alerts: Callable[[str | None, int, int], list[AlertView]]
     deliveries: Callable[[datetime], list[views.DeliveryView]]
+    evaluator: Callable[[], EvaluatorStatus | None]
     receivers: Callable[[], pd.DataFrame]
     health: Callable[[], pd.DataFrame]
     models: Callable[[], pd.DataFrame]
@@ -216,6 +222,7 @@ def _build(ttl: float) -> Loaders:
         feed=cached(_feed),
         alerts=cached(_alerts),
         deliveries=cached(_deliveries),
+        evaluator=cached(_evaluator),
         receivers=cached(_receivers),
         health=cached(_health),
         models=cached(_models),

@@ -149,6 +149,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
         compression=kafka.compression,
         connect_timeout=kafka.connect_timeout,
         concurrency=pipeline.concurrency,
+        prefetch_batches=pipeline.prefetch_batches,
         datadir=str(settings.general.data_dir / "faust"),
     )
 
@@ -237,6 +238,7 @@ def alerting_config(settings: Settings) -> AlertingConfig:
         resend=timedelta(seconds=alerts.resend),
         holder=f"{socket.gethostname()}:{os.getpid()}",
         clock=alerts.clock,
+        idle=timedelta(seconds=alerts.idle),
     )
 
 
@@ -279,10 +281,15 @@ def open_alerting(
         if metrics is not None:
             metrics.webhook_attempts.labels(receiver, outcome).inc()
 
+    def count_late(n: int) -> None:
+        if metrics is not None:
+            metrics.alert_late_items.inc(n)
+
     return AlertingRuntime(
         engine=engine,
         config=config,
         interval=alerts.interval,
         evaluate=alerts.enabled,
+        on_late=count_late,
         deliverer=open_deliverer(settings, engine, config, count_attempt) if deliver else None,
     )

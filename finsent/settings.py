@@ -285,6 +285,15 @@ class PipelineSettings(_Concern):
     concurrency: int = Field(
         default=1, ge=1, le=64, description="Instances of each agent in one worker process."
     )
+    prefetch_batches: int = Field(
+        default=2,
+        ge=0,
+        le=100,
+        description="Records the worker takes from Kafka per fetch, in batches: it bounds "
+        "how far classify runs ahead of persist under a backlog. 0: no bound (Faust's own "
+        "default hands a whole fetch over, and the first items are stored only after most "
+        "of a backlog is classified).",
+    )
     watchlist: Path | None = Field(
         default=None,
         description="Watchlist YAML (topics by keywords, aliases, patterns, tickers). "
@@ -431,6 +440,20 @@ class SourcesSettings(_Concern):
         le=3650,
         description="Days a published item id is remembered (not published again).",
     )
+    republish_after: float = Field(
+        default=120.0,
+        gt=0,
+        le=86_400,
+        description="Seconds after which a published item not stored yet (its id not in "
+        "articles: a broker lost it) is published again; the wait doubles after each time.",
+    )
+    republish_attempts: int = Field(
+        default=5,
+        ge=0,
+        le=50,
+        description="Times an item not stored is published again before it is given up "
+        "(logged with its id).",
+    )
     concurrency: int = Field(
         default=4, ge=1, le=64, description="Feeds polled at the same time at most."
     )
@@ -479,12 +502,20 @@ class AlertsSettings(_Concern):
         default=30.0,
         ge=0,
         le=3600,
-        description="Seconds after a 1-minute bucket ends before the rules count it as closed.",
+        description="The allowed lateness: seconds the rules' clock must be past a 1-minute "
+        "bucket's end before they evaluate it (items stored later are counted as late).",
     )
     clock: Literal["wall", "data"] = Field(
         default="wall",
-        description="The rules' clock: wall (live news) or data (the newest stored bucket: "
-        "replays of history with `finsent replay --keep-time`, backtests).",
+        description="The rules' clock: wall (live news) or data (the data's event time, a "
+        "watermark over the sources: replays with `finsent replay --keep-time`, backtests).",
+    )
+    idle: float = Field(
+        default=60.0,
+        gt=0,
+        le=86400,
+        description="Data clock: seconds after which a source that stored nothing stops "
+        "holding the rules' clock back.",
     )
     headlines: int = Field(
         default=5, ge=0, le=50, description="Top headlines carried by each alert event."

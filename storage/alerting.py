@@ -13,7 +13,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, and_, func, select, text, update
@@ -170,6 +170,13 @@ def set_evaluated_until(conn: Connection, as_of: datetime) -> None:
     conn.execute(update(AlertEvaluator).where(AlertEvaluator.id == 1).values(as_of=as_of))
 
 
+def restart_data_clock(engine: Engine) -> None:
+    """Forget how far the rules evaluated: the next data-clock round starts over from the
+    data (a new replay of history, whose times may fall before the last one's end)."""
+    with engine.begin() as conn:
+        conn.execute(update(AlertEvaluator).where(AlertEvaluator.id == 1).values(as_of=None))
+
+
 def evaluated_until(conn: Connection) -> datetime | None:
     """The end of the last closed bucket a round evaluated (None before the first)."""
     value: datetime | None = conn.execute(
@@ -178,20 +185,68 @@ def evaluated_until(conn: Connection) -> datetime | None:
     return value
 
 
-def newest_bucket(conn: Connection, width_s: int = 60) -> datetime | None:
-    """The start of the newest bucket of any topic: where the data's clock stands."""
-    value: datetime | None = conn.execute(
-        select(func.max(TopicBucket.bucket_start)).where(TopicBucket.width_s == width_s)
-    ).scalar()
+def source_event_times(conn: Connection, idle: timedelta) -> dict[str, datetime]:
+    """The newest ``published_at`` of every source that stored an article within the
+    last ``idle`` of the database's clock (``stored_at`` is the database's time too)."""
+    a = Article
+    rows = conn.execute(
+        select(a.source, func.max(a.published_at))
+        .where(a.stored_at >= func.now() - idle)
+        .group_by(a.source)
+    )
+    return {source: newest for source, newest in rows}
+
+
+def newest_event_time(conn: Connection) -> datetime | None:
+    """The newest ``published_at`` of all articles."""
+    value: datetime | None = conn.execute(select(func.max(Article.published_at))).scalar()
     return value
 
 
-def last_evaluation(engine: Engine) -> tuple[str, datetime, datetime | None] | None:
+def count_late(conn: Connection, evaluated: datetime | None) -> int:
+    """First reports stored since the last count whose bucket ended by ``evaluated`` (the
+    rules had evaluated it before they came), added to the evaluator's running total;
+    returns how many. Call after ``evaluation_lock``. ``None``: nothing evaluated yet,
+    nothing is late.
+
+    Times are the database's (``stored_at`` is a writer transaction's start): a batch
+    whose transaction began before the previous count and committed after it is missed.
+    """
+    e, a = AlertEvaluator, Article
+    checked, mark = conn.execute(select(e.late_checked_at, func.now()).where(e.id == 1)).one()
+    late = 0
+    if evaluated is not None and checked is not None:
+        late = conn.execute(
+            select(func.count())
+            .select_from(a)
+            .where(
+                a.stored_at > checked,
+                a.stored_at <= mark,
+                a.published_at < evaluated,
+                a.duplicate_of.is_(None),
+            )
+        ).scalar_one()
+    conn.execute(
+        update(e).where(e.id == 1).values(late_checked_at=mark, late_items=e.late_items + late)
+    )
+    return int(late)
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluatorStatus:
+    holder: str
+    last_run_at: datetime
+    as_of: datetime | None
+    late_items: int
+
+
+def evaluator_status(engine: Engine) -> EvaluatorStatus | None:
+    """Who evaluated the rules last, when, up to which bucket, and how many items came
+    after their bucket had been evaluated (None before the first round)."""
+    e = AlertEvaluator
     with engine.connect() as conn:
-        row = conn.execute(
-            select(AlertEvaluator.holder, AlertEvaluator.last_run_at, AlertEvaluator.as_of)
-        ).first()
-    return (row[0], row[1], row[2]) if row else None
+        row = conn.execute(select(e.holder, e.last_run_at, e.as_of, e.late_items)).first()
+    return EvaluatorStatus(row[0], row[1], row[2], int(row[3])) if row else None
 
 
 def read_states(conn: Connection) -> list[StoredState]:
@@ -461,43 +516,111 @@ def claim_due(
     if not receivers or limit <= 0:
         return []
     d = WebhookDelivery
-    earlier = aliased(WebhookDelivery)
-    alert_of = d.payload["alert_id"].as_string()
-    waits = (
-        select(earlier.id)
-        .where(
-            earlier.receiver == d.receiver,
-            earlier.status == "pending",
-            earlier.id < d.id,
-            earlier.payload["alert_id"].as_string() == alert_of,
-        )
-        .exists()
-    )
     due = (
         select(d.id)
         .where(
             d.status == "pending",
             d.next_attempt_at <= now,
             d.receiver.in_(receivers),
-            ~waits,
+            ~_waits_for_earlier(),
         )
         .order_by(d.next_attempt_at, d.id)
         .limit(limit)
     )
     with engine.begin() as conn:
         ids = list(conn.execute(due.with_for_update(skip_locked=True)).scalars())
-        if not ids:
-            return []
-        conn.execute(update(d).where(d.id.in_(ids)).values(next_attempt_at=lease_until))
-        rows = conn.execute(
-            select(d.id, d.event_id, d.receiver, d.payload, d.attempts, d.created_at, d.give_up_at)
-            .where(d.id.in_(ids))
-            .order_by(d.id)
+        return _lease(conn, ids, lease_until)
+
+
+def _waits_for_earlier() -> Any:
+    """True for a row of ``WebhookDelivery`` while an earlier row of the same alert for
+    the same receiver is still pending (the per-alert order)."""
+    d = WebhookDelivery
+    earlier = aliased(WebhookDelivery)
+    return (
+        select(earlier.id)
+        .where(
+            earlier.receiver == d.receiver,
+            earlier.status == "pending",
+            earlier.id < d.id,
+            earlier.payload["alert_id"].as_string() == d.payload["alert_id"].as_string(),
         )
-        return [
-            DeliveryJob(row[0], row[1], row[2], dict(row[3] or {}), row[4], row[5], row[6])
-            for row in rows
-        ]
+        .exists()
+    )
+
+
+def _lease(conn: Connection, ids: list[int], lease_until: datetime) -> list[DeliveryJob]:
+    if not ids:
+        return []
+    d = WebhookDelivery
+    conn.execute(update(d).where(d.id.in_(ids)).values(next_attempt_at=lease_until))
+    rows = conn.execute(
+        select(d.id, d.event_id, d.receiver, d.payload, d.attempts, d.created_at, d.give_up_at)
+        .where(d.id.in_(ids))
+        .order_by(d.id)
+    )
+    return [
+        DeliveryJob(row[0], row[1], row[2], dict(row[3] or {}), row[4], row[5], row[6])
+        for row in rows
+    ]
+
+
+def claim_probe(
+    engine: Engine, receiver: str, now: datetime, lease_until: datetime, quiet_since: datetime
+) -> DeliveryJob | None:
+    """Claim one not-yet-due row of ``receiver`` ahead of its back-off, as a probe of
+    whether the receiver answers again: the earliest queued one that ``claim_due``'s
+    per-alert order allows, leased until ``lease_until``.
+
+    None when the receiver is disabled, when an attempt on one of its pending rows
+    started after ``quiet_since`` (that was a probe already), or when no row qualifies.
+    Rows due before ``lease_until`` are never probed: they may be leased (being sent by
+    a deliverer) and are due soon anyway."""
+    d = WebhookDelivery
+    w = WebhookAttempt
+    tried = (
+        select(w.id)
+        .join(d, d.id == w.delivery_id)
+        .where(d.receiver == receiver, d.status == "pending", w.started_at > quiet_since)
+        .exists()
+    )
+    disabled = (
+        select(WebhookReceiver.name)
+        .where(WebhookReceiver.name == receiver, WebhookReceiver.disabled_at.is_not(None))
+        .exists()
+    )
+    row = (
+        select(d.id)
+        .where(
+            d.receiver == receiver,
+            d.status == "pending",
+            d.next_attempt_at > lease_until,
+            ~_waits_for_earlier(),
+        )
+        .order_by(d.id)
+        .limit(1)
+    )
+    with engine.begin() as conn:
+        if conn.execute(select(tried | disabled)).scalar():
+            return None
+        ids = list(conn.execute(row.with_for_update(skip_locked=True)).scalars())
+        jobs = _lease(conn, ids, lease_until)
+    return jobs[0] if jobs else None
+
+
+def hurry_pending(engine: Engine, receiver: str, now: datetime, leased_until: datetime) -> int:
+    """``receiver`` answered: its pending rows are due ``now`` rather than at their
+    back-off times (their per-alert order still holds). Rows due before
+    ``leased_until`` keep their time: they may be leased (being sent), and are due soon
+    anyway. Returns how many were moved."""
+    d = WebhookDelivery
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(d)
+            .where(d.receiver == receiver, d.status == "pending", d.next_attempt_at > leased_until)
+            .values(next_attempt_at=now)
+        )
+        return int(result.rowcount)
 
 
 def record_attempt(

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -84,6 +85,7 @@ class Article(Base):
     __table_args__ = (
         Index("ix_articles_published_at", "published_at"),
         Index("ix_articles_source_published_at", "source", "published_at"),
+        Index("ix_articles_stored_at", "stored_at"),
     )
 
 
@@ -232,11 +234,17 @@ class SourceHealth(Base):
     retry_at: Mapped[datetime | None]
 
 
+PUBLISHED_STATES = ("pending", "stored", "given_up")
+
+
 class PublishedItem(Base):
     """An item id the feed scheduler has already published to ``news.raw``.
 
     Remembered durably so that a scheduler restart, or two feeds carrying the same
-    link, never publishes the same item twice.
+    link, never publishes the same item twice. An item stays ``pending`` (with the
+    record as sent, to send it again) until its id is in ``articles``; then it is
+    ``stored`` and the record dropped. One never stored after the last re-publication
+    is ``given_up`` (migration 0005; rows from before it are ``stored``).
     """
 
     __tablename__ = "published_items"
@@ -248,8 +256,18 @@ class PublishedItem(Base):
     # near-duplicate memory of the last window from here.
     title: Mapped[str | None] = mapped_column(Text)
     duplicate_of: Mapped[str | None] = mapped_column(String(ITEM_ID_LENGTH))
+    state: Mapped[str] = mapped_column(String(10), server_default=text("'stored'"))
+    # The record as sent (key = id), kept while pending; re-sent at ``retry_at`` unless
+    # stored by then. ``attempts`` counts the sends the broker acknowledged.
+    record: Mapped[bytes | None] = mapped_column(LargeBinary)
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    retry_at: Mapped[datetime | None]
 
-    __table_args__ = (Index("ix_published_items_published_at", "published_at"),)
+    __table_args__ = (
+        Index("ix_published_items_published_at", "published_at"),
+        Index("ix_published_items_state_retry_at", "state", "retry_at"),
+        CheckConstraint(_in("state", PUBLISHED_STATES), name="state"),
+    )
 
 
 class WorkerCounters(Base):
@@ -316,7 +334,8 @@ class AlertEvent(Base):
 
 
 class AlertEvaluator(Base):
-    """One row: who evaluated the rules last and when ."""
+    """One row: who evaluated the rules last and when, up to which bucket, and how many
+    items came after their bucket had been evaluated (migration 0004)."""
 
     __tablename__ = "alert_evaluator"
 
@@ -324,6 +343,9 @@ class AlertEvaluator(Base):
     holder: Mapped[str] = mapped_column(String(200))
     last_run_at: Mapped[datetime]
     as_of: Mapped[datetime | None]
+    late_items: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    # database time up to which stored articles were checked for lateness
+    late_checked_at: Mapped[datetime | None]
 
 
 class WebhookReceiver(Base):

@@ -20,11 +20,13 @@ from typing import Any, Protocol, TypeVar
 
 import faust
 
+from storage.db import first_line
 from storage.exceptions import RejectedRecord
 from storage.types import AgentCounts, SavedBatch, ScoredArticle
 from streams.app import WorkerConfig
 from streams.counters import PipelineCounters
 from streams.metrics import PipelineMetrics
+from streams.outage import Outage
 from streams.records import DeadLetter, ModelRef
 from streams.stages import (
     PredictionLike,
@@ -94,7 +96,13 @@ async def hold(
             os._exit(EXIT_UNFINISHED)
         except Exception as e:
             on_retry()
-            log.warning("%s failed (%s: %s); retrying in %.1fs", what, type(e).__name__, e, delay)
+            log.warning(
+                "%s failed (%s: %s); retrying in %.1fs",
+                what,
+                type(e).__name__,
+                first_line(e),
+                delay,
+            )
         try:
             await asyncio.sleep(delay)
         except asyncio.CancelledError:
@@ -266,13 +274,16 @@ def register_agents(app: faust.App, config: WorkerConfig, pipeline: Pipeline) ->
 
     if pipeline.save_counters is not None:
         save_counters = pipeline.save_counters
+        outage = Outage("writing the worker counters", log)
 
         @app.timer(interval=pipeline.counters_interval)  # type: ignore[untyped-decorator]
         async def flush_counters() -> None:
             try:
                 await asyncio.to_thread(save_counters, agent_counts(pipeline.counters))
             except Exception as e:  # the counters are for display; the next flush catches up
-                log.warning("could not write the worker counters: %s: %s", type(e).__name__, e)
+                outage.failed(e)
+            else:
+                outage.succeeded()
 
     @app.agent(raw_topic, name="classify", concurrency=config.concurrency)
     async def classify(stream: Any) -> None:

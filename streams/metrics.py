@@ -9,6 +9,8 @@ Names are stable (dashboards and alert rules depend on them):
   producer, database);
 - ``finsent_webhook_attempts_total{receiver, outcome}``: webhook delivery attempts by
   outcome (delivered, retry, failed, disabled);
+- ``finsent_alert_late_items_total``: items stored after the alert rules had evaluated
+  their bucket (later than ``FINSENT_ALERTS_SETTLE``), counted by this worker's rounds;
 - ``finsent_batch_size{agent}``, ``finsent_inference_seconds``,
   ``finsent_publish_to_stored_seconds``: histograms.
 """
@@ -36,6 +38,7 @@ class PipelineMetrics:
     deadlettered: Counter = field(init=False)
     retries: Counter = field(init=False)
     webhook_attempts: Counter = field(init=False)
+    alert_late_items: Counter = field(init=False)
     batch_size: Histogram = field(init=False)
     inference_seconds: Histogram = field(init=False)
     publish_to_stored_seconds: Histogram = field(init=False)
@@ -71,6 +74,12 @@ class PipelineMetrics:
             "finsent_webhook_attempts",
             "Webhook delivery attempts by receiver and outcome.",
             ["receiver", "outcome"],
+            registry=r,
+        )
+        self.alert_late_items = Counter(
+            "finsent_alert_late_items",
+            "Items stored after the alert rules had evaluated their bucket (later than the "
+            "allowed lateness), counted by this worker's evaluation rounds.",
             registry=r,
         )
         self.batch_size = Histogram(

@@ -15,6 +15,7 @@ import email.utils
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -297,19 +298,21 @@ class Publisher:
 
         self.topic = topic
         self.timeout = timeout
+        self._config: dict[str, Any] = {
+            "bootstrap_servers": bootstrap_servers.split(","),
+            "acks": "all",
+            "enable_idempotence": True,  # a send retried after a leader move is kept once
+            "compression_type": None if compression == "none" else compression,
+            "linger_ms": 5,
+            "max_block_ms": int(timeout * 1000),
+            "bootstrap_timeout_ms": int(connect_timeout * 1000),
+            "client_id": client_id,
+        }
         try:
-            self._producer = KafkaProducer(
-                bootstrap_servers=bootstrap_servers.split(","),
-                acks="all",
-                enable_idempotence=True,  # a send retried after a leader move is kept once
-                compression_type=None if compression == "none" else compression,
-                linger_ms=5,
-                max_block_ms=int(timeout * 1000),
-                bootstrap_timeout_ms=int(connect_timeout * 1000),
-                client_id=client_id,
-            )
+            self._producer = KafkaProducer(**self._config)
         except KafkaError as e:
             raise BrokerError(f"cannot reach Kafka at {bootstrap_servers}: {e}") from None
+        self._reopen_lock = threading.Lock()
         self._futures: list[tuple[str, Any]] = []
         #: Ids the broker did not acknowledge (or that could not even be sent), in order.
         self.unacknowledged: list[str] = []
@@ -357,30 +360,115 @@ class Publisher:
         ids the broker acknowledged. Safe to call from several threads at once (each
         waits for its own sends). When a send cannot even be queued (no broker), the
         rest of the batch is not tried: the caller sends it again later."""
-        from kafka.errors import KafkaError
+        return self.send_records([(item.id, item.to_json()) for item in items])
+
+    def send_records(self, records: list[tuple[str, bytes]]) -> list[str]:
+        """``send_batch`` for records already serialised: (id, value), keyed by the id.
+
+        A producer that a broker restart left in a fatal state (a broker that lost its
+        memory does not know the producer id: every later send fails) is replaced by a
+        new one, and the records it failed are sent once more with it."""
+        producer = self._producer
+        acked, lost_state = self._send_with(producer, records)
+        if len(acked) < len(records) and (lost_state or self._unusable(producer)):
+            self._reopen(producer)
+            done = set(acked)
+            retry = [r for r in records if r[0] not in done]
+            acked += self._send_with(self._producer, retry)[0]
+        return acked
+
+    def _send_with(self, producer: Any, records: list[tuple[str, bytes]]) -> tuple[list[str], bool]:
+        """The ids acknowledged, and whether a send failed because the broker does not
+        know the producer's idempotence state (a broker that lost its memory)."""
+        from kafka.errors import (
+            InvalidProducerEpochError,
+            InvalidProducerIdMappingError,
+            KafkaError,
+            OutOfOrderSequenceNumberError,
+            UnknownProducerIdError,
+        )
+
+        state_errors = (
+            UnknownProducerIdError,
+            OutOfOrderSequenceNumberError,
+            InvalidProducerEpochError,
+            InvalidProducerIdMappingError,
+        )
+        lost_state = False
 
         deadline = time.monotonic() + self.timeout
         pending: list[tuple[str, Any]] = []
-        for item in items:
+        for item_id, value in records:
             try:
-                future = self._producer.send(self.topic, key=item.id.encode(), value=item.to_json())
+                future = producer.send(self.topic, key=item_id.encode(), value=value)
             except KafkaError as e:
                 log.error(
                     "could not send %s (and %d after it): %s",
-                    item.id,
-                    len(items) - len(pending) - 1,
+                    item_id,
+                    len(records) - len(pending) - 1,
                     e,
                 )
                 break
-            pending.append((item.id, future))
-        acked = []
+            pending.append((item_id, future))
+        acked: list[str] = []
+        failed: list[str] = []
+        first_error = ""
         for item_id, future in pending:
             try:
                 future.get(timeout=max(0.001, deadline - time.monotonic()))
                 acked.append(item_id)
             except KafkaError as e:
-                log.error("%s was not acknowledged: %s", item_id, e)
-        return acked
+                failed.append(item_id)
+                first_error = first_error or (str(e) or type(e).__name__)
+                lost_state = lost_state or isinstance(e, state_errors)
+        if failed:  # one line per batch, not one per record
+            shown = ", ".join(failed[:3]) + (
+                f" and {len(failed) - 3} more" if len(failed) > 3 else ""
+            )
+            log.error(
+                "the broker acknowledged %d of %d records; not %s: %s",
+                len(acked),
+                len(records),
+                shown,
+                first_error,
+            )
+        return acked, lost_state
+
+    @staticmethod
+    def _unusable(producer: Any) -> bool:
+        """Whether ``producer`` can never send again (its idempotence state is fatal)."""
+        manager = getattr(producer, "_transaction_manager", None)
+        try:
+            return bool(manager is not None and manager.has_fatal_error())
+        except Exception:  # a kafka-python without it: keep the producer
+            return False
+
+    def _reopen(self, broken: Any) -> None:
+        """Replace ``broken`` with a new producer (once, however many threads ask)."""
+        from kafka import KafkaProducer
+        from kafka.errors import KafkaError
+
+        with self._reopen_lock:
+            if self._producer is not broken:
+                return  # another thread replaced it already
+            log.warning("the broker no longer knows this producer (a restart?): opening a new one")
+            try:
+                fresh = KafkaProducer(**self._config)
+            except KafkaError as e:
+                log.error("cannot open a new producer: %s", e)
+                return
+            self._producer = fresh
+        self._discard(broken)
+
+    @staticmethod
+    def _discard(producer: Any) -> None:
+        """Close ``producer`` without waiting for what it can no longer send."""
+        with contextlib.suppress(Exception):
+            producer._sender.force_close()
+            producer._sender.join(5)
+        with contextlib.suppress(Exception):
+            producer.close(timeout=0)
+        producer._closed = True
 
     def close(self) -> None:
         from kafka.errors import KafkaError

@@ -161,7 +161,9 @@ def decode_json(value: bytes | None) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise InvalidRecord(f"not JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+        # e.msg may end in "at" ("Unterminated string starting at"): the library's own
+        # "msg: line L column C" reads right for every message.
+        raise InvalidRecord(f"not JSON: {e.msg}: line {e.lineno} column {e.colno}") from None
     if not isinstance(data, dict):
         raise InvalidRecord(f"JSON {type(data).__name__}, expected an object")
     return data

@@ -30,9 +30,25 @@ if require_data():
         alerts = data.alerts(wanted, DAYS[window], 500)
         firing = [a for a in alerts if a.status == "firing"]
         resolved = [a for a in alerts if a.status != "firing"]
-        m1, m2 = st.columns(2)
+        evaluator = data.evaluator()
+        m1, m2, m3 = st.columns(3)
         m1.metric("Firing", len(firing))
         m2.metric("Resolved", len(resolved))
+        m3.metric(
+            "Late items",
+            evaluator.late_items if evaluator else 0,
+            help="Items stored after the rules had evaluated their minute (later than "
+            "FINSENT_ALERTS_SETTLE, the allowed lateness): windows that ended before they "
+            "came did not see them.",
+        )
+        if evaluator is None:
+            st.caption("The rules have not been evaluated yet.")
+        else:
+            upto = f"{evaluator.as_of:%Y-%m-%d %H:%M} UTC" if evaluator.as_of else "-"
+            st.caption(
+                f"Rules last evaluated {evaluator.last_run_at:%Y-%m-%d %H:%M:%S} UTC by "
+                f"{plain(evaluator.holder)}, up to the minute ending {upto}."
+            )
 
         st.subheader("Webhook receivers")
         receivers = data.receivers()

@@ -41,18 +41,21 @@ def alerts_group() -> None:
 def list_command(limit: int, status: str | None, topic: str | None, receivers: Path | None) -> None:
     """The latest alerts, their events and deliveries, and the receivers' state."""
     from finsent.runtime import alerting_config, open_engine
-    from storage.alerting import disabled_receivers, last_evaluation, list_deliveries
+    from storage.alerting import disabled_receivers, evaluator_status, list_deliveries
     from storage.queries import list_alerts
 
     settings = _settings(receivers=receivers)
     config = alerting_config(settings)
     engine = open_engine(settings)
-    evaluated = last_evaluation(engine)
+    evaluated = evaluator_status(engine)
     if evaluated is None:
         click.echo("rules never evaluated")
     else:
-        holder, at, as_of = evaluated
-        click.echo(f"rules last evaluated {_when(at)} by {holder} (buckets up to {_when(as_of)})")
+        click.echo(
+            f"rules last evaluated {_when(evaluated.last_run_at)} by {evaluated.holder} "
+            f"(buckets up to {_when(evaluated.as_of)}; {evaluated.late_items} items came "
+            "after their bucket was evaluated)"
+        )
     alerts = list_alerts(engine, status=status, topic=topic, limit=limit)
     if not alerts:
         click.echo("no alerts")

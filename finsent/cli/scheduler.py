@@ -51,6 +51,8 @@ def service_config(settings: Settings, feeds_file: Path) -> ServiceConfig:
         dup_max_titles=s.dup_max_titles,
         remember_days=s.remember_days,
         watch_interval_s=s.watch_interval,
+        republish_after_s=s.republish_after,
+        republish_attempts=s.republish_attempts,
     )
 
 

@@ -150,8 +150,13 @@ def up_command(
     ensure_model(settings)
     history = demo and demo_file is None  # the built-in demo: 6 h of history ending now
     if history:
+        from storage.alerting import restart_data_clock
+
         demo_file = settings.general.data_dir / "demo.jsonl"
         click.echo(make_demo(settings, None, demo_file, hours=6.0, items=1500, seed=7))
+        # Its six hours end now: they overlap an earlier demo's, which the rules' clock
+        # has passed already; the clock starts over with this replay.
+        restart_data_clock(engine)
     stop = stop_on_signals()
     with ExitStack() as stack:
         bootstrap = settings.bootstrap_servers

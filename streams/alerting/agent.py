@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from streams.alerting.delivery import Deliverer
 from streams.alerting.evaluator import AlertingConfig, evaluate_once
 from streams.alerting.formats import dumps
 from streams.app import WorkerConfig
+from streams.outage import Outage
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,8 @@ class AlertingRuntime:
     interval: float = 30.0
     evaluate: bool = True
     deliverer: Deliverer | None = None
+    #: called with each round's count of items that came after their bucket was evaluated
+    on_late: Callable[[int], None] | None = None
 
 
 async def evaluate_and_publish(runtime: AlertingRuntime, topic: Any) -> int:
@@ -45,6 +49,8 @@ async def evaluate_and_publish(runtime: AlertingRuntime, topic: Any) -> int:
     outcome = await asyncio.to_thread(evaluate_once, runtime.engine, runtime.config, now)
     if not outcome.ran:  # another worker has this round, and publishes its events
         return 0
+    if outcome.late and runtime.on_late is not None:
+        runtime.on_late(outcome.late)
     if outcome.states:
         log.info("alert evaluation as of %s: %d state changes", outcome.as_of, outcome.states)
     events = await asyncio.to_thread(unpublished_events, runtime.engine)
@@ -75,18 +81,16 @@ def register_alerting(app: faust.App, config: WorkerConfig, runtime: AlertingRun
     )
 
     if runtime.evaluate:
+        outage = Outage(f"alert evaluation (every {runtime.interval:g} s)", log)
 
         @app.timer(interval=runtime.interval)  # type: ignore[untyped-decorator]  # faust is untyped
         async def evaluate_alerts() -> None:
             try:
                 await evaluate_and_publish(runtime, alerts_topic)
             except Exception as e:  # the next round tries again; never crash the worker
-                log.warning(
-                    "alert evaluation failed (%s: %s); next round in %.0fs",
-                    type(e).__name__,
-                    e,
-                    runtime.interval,
-                )
+                outage.failed(e)
+            else:
+                outage.succeeded()
 
     deliverer = runtime.deliverer
     if deliverer is not None:

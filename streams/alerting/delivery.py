@@ -40,6 +40,7 @@ from storage.alerting import (
 from streams.alerting.config import Receiver
 from streams.alerting.evaluator import AlertingConfig
 from streams.alerting.formats import render
+from streams.outage import Outage
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +200,7 @@ class Deliverer:
         self.names = [r.name for r in config.receivers]
         longest = max((r.timeout for r in config.receivers), default=10.0)
         self.lease = timedelta(seconds=longest + 30)
-        self._claim_failing = False
+        self._claim_outage = Outage("claiming webhook deliveries (every poll)", log)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Deliver until ``stop`` is set (or the task is cancelled)."""
@@ -238,13 +239,9 @@ class Deliverer:
                 claim_due, self.engine, self.names, now, now + self.lease, limit
             )
         except Exception as e:  # the database may be away; try again next poll
-            if not self._claim_failing:  # once per outage, not once per poll
-                log.warning("cannot claim webhook deliveries (retrying every poll): %s", e)
-            self._claim_failing = True
+            self._claim_outage.failed(e)  # logged once per outage, not once per poll
             return []
-        if self._claim_failing:
-            log.info("webhook outbox reachable again")
-            self._claim_failing = False
+        self._claim_outage.succeeded()
         return jobs
 
     async def deliver_due(self) -> int:

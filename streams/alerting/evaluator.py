@@ -19,18 +19,21 @@ from sqlalchemy import Connection, Engine
 from storage.alerting import (
     NewAlert,
     StoredState,
+    count_late,
     enqueue,
     evaluated_until,
     evaluation_lock,
-    newest_bucket,
+    newest_event_time,
     observed_since,
     read_buckets,
     read_states,
     set_evaluated_until,
+    source_event_times,
     store_transition,
     window_articles,
     write_states,
 )
+from streams.alerting.clock import EventTimes, data_clock_points, went_back
 from streams.alerting.config import BUCKET_S, Receiver, RuleSet
 from streams.alerting.evaluation import closed_until, evaluate_round
 from streams.alerting.events import Headline, build_event
@@ -39,9 +42,6 @@ from streams.alerting.rules import Rule
 
 log = logging.getLogger(__name__)
 
-#: On the data clock, the most bucket steps one round catches up (the rest: next round).
-MAX_CATCH_UP = 120
-
 
 @dataclass(frozen=True, slots=True)
 class AlertingConfig:
@@ -49,6 +49,8 @@ class AlertingConfig:
 
     ruleset: RuleSet
     receivers: tuple[Receiver, ...] = ()
+    #: The allowed lateness: a bucket is evaluated once the clock is this far past its
+    #: end; an item stored later than that is counted as late (``Outcome.late``).
     settle: timedelta = timedelta(seconds=30)
     headlines: int = 5
     dashboard_url: str | None = None
@@ -56,8 +58,11 @@ class AlertingConfig:
     resend: timedelta = timedelta(minutes=1)
     holder: str = "finsent"
     #: ``wall``: rules run on the wall clock (live news). ``data``: on the data's own
-    #: clock, the start of the newest stored bucket (replays of history, backtests).
+    #: event time, a watermark over the sources (``streams.alerting.clock``; replays of
+    #: history, backtests, the demo).
     clock: Literal["wall", "data"] = "wall"
+    #: Data clock: a source that stored nothing for this long stops holding it back.
+    idle: timedelta = timedelta(seconds=60)
 
     def receiver(self, name: str) -> Receiver | None:
         return next((r for r in self.receivers if r.name == name), None)
@@ -69,6 +74,8 @@ class Outcome:
     as_of: datetime
     events: list[dict[str, Any]] = field(default_factory=list)
     states: int = 0
+    #: items stored since the last round whose bucket had been evaluated already
+    late: int = 0
 
 
 def _to_state(s: StoredState) -> AlertState:
@@ -105,41 +112,33 @@ def refresh_id(alert_id: str, at: datetime) -> str:
     return "rfs_" + hashlib.sha256(f"{alert_id}|{at.isoformat()}".encode()).hexdigest()[:28]
 
 
-def data_clock_steps(
-    previous: datetime | None, newest: datetime, max_steps: int = MAX_CATCH_UP
-) -> list[datetime]:
-    """The points a data-clock round evaluates, oldest first: every bucket start after
-    ``previous`` up to ``newest`` (at most ``max_steps``), so a round that finds the
-    data's clock moved on by several buckets (a fast replay, a busy worker) still looks
-    at each of them; just ``newest`` when the clock has not moved, went back (another
-    replay) or never ran."""
-    step = timedelta(seconds=BUCKET_S)
-    if previous is None or previous >= newest:
-        return [newest]
-    first = previous + step
-    count = int((newest - first) / step) + 1
-    return [first + i * step for i in range(min(count, max_steps))]
-
-
 def evaluate_once(engine: Engine, config: AlertingConfig, now: datetime) -> Outcome:
     """One round at wall time ``now``; ``ran`` is False when another evaluator holds the
-    lock (it is doing this round). On the data clock the rules' time is the start of
-    the newest stored bucket (that bucket still filling, every older one closed), and a
-    round evaluates every bucket the clock passed since the last (``data_clock_steps``);
-    the outbox is timed on the wall clock either way."""
+    lock (it is doing this round). On the wall clock it evaluates the buckets that ended
+    ``settle`` before ``now``; on the data clock every bucket edge the data's watermark
+    passed since the last round (``streams.alerting.clock``). It also counts the items
+    that came after their bucket was evaluated. The outbox is timed on the wall clock
+    either way."""
     with engine.begin() as conn:
         if not evaluation_lock(conn, config.holder, now):
             return Outcome(False, closed_until(now, config.settle))
+        previous = evaluated_until(conn)
+        since = observed_since(conn, BUCKET_S)
         if config.clock == "data":
-            newest = newest_bucket(conn, BUCKET_S)
-            if newest is None:
-                return Outcome(True, now)
-            points = [(t, t) for t in data_clock_steps(evaluated_until(conn), newest)]
+            times = EventTimes(
+                source_event_times(conn, config.idle), newest_event_time(conn), since
+            )
+            if went_back(times, previous):
+                previous = None
+            span = config.ruleset.longest_span
+            points = [(t, t) for t in data_clock_points(times, previous, config.settle, span)]
         else:
             points = [(now, closed_until(now, config.settle))]
+        late = count_late(conn, previous)
+        if not points:  # no bucket closed yet
+            return Outcome(True, previous or now, late=late)
         stored = {s.fingerprint: s for s in read_states(conn)}
         states = {fp: _to_state(s) for fp, s in stored.items()}
-        since = observed_since(conn, BUCKET_S)
         events: list[dict[str, Any]] = []
         fired: set[str] = set()
         changed: set[str] = set()
@@ -167,7 +166,9 @@ def evaluate_once(engine: Engine, config: AlertingConfig, now: datetime) -> Outc
         write_states(conn, rows, now)
     for event in events:
         log.warning("alert %s: %s", event["status"], event["summary"])
-    return Outcome(True, as_of, events, len(changed))
+    if late:
+        log.info("%d items came after the rules had evaluated their bucket", late)
+    return Outcome(True, as_of, events, len(changed), late)
 
 
 def _store(

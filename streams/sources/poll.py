@@ -8,9 +8,11 @@ Order matters for "never twice, never lost":
 2. the rest are checked against the near-duplicate memory (a syndicated copy gets
    ``duplicate_of`` = the first report's id);
 3. they are sent to ``news.raw`` and waited for (acks=all);
-4. only the acknowledged ones are remembered in ``published_items``; the feed's
-   validators (ETag / Last-Modified) are stored only when every item was acknowledged,
-   so an unacknowledged item is fetched and sent again at the next poll.
+4. only the acknowledged ones are remembered in ``published_items``, as pending, with
+   the record sent (``streams.sources.pending`` re-sends one the worker has not stored
+   in time: a broker may lose what it acknowledged); the feed's validators (ETag /
+   Last-Modified) are stored only when every item was acknowledged, so an
+   unacknowledged item is fetched and sent again at the next poll.
 
 Steps 1-4 run under one lock per scheduler, so two feeds carrying the same link in
 the same second publish it once. The titles' MinHash signatures are computed before the
@@ -173,7 +175,10 @@ def _poll(feed: Feed, state: FeedState, ctx: PollContext, now: datetime) -> Sour
         acked = set(ctx.sink.send_batch(fresh)) if fresh else set()
         sent = [i for i in fresh if i.id in acked]
         ctx.store.remember(
-            [PublishedRecord(i.id, feed.name, i.title, i.duplicate_of) for i in sent]
+            [
+                PublishedRecord(i.id, feed.name, i.title, i.duplicate_of, record=i.to_json())
+                for i in sent
+            ]
         )
     duplicates = sum(1 for i in sent if i.duplicate_of is not None)
     seen = len(parsed.entries)

@@ -6,9 +6,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import Engine
 
@@ -22,6 +24,7 @@ from streams.sources.addresses import Resolver, system_resolver
 from streams.sources.feeds import Feed, load_feeds
 from streams.sources.http import Fetcher, FetchLimits
 from streams.sources.metrics import SourceMetrics
+from streams.sources.pending import RecordSink, Republisher, check_every
 from streams.sources.poll import FeedState, PollContext, Sink
 from streams.sources.scheduler import FeedScheduler, ScheduleOptions
 
@@ -41,19 +44,38 @@ class ServiceConfig:
     dup_max_titles: int
     remember_days: float
     watch_interval_s: float
+    republish_after_s: float = 120.0
+    republish_attempts: int = 5
+
+
+class PublishingSink(Sink, RecordSink, Protocol):
+    """What the scheduler publishes with: items (polls) and records (re-publication)."""
 
 
 class DatabaseStore:
-    """The poll's store on the database (``storage.feeds`` and the health table)."""
+    """The poll's store on the database (``storage.feeds`` and the health table). A
+    remembered item with its record is pending: checked (and re-sent unless stored)
+    ``republish_after_s`` after now."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        republish_after_s: float = 120.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.engine = engine
+        self.republish_after = timedelta(seconds=republish_after_s)
+        self.clock = clock
 
     def already_published(self, ids: list[str]) -> set[str]:
         return feed_store.already_published(self.engine, ids)
 
     def remember(self, records: list[PublishedRecord]) -> None:
-        feed_store.remember_published(self.engine, records)
+        check_at = self.clock() + self.republish_after
+        feed_store.remember_published(
+            self.engine,
+            [replace(r, retry_at=check_at) if r.record is not None else r for r in records],
+        )
 
     def record_poll(self, poll: SourcePoll) -> None:
         record_source_poll(self.engine, poll)
@@ -93,7 +115,7 @@ class SchedulerService:
         self,
         config: ServiceConfig,
         engine: Engine,
-        sink: Sink,
+        sink: PublishingSink,
         feeds: list[Feed],
         *,
         resolver: Resolver = system_resolver,
@@ -110,7 +132,7 @@ class SchedulerService:
         )
         ctx = PollContext(
             fetch=self.fetcher.fetch,
-            store=DatabaseStore(engine),
+            store=DatabaseStore(engine, config.republish_after_s),
             sink=sink,
             dedup=index,
             lock=threading.Lock(),
@@ -121,6 +143,17 @@ class SchedulerService:
             ctx, config.schedule, restore_states(engine), on_poll=self.metrics.observe
         )
         self.scheduler.add_task("prune published items", self.prune, PRUNE_EVERY_S)
+        self.republisher = Republisher(
+            engine,
+            sink,
+            after_s=config.republish_after_s,
+            max_attempts=config.republish_attempts,
+        )
+        self.scheduler.add_task(
+            "re-publish items not stored",
+            self.republisher.run,
+            check_every(config.republish_after_s),
+        )
         self._fingerprint = file_fingerprint(config.feeds_file)
         self.summary = self.scheduler.apply(feeds)
 

@@ -162,6 +162,9 @@ receivers:
             (("outcome", "delivered"), ("receiver", "echo")),
         )
         wait_until(lambda: scrape(metrics_port).get(delivered) == 2, 30, "attempts in /metrics")
+        # the 50 items of old news came after the rules had evaluated their minutes
+        late = ("finsent_alert_late_items_total", ())
+        wait_until(lambda: scrape(metrics_port).get(late) == 50, 30, "late items in /metrics")
         assert slow_hook.requests  # tried, timed out, retried: never in the way
         t0 = time.monotonic()
         worker.stop()  # SIGTERM: the timer and the deliverer stop with the agents

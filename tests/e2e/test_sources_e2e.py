@@ -5,6 +5,7 @@ point at it and are left out of the time series."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -129,3 +130,73 @@ def test_up_refuses_a_malformed_feed_file_before_anything_starts(
     assert done.returncode == 1
     assert f"error: {feeds} line 2: 'never' is not a duration" in done.stderr
     assert "training" not in done.stdout
+
+
+def test_items_a_restarted_broker_lost_are_published_again_and_stored_once(
+    feed_server: FeedServer,
+    cli_env: dict[str, str],
+    pg_url: str,
+    pipeline_model: Path,
+    db: Engine,
+    tmp_path: Path,
+) -> None:
+    """The finding of issue 19: the scheduler publishes a feed to the embedded broker
+    while no worker runs; the broker restarts on the same port (memory only: the records
+    are gone); then a worker starts. Every item is stored once, re-published by the
+    scheduler because the worker had not stored it."""
+    from streams.embedded_broker import EmbeddedBroker
+    from tests.conftest import pipeline_env
+
+    headlines = [
+        "Acme beats quarterly earnings estimates",
+        "Globex shares slump on weak guidance",
+        "Central bank holds interest rates steady",
+        "Oil prices climb after supply cuts",
+        "Initech announces layoffs in Texas",
+        "Umbrella recalls vaccine batch",
+        "Bond yields fall to two-month low",
+        "Hooli unveils new phone at launch event",
+        "Copper rallies on Chinese demand",
+        "Wonka chocolate sales surge in Europe",
+        "Tyrell wins large defence contract",
+        "Vandelay Industries files for bankruptcy",
+    ]
+    n = len(headlines)
+    feed_server.routes["/wire"] = Reply(
+        200,
+        rss([{"title": t, "link": f"https://w.example/{i}"} for i, t in enumerate(headlines)]),
+    )
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(
+        f"feeds:\n  - {{name: wire, url: '{feed_server.url('/wire')}', interval: 3600, "
+        "allow_private_network: true}\n"
+    )
+    broker = EmbeddedBroker(port=0, startup_timeout=60).start()
+    try:
+        env = pipeline_env(cli_env, broker.bootstrap_servers, pg_url, pipeline_model, 2)
+        env.update(
+            FINSENT_FEEDS_FILE=str(feeds),
+            FINSENT_FEEDS_JITTER="0",
+            FINSENT_FEEDS_REPUBLISH_AFTER="2",
+            FINSENT_FEEDS_REPUBLISH_ATTEMPTS="8",
+            FINSENT_KAFKA_PUBLISH_TIMEOUT="5",
+        )
+        scheduler = FinsentProcess(["scheduler"], env, tmp_path / "scheduler.log").start()
+        wait_until(
+            lambda: _count(db, "SELECT count(*) FROM published_items") == n, 120, "published"
+        )
+        broker.stop()  # everything it held is gone
+        broker = EmbeddedBroker(port=broker.port, startup_timeout=60).start()
+        worker = FinsentProcess(["worker"], env, tmp_path / "worker.log").start()
+        wait_until(lambda: _count(db, "SELECT count(*) FROM articles") == n, 240, f"{n} articles")
+        settled = "SELECT count(*) FROM published_items WHERE state = 'stored'"
+        wait_until(lambda: _count(db, settled) == n, 60, "every item settled as stored")
+        time.sleep(5)  # a late repeat would be absorbed, never stored twice
+        scheduler.stop()
+        worker.stop()
+    finally:
+        broker.stop()
+    assert _count(db, "SELECT count(DISTINCT id) FROM articles") == n
+    assert _count(db, "SELECT count(*) FROM article_sentiment") == n
+    assert "re-published" in scheduler.log() and "not stored after 2s" in scheduler.log()
+    assert "Traceback" not in scheduler.log()

@@ -312,3 +312,57 @@ def test_two_deliverers_share_the_outbox_and_send_each_event_once(
     with db.connect() as conn:
         workers = set(conn.execute(select(WebhookAttempt.worker)).scalars())
     assert workers == {"deliverer-1", "deliverer-2"}
+
+
+def test_a_recovered_receiver_gets_its_queue_within_seconds(db: Engine, tmp_path: Path) -> None:
+    """A receiver answers 503 while events of two alerts queue with back-offs of 5 to 10
+    minutes. Probes (one a second here) try the earliest queued event ahead of schedule;
+    once one gets through, the rest go out at once: in order per alert, each once."""
+    from tests.alerting_support import plant_surge
+
+    slow = RetryPolicy(base=600, max_delay=600, jitter=0.5, probe=1.0)
+    with ScriptedReceiver(default=Reply(503)) as hook:
+        config = config_for(fast_rules(tmp_path), (receiver("ops", hook.url),))
+        now = datetime.now(UTC)
+        firing = fire(db, config, now - timedelta(minutes=15))
+        plant_surge(db, now, topic="beta")
+        later = {e["status"]: e for e in evaluate_once(db, config, now).events}
+        assert set(later) == {"resolved", "firing"}
+        resolved, other = later["resolved"], later["firing"]
+        down = 3.0
+
+        async def run() -> float:
+            deliverer = Deliverer(db, config, slow, poll=0.1)
+            stop = asyncio.Event()
+            task = asyncio.create_task(deliverer.run(stop))
+            try:
+                await asyncio.sleep(down)  # the two firing events refused, then probes
+                assert all(r.status == "pending" for r in await asyncio.to_thread(rows, db))
+                hook.default = Reply(200)
+                recovered = time.monotonic()
+                while not all(r.status == "delivered" for r in await asyncio.to_thread(rows, db)):
+                    assert time.monotonic() - recovered < 30, "the queue did not drain"
+                    await asyncio.sleep(0.05)
+                return time.monotonic() - recovered
+            finally:
+                stop.set()
+                await task
+
+        drained = asyncio.run(run())
+        time.sleep(0.3)  # nothing more arrives
+        got = hook.requests
+    assert drained < 4, drained
+    refused = [r for r in got if r.status == 503]
+    ok = [r.headers["webhook-id"] for r in got if r.status == 200]
+    # the first tries of both firing events, then at most one probe a second, each on
+    # the earliest queued event (the resolved one waits for its firing)
+    assert sorted(r.headers["webhook-id"] for r in refused[:2]) == sorted(
+        [firing["id"], other["id"]]
+    )
+    assert 1 <= len(refused) - 2 <= down / slow.probe + 1, len(refused)
+    assert {r.headers["webhook-id"] for r in refused[2:]} == {firing["id"]}
+    assert sorted(ok) == sorted([firing["id"], resolved["id"], other["id"]])  # each once
+    assert ok.index(firing["id"]) < ok.index(resolved["id"])
+    for r in got:
+        Webhook(SECRET).verify(r.body, r.headers)
+    assert len(attempts(db)) == len(got)  # every try, probe or not, is recorded

@@ -19,7 +19,7 @@ from storage.models import AlertState
 from storage.queries import list_alerts
 from storage.writes import save_scored_batch
 from streams.alerting.config import load_rules
-from streams.alerting.evaluator import data_clock_steps, evaluate_once
+from streams.alerting.evaluator import evaluate_once
 from tests.alerting_support import article, config_for, fast_rules, plant_surge, receiver
 
 
@@ -141,13 +141,3 @@ def test_the_data_clock_catches_up_on_every_bucket_it_passed(db: Engine, tmp_pat
     assert alert.starts_at == t0 + timedelta(minutes=31)
     assert alert.ends_at == t0 + timedelta(minutes=32)
     assert outcome.as_of == t0 + timedelta(minutes=39)
-
-
-def test_data_clock_steps() -> None:
-    t = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-    minute = timedelta(minutes=1)
-    assert data_clock_steps(None, t) == [t]
-    assert data_clock_steps(t, t) == [t]  # the clock stood still: the newest bucket again
-    assert data_clock_steps(t + minute, t) == [t]  # it went back (another replay)
-    assert data_clock_steps(t, t + 3 * minute) == [t + minute, t + 2 * minute, t + 3 * minute]
-    assert data_clock_steps(t, t + 500 * minute, max_steps=4)[-1] == t + 4 * minute

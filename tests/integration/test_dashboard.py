@@ -10,10 +10,11 @@ from typing import Any
 import pandas as pd
 import pytest
 import streamlit as st
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 from streamlit.testing.v1 import AppTest
 
 from dashboard.config import DashboardConfig
+from storage.models import AlertEvaluator
 from tests.dashboard_seed import BANKS_ALERT, OIL_ALERT, SCRIPT_TITLE, model_dir, seed
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
@@ -257,6 +258,22 @@ def test_alerts_page_shows_numbers_headlines_and_deliveries(seeded: datetime) ->
     # the resolved alert has no samples in its details: the topic's headlines instead
     assert "Most negative headlines on the topic while it fired:" in texts(at)
     assert BANKS_ALERT and OIL_ALERT
+
+
+def test_alerts_page_shows_the_evaluator_and_its_late_items(seeded: datetime, db: Engine) -> None:
+    at = run("alerts")
+    assert metric(at, "Late items").value == "0"
+    assert "The rules have not been evaluated yet." in [c.value for c in at.caption]
+    with db.begin() as conn:
+        conn.execute(
+            insert(AlertEvaluator).values(
+                id=1, holder="worker-1", last_run_at=seeded, as_of=seeded, late_items=3
+            )
+        )
+    st.cache_data.clear()
+    at = run("alerts")
+    assert metric(at, "Late items").value == "3"
+    assert any("by worker\\-1" in c.value for c in at.caption)  # escaped for markdown
 
 
 def test_alerts_status_filter(seeded: datetime) -> None:

@@ -67,6 +67,7 @@ def test_missing_published_at_falls_back_to_fetched_at() -> None:
     ("value", "reason"),
     [
         (b"this is not json", "not JSON"),
+        (b'{"title": "unterminated', "not JSON: Unterminated string starting at: line 1 column 11"),
         (b"[1, 2, 3]", "JSON list, expected an object"),
         (b'"a string"', "JSON str, expected an object"),
         (None, "empty record"),
