@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import random
 import statistics
 import sys
@@ -355,6 +356,38 @@ def worst_case(args: argparse.Namespace) -> None:
         f"({sum(r is not None for r in found):,} flagged; the index's peak traced memory "
         f"{peak:.0f} MB)"
     )
+    huge_summary(args)
+
+
+def huge_summary(args: argparse.Namespace) -> None:
+    """One item whose summary fills the feed cap with escaped HTML, parsed as finsent
+    parses it and as feedparser does by default (its HTML sanitiser and relative-URI
+    pass re-parse every summary), with the peak of traced memory."""
+    import feedparser
+
+    paragraph = escape("<p>Shares of <b>Acme</b> rose &amp; fell.</p> ")
+    summary = paragraph * int(args.worst_feed_mb * 0.94e6 / len(paragraph))
+    body = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item>'
+        "<title>Acme shares rise</title><link>https://news.example/a</link>"
+        f"<description>{summary}</description></item></channel></rss>"
+    ).encode()
+
+    def ours() -> object:
+        parsed = parse_feed(body, url="https://news.example/rss", content_type=None)
+        return normalise_feed(parsed, source="bench", fetched_at=NOW)
+
+    def feedparser_defaults() -> object:
+        return feedparser.parse(io.BytesIO(body), sanitize_html=True)
+
+    print(f"\n## one item with a {len(body) / 1e6:.1f} MB summary\n")
+    print("| parse | seconds | peak traced memory, MB |")
+    print("|---|---:|---:|")
+    runs = (("finsent (sanitiser off)", ours), ("feedparser defaults", feedparser_defaults))
+    for name, fn in runs:
+        seconds, _ = timed(fn)
+        _, peak, _ = peak_of(fn)
+        print(f"| {name} | {seconds:.1f} | {peak:.0f} |")
 
 
 def main() -> None:
