@@ -719,8 +719,3 @@ def fit_ngram(
 def _headline(metrics: dict[str, Any]) -> dict[str, float]:
     """Accuracy and macro-F1 of a classification report."""
     return {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
-
-
-def load_data(path: str, labels: str | None) -> LabelledData:
-    """A labelled CSV with a label-map string (helper for the CLI and benchmarks)."""
-    return load_csv(path, parse_label_map(labels))

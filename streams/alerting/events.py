@@ -34,11 +34,6 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
-def top_headlines(articles: Sequence[Headline], limit: int) -> list[Headline]:
-    """The headlines that drove it: most negative first, then the most confident."""
-    return sorted(articles, key=lambda h: (h.polarity, -h.confidence, h.title))[:limit]
-
-
 def _counts(t: Totals) -> dict[str, int]:
     return {
         "total": t.n,
