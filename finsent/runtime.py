@@ -254,7 +254,11 @@ def open_deliverer(
     return Deliverer(
         engine,
         config,
-        RetryPolicy(base=alerts.retry_base, max_delay=alerts.retry_max_delay),
+        RetryPolicy(
+            base=alerts.retry_base,
+            max_delay=alerts.retry_max_delay,
+            probe=alerts.retry_probe_interval,
+        ),
         poll=alerts.delivery_poll,
         concurrency=alerts.delivery_concurrency,
         worker=config.holder,

@@ -540,6 +540,14 @@ class AlertsSettings(_Concern):
         le=30 * 86400,
         description="Seconds after which an undelivered webhook is given up (marked failed).",
     )
+    retry_probe_interval: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="Seconds between probes of a receiver whose queued webhooks all wait for "
+        "their back-off: the earliest is sent ahead of time; once one gets through, the "
+        "rest go at once.",
+    )
     deliver: bool = Field(
         default=True,
         description="Deliver webhooks from the worker (else run `finsent alerts deliver`).",

@@ -125,17 +125,6 @@ class DeliveryView:
     delivered_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptView:
-    delivery_id: int
-    attempt: int
-    started_at: datetime
-    duration_ms: float
-    status_code: int | None
-    error: str | None
-    outcome: str
-
-
 def _table(model: type[Any]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
@@ -566,7 +555,7 @@ def _lease(conn: Connection, ids: list[int], lease_until: datetime) -> list[Deli
 
 
 def claim_probe(
-    engine: Engine, receiver: str, now: datetime, lease_until: datetime, quiet_since: datetime
+    engine: Engine, receiver: str, lease_until: datetime, quiet_since: datetime
 ) -> DeliveryJob | None:
     """Claim one not-yet-due row of ``receiver`` ahead of its back-off, as a probe of
     whether the receiver answers again: the earliest queued one that ``claim_due``'s
@@ -758,32 +747,3 @@ def list_deliveries(
     query = query.order_by(d.created_at.desc(), d.id.desc()).limit(limit)
     with engine.connect() as conn:
         return [DeliveryView(**row._mapping) for row in conn.execute(query)]
-
-
-def list_attempts(engine: Engine, delivery_ids: Sequence[int]) -> list[AttemptView]:
-    w = WebhookAttempt
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(
-                w.delivery_id,
-                w.attempt,
-                w.started_at,
-                w.duration_ms,
-                w.status_code,
-                w.error,
-                w.outcome,
-            )
-            .where(w.delivery_id.in_(list(delivery_ids)))
-            .order_by(w.delivery_id, w.attempt, w.id)
-        )
-        return [AttemptView(**row._mapping) for row in rows]
-
-
-def pending_delivery_count(engine: Engine) -> int:
-    with engine.connect() as conn:
-        count = conn.execute(
-            select(func.count())
-            .select_from(WebhookDelivery)
-            .where(WebhookDelivery.status == "pending")
-        ).scalar()
-    return int(count or 0)

@@ -1,25 +1,34 @@
 """Signed webhook delivery from the PostgreSQL outbox, with durable retries.
 
-Pure parts (``classify``, ``backoff``, ``retry_after``, ``next_step``, ``signed_headers``)
-decide; ``Deliverer`` does the I/O: it claims due rows (leased, ``SKIP LOCKED``), posts
-them with the Standard Webhooks headers, records every attempt, and schedules the next
-one. It runs as its own asyncio task (HTTP is async, the database calls go to threads),
-so a slow or dead receiver never holds up the classify/persist agents.
+Pure parts (``classify``, ``backoff``, ``retry_after``, ``next_step``, ``signed_headers``,
+``probe_targets``, ``next_probe``) decide; ``Deliverer`` does the I/O: it claims due rows
+(leased, ``SKIP LOCKED``), posts them with the Standard Webhooks headers, records every
+attempt, and schedules the next one. It runs as its own asyncio task (HTTP is async, the
+database calls go to threads), so a slow or dead receiver never holds up the
+classify/persist agents.
 
 - 2xx: delivered.
 - 408, 429, 5xx and network errors: retried with exponential back-off and jitter
   (``Retry-After`` honoured) until the delivery's horizon, then failed.
 - 410 Gone: the receiver is disabled (and its pending deliveries with it).
 - any other status (other 4xx, a redirect): failed at once, not retried.
+
+A receiver that recovers is not left to its deliveries' back-offs (up to
+``RetryPolicy.max_delay``): while it has pending deliveries none of which is due, the
+deliverer sends the earliest queued one ahead of time as a probe, at most every
+``RetryPolicy.probe`` seconds (a failed probe is an attempt like any other); once any
+delivery to it succeeds, its other pending deliveries are due at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -33,7 +42,9 @@ from storage.alerting import (
     AttemptResult,
     DeliveryJob,
     claim_due,
+    claim_probe,
     get_event,
+    hurry_pending,
     latest_event,
     record_attempt,
 )
@@ -66,6 +77,8 @@ class RetryPolicy:
     base: float = 5.0
     max_delay: float = 600.0
     jitter: float = 0.5
+    #: Seconds between probes of a receiver whose pending deliveries are all waiting.
+    probe: float = 15.0
 
 
 def classify(status: int | None) -> Outcome:
@@ -132,6 +145,29 @@ def next_step(
     return AttemptResult(outcome, started_at, duration_ms, status, error, next_at)
 
 
+def probe_targets(
+    receivers: Sequence[str],
+    not_before: Mapping[str, float],
+    busy: Collection[str],
+    now: float,
+    limit: int,
+) -> list[str]:
+    """The receivers to probe now, at most ``limit``, longest waiting first: those whose
+    ``not_before`` (a clock reading; absent: never probed) has come and that this
+    deliverer is not sending to already (``busy``: that request tells as much)."""
+    if limit <= 0:
+        return []
+    ready = [r for r in receivers if r not in busy and not_before.get(r, -math.inf) <= now]
+    ready.sort(key=lambda r: not_before.get(r, -math.inf))
+    return ready[:limit]
+
+
+def next_probe(now: float, interval: float, retry_after_s: float | None = None) -> float:
+    """When a receiver may be probed next, after a probe or a refused attempt at ``now``:
+    one ``interval`` later, or when its ``Retry-After`` ends if that is later."""
+    return now + max(interval, retry_after_s or 0.0)
+
+
 def signed_headers(receiver: Receiver, msg_id: str, body: bytes, now: datetime) -> dict[str, str]:
     """Standard Webhooks headers over ``id.timestamp.body`` plus the receiver's own."""
     signature = Webhook(receiver.secret).sign(msg_id, now, body.decode())
@@ -190,6 +226,7 @@ class Deliverer:
         external_url: str | None = None,
         rng: random.Random | None = None,
         on_attempt: Callable[[str, str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine, self.config, self.policy = engine, config, policy
         #: Told (receiver, outcome) after each recorded attempt, e.g. to count it.
@@ -201,6 +238,10 @@ class Deliverer:
         longest = max((r.timeout for r in config.receivers), default=10.0)
         self.lease = timedelta(seconds=longest + 30)
         self._claim_outage = Outage("claiming webhook deliveries (every poll)", log)
+        self.clock = clock
+        #: receiver -> when (``clock``) it may be probed next; requests in flight to it
+        self._probe_at: dict[str, float] = {}
+        self._busy: Counter[str] = Counter()
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Deliver until ``stop`` is set (or the task is cancelled)."""
@@ -211,10 +252,13 @@ class Deliverer:
                 while not stop.is_set():
                     free = self.concurrency - len(running)
                     jobs = await self._claim(free) if free > 0 else []
-                    for job in jobs:
-                        task = asyncio.create_task(self._deliver(client, job))
+                    probes = await self._probe(free - len(jobs)) if free > len(jobs) else []
+                    for job, probe in [(j, False) for j in jobs] + [(j, True) for j in probes]:
+                        self._busy[job.receiver] += 1
+                        task = asyncio.create_task(self._deliver(client, job, probe))
                         running.add(task)
                         task.add_done_callback(running.discard)
+                    jobs += probes
                     if len(jobs) < free or free <= 0:  # nothing more due now, or full
                         await self._wait(stop, running)
             finally:
@@ -244,9 +288,30 @@ class Deliverer:
         self._claim_outage.succeeded()
         return jobs
 
+    async def _probe(self, limit: int) -> list[DeliveryJob]:
+        """Claim a probe for each receiver whose probe time has come (none if nothing
+        of it is waiting, it was tried lately, or it is disabled: see ``claim_probe``)."""
+        busy = {name for name, n in self._busy.items() if n > 0}
+        jobs = []
+        for name in probe_targets(self.names, self._probe_at, busy, self.clock(), limit):
+            self._probe_at[name] = next_probe(self.clock(), self.policy.probe)
+            now = datetime.now(UTC)
+            quiet_since = now - timedelta(seconds=self.policy.probe)
+            try:
+                job = await asyncio.to_thread(
+                    claim_probe, self.engine, name, now + self.lease, quiet_since
+                )
+            except Exception as e:  # the database may be away; try again next poll
+                self._claim_outage.failed(e)
+                break
+            if job is not None:
+                jobs.append(job)
+        return jobs
+
     async def deliver_due(self) -> int:
         """One pass: claim what is due and send it all (for tests and the CLI)."""
         jobs = await self._claim(1000)
+        self._busy.update(job.receiver for job in jobs)
         async with httpx.AsyncClient(follow_redirects=False) as client:
             await asyncio.gather(*(self._deliver(client, job) for job in jobs))
         return len(jobs)
@@ -257,19 +322,24 @@ class Deliverer:
             return latest_event(self.engine, alert)
         return get_event(self.engine, job.event_id)
 
-    async def _deliver(self, client: httpx.AsyncClient, job: DeliveryJob) -> None:
+    async def _deliver(
+        self, client: httpx.AsyncClient, job: DeliveryJob, probe: bool = False
+    ) -> None:
         try:
-            await self._attempt(client, job)
+            await self._attempt(client, job, probe)
         except asyncio.CancelledError:
             raise
         except Exception:
             # The row stays leased and is retried when the lease ends.
             log.exception("delivery %s to %s: unexpected error", job.event_id, job.receiver)
+        finally:
+            self._busy[job.receiver] -= 1
 
-    async def _attempt(self, client: httpx.AsyncClient, job: DeliveryJob) -> None:
+    async def _attempt(self, client: httpx.AsyncClient, job: DeliveryJob, probe: bool) -> None:
         receiver = self.config.receiver(job.receiver)
         assert receiver is not None  # only configured receivers are claimed
         event = await asyncio.to_thread(self._event, job, receiver)
+        wait = None
         if event is None:
             now = datetime.now(UTC)
             result = AttemptResult("failed", now, 0.0, None, "event not found in alert_events")
@@ -299,10 +369,31 @@ class Deliverer:
             self.on_attempt(job.receiver, result.outcome)
         log.log(
             logging.INFO if result.outcome == "delivered" else logging.WARNING,
-            "webhook %s -> %s: %s (attempt %d%s)",
+            "webhook %s -> %s: %s (%sattempt %d%s)",
             job.event_id,
             job.receiver,
             result.outcome,
+            "probe, " if probe else "",
             job.attempts + 1,
             f", {result.error}" if result.error else "",
         )
+        if result.outcome == "retry":
+            later = next_probe(self.clock(), self.policy.probe, wait)
+            self._probe_at[job.receiver] = max(self._probe_at.get(job.receiver, later), later)
+        elif result.outcome == "delivered":
+            await self._hurry(job.receiver)
+
+    async def _hurry(self, receiver: str) -> None:
+        """The receiver answers: what waits for it is due now."""
+        now = datetime.now(UTC)
+        try:
+            moved = await asyncio.to_thread(
+                hurry_pending, self.engine, receiver, now, now + self.lease
+            )
+        except Exception as e:  # they go out at their own times instead
+            log.warning("webhooks to %s: could not bring the queue forward: %s", receiver, e)
+            return
+        if moved:
+            log.info(
+                "webhooks to %s: it answers again, %d queued deliveries due now", receiver, moved
+            )

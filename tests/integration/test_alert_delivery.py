@@ -366,3 +366,43 @@ def test_a_recovered_receiver_gets_its_queue_within_seconds(db: Engine, tmp_path
     for r in got:
         Webhook(SECRET).verify(r.body, r.headers)
     assert len(attempts(db)) == len(got)  # every try, probe or not, is recorded
+
+
+def test_probes_never_take_a_leased_row_a_disabled_receiver_or_one_tried_lately(
+    db: Engine, tmp_path: Path
+) -> None:
+    from storage.alerting import AttemptResult, claim_probe, hurry_pending, record_attempt
+    from storage.models import WebhookReceiver
+
+    config = config_for(fast_rules(tmp_path), (receiver("ops", "http://127.0.0.1:9/hook"),))
+    fire(db, config)
+    now = datetime.now(UTC)
+    lease = now + timedelta(seconds=40)
+    quiet = now - timedelta(seconds=15)
+
+    def due_at(when: datetime) -> None:
+        with db.begin() as conn:
+            conn.execute(update(WebhookDelivery).values(next_attempt_at=when))
+
+    assert claim_probe(db, "ops", lease, quiet) is None  # due now: claim_due's, or leased
+    due_at(now + timedelta(minutes=10))
+    job = claim_probe(db, "ops", lease, quiet)
+    assert job is not None and rows(db)[0].next_attempt_at == lease
+    assert claim_probe(db, "ops", lease, quiet) is None  # leased: being sent
+    result = AttemptResult("retry", now, 1.0, 503, "HTTP 503", now + timedelta(minutes=10))
+    record_attempt(db, job, result)
+    assert claim_probe(db, "ops", lease, quiet) is None  # tried lately
+    assert claim_probe(db, "ops", lease, now) is not None
+    due_at(now + timedelta(minutes=10))
+    with db.begin() as conn:
+        conn.execute(
+            WebhookReceiver.__table__.insert().values(
+                name="ops", disabled_at=now, disabled_reason="410", updated_at=now
+            )
+        )
+    assert claim_probe(db, "ops", lease, now) is None  # disabled
+    # a success brings the queue forward, but not a row that may be leased
+    assert hurry_pending(db, "ops", now, lease) == 1
+    assert rows(db)[0].next_attempt_at == now
+    due_at(lease)
+    assert hurry_pending(db, "ops", now, lease) == 0

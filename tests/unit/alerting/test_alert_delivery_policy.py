@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,9 @@ from streams.alerting.delivery import (
     RetryPolicy,
     backoff,
     classify,
+    next_probe,
     next_step,
+    probe_targets,
     retry_after,
     signed_headers,
 )
@@ -180,3 +183,34 @@ def test_alertmanager_api_firing_expires_unless_resent_and_resolved_ends() -> No
     (alert,) = json.loads(render(r, resolved, now=NOW, resend=timedelta(minutes=1))[1])
     assert alert["endsAt"] == "2026-03-02T12:30:00Z"
     assert am_api_url("http://am:9093/api/v2/alerts") == "http://am:9093/api/v2/alerts"
+
+
+def test_a_receiver_is_probed_at_most_once_per_interval() -> None:
+    clock = 100.0
+    not_before: dict[str, float] = {}
+    probed = []
+    for _ in range(100):  # 10 s, polled every 0.1 s
+        for name in probe_targets(["ops"], not_before, set(), clock, limit=4):
+            probed.append(clock)
+            not_before[name] = next_probe(clock, 3.0)
+        clock += 0.1
+    assert probed[0] == 100.0  # never probed: at once
+    assert len(probed) == 4
+    assert all(b - a >= 3.0 - 1e-9 for a, b in itertools.pairwise(probed))
+
+
+def test_a_refusal_or_retry_after_puts_the_next_probe_off() -> None:
+    assert next_probe(100.0, 15.0) == 115.0
+    assert next_probe(100.0, 15.0, retry_after_s=5.0) == 115.0  # never sooner
+    assert next_probe(100.0, 15.0, retry_after_s=120.0) == 220.0  # Retry-After holds
+    assert probe_targets(["ops"], {"ops": 220.0}, set(), 219.9, 1) == []
+    assert probe_targets(["ops"], {"ops": 220.0}, set(), 220.0, 1) == ["ops"]
+
+
+def test_probes_skip_busy_receivers_and_go_longest_waiting_first() -> None:
+    not_before = {"a": 50.0, "b": 10.0, "c": 200.0}
+    names = ["a", "b", "c", "d"]
+    assert probe_targets(names, not_before, set(), 100.0, limit=4) == ["d", "b", "a"]
+    assert probe_targets(names, not_before, {"d"}, 100.0, limit=4) == ["b", "a"]  # in flight
+    assert probe_targets(names, not_before, set(), 100.0, limit=2) == ["d", "b"]
+    assert probe_targets(names, not_before, set(), 100.0, limit=0) == []
