@@ -16,6 +16,8 @@ import math
 import os
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +91,24 @@ def choose_variant(variant: str, device: str) -> str:
     return variant
 
 
+@contextmanager
+def library_progress(enabled: bool) -> Iterator[None]:
+    """transformers' and the hub's own progress bars ("Loading weights", "Writing model
+    shards", downloads) on or off within the block, restored after it."""
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+
+    def switch(on: bool) -> None:
+        (hf_logging.enable_progress_bar if on else hf_logging.disable_progress_bar)()  # type: ignore[no-untyped-call]
+
+    switch(enabled)
+    try:
+        yield
+    finally:
+        switch(was)
+
+
 def load_engine(
     model: str,
     *,
@@ -153,9 +173,10 @@ def load_engine(
         from transformers import AutoModelForSequenceClassification
 
         try:
-            return AutoModelForSequenceClassification.from_pretrained(
-                source, local_files_only=offline
-            )
+            with library_progress(False):  # a service's log is no place for a bar
+                return AutoModelForSequenceClassification.from_pretrained(
+                    source, local_files_only=offline
+                )
         except Exception as e:  # safetensors, torch and transformers each raise their own
             raise _load_error(model, local, offline, e) from e
 

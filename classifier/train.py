@@ -403,7 +403,20 @@ def train(
     progress: bool = True,
     on_epoch: Callable[[EpochRecord], None] | None = None,
 ) -> TrainResult:
-    """Fine-tune ``config.base`` on ``config.train_csv``; write the model to ``config.out``."""
+    """Fine-tune ``config.base`` on ``config.train_csv``; write the model to ``config.out``.
+    ``progress``: the epochs' bars, and transformers' own (loading, writing shards)."""
+    from classifier.loading import library_progress
+
+    with library_progress(progress):
+        return _train(config, progress=progress, on_epoch=on_epoch)
+
+
+def _train(
+    config: TrainConfig,
+    *,
+    progress: bool,
+    on_epoch: Callable[[EpochRecord], None] | None,
+) -> TrainResult:
     import numpy as np
     import torch
     from tqdm.auto import tqdm

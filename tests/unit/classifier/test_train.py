@@ -95,7 +95,9 @@ def test_bad_settings_fail_before_any_work(data_dir: Path, tmp_path: Path) -> No
         train(TrainConfig(train_csv=str(tmp_path / "x.csv"), valid_csv="y", out=str(tmp_path)))
 
 
-def test_a_student_learns_from_teachers(data_dir: Path, tiny_model: Path, tmp_path: Path) -> None:
+def test_a_student_learns_from_teachers(
+    data_dir: Path, tiny_model: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     config = tiny_config(
         data_dir,
         tmp_path / "student",
@@ -103,6 +105,9 @@ def test_a_student_learns_from_teachers(data_dir: Path, tiny_model: Path, tmp_pa
         distill_weight=0.7,
     )
     result = train(config, progress=False)
+    # --no-progress: no bar at all, transformers' own included (loading, writing shards)
+    err = capfd.readouterr().err
+    assert "Writing model shards" not in err and "Loading weights" not in err, err
     hp = json.loads((tmp_path / "student" / "metrics.json").read_text(encoding="utf-8"))[
         "hyperparameters"
     ]
