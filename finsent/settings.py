@@ -47,6 +47,11 @@ class GeneralSettings(_Concern):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level of every process."
     )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Log records as text lines, or one JSON object per line (time, level, "
+        "logger, message) for log shippers.",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -48,5 +48,11 @@ def run_worker(
         from streams.alerting.agent import register_alerting
 
         register_alerting(app, config, alerting)
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    # Faust would install its own log format beside finsent's (finsent.logs): keep ours.
+    worker = faust.Worker(
+        app, loglevel=loglevel, quiet=True, redirect_stdouts=False, override_logging=False
+    )
+    # Faust drops its terminal spinner while it sets up logging; it does not now, so drop
+    # it here: its escape codes are noise in a log, and without it Faust logs "Ready".
+    worker.spinner = None
     worker.execute_from_commandline()

@@ -98,7 +98,7 @@ def setting_option(
 def settings_from(overrides: dict[str, dict[str, Any]] | None = None) -> Settings:
     """Read the settings once for this command and configure logging from them."""
     settings = load_settings(overrides)
-    logs.configure(settings.general.log_level)
+    logs.configure(settings.general.log_level, fmt=settings.general.log_format)
     if settings.database_url is None:
         _database_url_source[0] = None
     elif (overrides or {}).get("database", {}).get("url") is not None:

@@ -3,6 +3,7 @@ worker processes real records."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import urllib.request
@@ -53,7 +54,7 @@ def metered_worker(
 def test_metrics_move_while_the_worker_stores(
     metered_worker: tuple[FinsentProcess, int], worker_env: dict[str, str], db: Engine
 ) -> None:
-    _, port = metered_worker
+    worker, port = metered_worker
     names = topic_names(worker_env["FINSENT_KAFKA_TOPIC_PREFIX"])
     bootstrap = worker_env["FINSENT_KAFKA_BOOTSTRAP_SERVERS"]
     stored = ("finsent_items_total", (("stage", "stored"), ("topic", names.scored)))
@@ -78,6 +79,11 @@ def test_metrics_move_while_the_worker_stores(
     dead = ("finsent_deadlettered_total", (("stage", "classify"), ("topic", names.raw)))
     assert after[dead] == 2
     assert after[("finsent_publish_to_stored_seconds_count", ())] == 300
+    # one log format for the whole process: Faust's records in finsent's, no bars
+    log = worker.log()
+    assert "[^Worker]: Ready" in log
+    assert not re.search(r"^\[\d{4}-", log, re.M), log[-3000:]
+    assert "Loading weights" not in log
     assert after[("finsent_inference_seconds_count", ())] >= 1
     assert after[("finsent_batch_size_sum", (("agent", "classify"),))] == 302
 

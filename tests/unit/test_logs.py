@@ -47,3 +47,35 @@ def test_chatty_libraries_keep_their_warnings(capsys: pytest.CaptureFixture[str]
     logging.getLogger("httpx").warning("slow answer")
     err = capsys.readouterr().err
     assert "GET /" not in err and "slow answer" in err
+
+
+def test_json_lines_for_log_shippers(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    logs.configure("INFO", prefix="worker", fmt="json")
+    logging.getLogger("faust.worker").info("[^Worker]: Ready")
+    try:
+        raise ValueError("bad batch\nsecond line")
+    except ValueError:
+        logging.getLogger("streams.agents").exception("persist: unexpected error")
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2  # one line per record, tracebacks included
+    ready, error = (json.loads(line) for line in lines)
+    assert ready["message"] == "[^Worker]: Ready" and ready["logger"] == "faust.worker"
+    assert ready["level"] == "INFO" and ready["process"] == "worker"
+    assert ready["time"].endswith("+00:00")
+    assert error["level"] == "ERROR" and "ValueError: bad batch" in error["exception"]
+
+
+def test_text_is_one_format_for_every_logger(capsys: pytest.CaptureFixture[str]) -> None:
+    logs.configure("INFO")
+    logging.getLogger("faust.worker").info("[^Worker]: Ready")
+    logging.getLogger("streams.agents").warning("saving to the database failed")
+    import re
+
+    lines = capsys.readouterr().err.splitlines()
+    shape = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING) +([\w.]+): (.*)"
+    assert [re.fullmatch(shape, line).groups() for line in lines] == [  # type: ignore[union-attr]
+        ("INFO", "faust.worker", "[^Worker]: Ready"),
+        ("WARNING", "streams.agents", "saving to the database failed"),
+    ]
