@@ -8,8 +8,6 @@ clock: a broker stays down for 60 s) and prints the figures each scenario record
 
 from __future__ import annotations
 
-import gc
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,16 +16,6 @@ import pytest
 
 from streams.kafka_cluster import KafkaCluster
 from tests.conftest import KAFKA_JARS, pipeline_env
-
-
-@pytest.fixture(autouse=True)
-def collect_refused_sockets() -> Iterator[None]:
-    """kafka-python drops, unclosed, the sockets of connections a stopped broker refused;
-    collect them after each scenario without the warnings the suite turns into errors."""
-    yield
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()
 
 
 @pytest.fixture

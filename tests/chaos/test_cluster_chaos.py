@@ -35,7 +35,8 @@ from tests.integration.test_storage_writes import recount, stored_buckets
 from tests.processes import FinsentProcess, consume_all, wait_until
 from tests.webhook_receiver import ScriptedReceiver
 
-pytestmark = pytest.mark.chaos
+# Every scenario stops brokers under in-process clients (see tests/conftest.py).
+pytestmark = [pytest.mark.chaos, pytest.mark.refused_sockets]
 
 
 # --- the stream and what the cluster says ----------------------------------------------

@@ -221,7 +221,7 @@ def test_signing_in_on_the_login_page_opens_the_live_dashboard(
     wait(browser, "the topic chart", lambda d: d.find_elements(By.CSS_SELECTOR, ".vega-embed"))
     assert browser.current_url == f"{guarded_dashboard}/topic?topic=oil"
     cookie = browser.get_cookie("finsent_session")
-    assert cookie is not None and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert cookie is not None and cookie["httpOnly"] and cookie["sameSite"] == "Lax"
     assert "finsent_session" not in str(browser.execute_script("return document.cookie"))
 
     browser.get(guarded_dashboard)

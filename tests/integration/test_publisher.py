@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import subprocess
 import time
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +13,8 @@ import pytest
 from streams.embedded_broker import EmbeddedBroker
 from tests.processes import FINSENT
 
-
-@pytest.fixture(autouse=True)
-def collect_refused_sockets() -> Iterator[None]:
-    """kafka-python drops, unclosed, the sockets of connections a stopped broker refused
-    (as in tests/chaos); the log records of a test keep them alive until it ends: collect
-    them after each test without the warnings the suite turns into errors."""
-    yield
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()
+# Publishers whose broker goes away: kafka-python leaves refused sockets (tests/conftest.py).
+pytestmark = pytest.mark.refused_sockets
 
 
 def test_a_replay_whose_broker_goes_away_names_what_was_not_acknowledged(
