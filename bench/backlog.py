@@ -18,7 +18,6 @@ moment its model has loaded (its ``finsent_worker_ready`` gauge):
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import statistics
 import sys
@@ -34,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.database import fresh_database
 from bench.machine import header
-from bench.pipeline import headlines, percentiles, publish, stored
+from bench.pipeline import headlines, percentiles, publish, stored, worker_environ
 from streams.broker_process import free_port
 from streams.embedded_broker import EmbeddedBroker
 from tests.processes import FinsentProcess
@@ -100,13 +99,12 @@ def one_run(args: argparse.Namespace, name: str, extra: dict[str, str]) -> Run:
     port = free_port()
     try:
         with EmbeddedBroker(port=0) as broker:
-            env = {k: v for k, v in os.environ.items() if not k.startswith("FINSENT_")}
-            env.update(
-                FINSENT_DATA_DIR=str(workdir),
-                FINSENT_DATABASE_URL=url,
-                FINSENT_KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers,
-                FINSENT_MODEL_PATH=args.model,
-                FINSENT_MODEL_VARIANT=args.variant,
+            env = worker_environ(
+                workdir,
+                url,
+                broker.bootstrap_servers,
+                args.model,
+                args.variant,
                 FINSENT_METRICS_WORKER_PORT=str(port),
                 FINSENT_LOG_LEVEL="WARNING",
                 **extra,

@@ -117,6 +117,23 @@ def stored(
     return [(r[0], r[1]) for r in rows[since_n:]]
 
 
+def worker_environ(
+    workdir: Path, database_url: str, bootstrap: str, model: str, variant: str, **extra: str
+) -> dict[str, str]:
+    """This process's environment without its FINSENT_* settings, for a bench worker on
+    this database, broker and model (``extra``: more settings)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FINSENT_")}
+    env.update(
+        FINSENT_DATA_DIR=str(workdir),
+        FINSENT_DATABASE_URL=database_url,
+        FINSENT_KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+        FINSENT_MODEL_PATH=model,
+        FINSENT_MODEL_VARIANT=variant,
+        **extra,
+    )
+    return env
+
+
 def sustained_rate(rows: list[tuple[datetime, datetime]]) -> float:
     """Items per second from the first stored to the last."""
     span = (rows[-1][1] - rows[0][1]) / timedelta(seconds=1)
@@ -157,13 +174,12 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="finsent-bench-"))
     try:
         with EmbeddedBroker(port=0) as broker:
-            env = {k: v for k, v in os.environ.items() if not k.startswith("FINSENT_")}
-            env.update(
-                FINSENT_DATA_DIR=str(workdir),
-                FINSENT_DATABASE_URL=url,
-                FINSENT_KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers,
-                FINSENT_MODEL_PATH=args.model,
-                FINSENT_MODEL_VARIANT=variant,
+            env = worker_environ(
+                workdir,
+                url,
+                broker.bootstrap_servers,
+                args.model,
+                variant,
                 FINSENT_MODEL_BATCH_SIZE=str(args.batch_size),
                 FINSENT_PIPELINE_BATCH_SIZE=str(args.take),
                 FINSENT_PIPELINE_MAX_WAIT=str(args.max_wait),

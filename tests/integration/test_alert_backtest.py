@@ -13,6 +13,7 @@ import csv
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -58,6 +59,21 @@ def predict(label: str) -> LabelPrediction:
 @pytest.fixture
 def demo_csv() -> Path:
     return tfns_csv("valid")
+
+
+def replay_by_minute(
+    db: Engine, config: AlertingConfig, articles: list[ScoredArticle]
+) -> list[dict[str, Any]]:
+    """Store the articles a minute of their own time at a time, as a replay does, with
+    an evaluation round after each; the events of every round."""
+    by_minute: dict[datetime, list[ScoredArticle]] = {}
+    for a in articles:
+        by_minute.setdefault(a.published_at.replace(second=0, microsecond=0), []).append(a)
+    events: list[dict[str, Any]] = []
+    for minute in sorted(by_minute):
+        save_scored_batch(db, by_minute[minute])
+        events += evaluate_once(db, config, datetime.now(UTC)).events
+    return events
 
 
 def demo_articles(
@@ -160,13 +176,7 @@ def test_replayed_in_time_order_on_the_data_clock_the_same_alert_comes_out(
     start = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
     plan, articles = demo_articles(tmp_path, demo_csv, start)
     config = AlertingConfig(ruleset=load_rules(), clock="data")
-    by_minute: dict[datetime, list[ScoredArticle]] = {}
-    for a in articles:
-        by_minute.setdefault(a.published_at.replace(second=0, microsecond=0), []).append(a)
-    events = []
-    for minute in sorted(by_minute):
-        save_scored_batch(db, by_minute[minute])
-        events += evaluate_once(db, config, datetime.now(UTC)).events
+    events = replay_by_minute(db, config, articles)
     assert [(e["status"], e["rule"], e["topic"]) for e in events] == [
         ("firing", "negative_surge", plan.surge_topic),
         ("resolved", "negative_surge", plan.surge_topic),

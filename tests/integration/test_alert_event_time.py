@@ -23,7 +23,7 @@ from streams.alerting.clock import MAX_CATCH_UP
 from streams.alerting.config import load_rules
 from streams.alerting.evaluator import AlertingConfig, evaluate_once
 from tests.alerting_support import article, config_for, fast_rules
-from tests.integration.test_alert_backtest import demo_articles
+from tests.integration.test_alert_backtest import demo_articles, replay_by_minute
 
 MINUTE = timedelta(minutes=1)
 
@@ -144,19 +144,6 @@ def test_on_the_wall_clock_an_item_within_the_lateness_is_seen_and_a_later_one_c
     assert status is not None and status.late_items == 1
 
 
-def _replay_minute_by_minute(
-    db: Engine, config: AlertingConfig, articles: list[ScoredArticle]
-) -> list[dict[str, object]]:
-    arrivals: dict[datetime, list[ScoredArticle]] = {}
-    for a in articles:
-        arrivals.setdefault(a.published_at.replace(second=0, microsecond=0), []).append(a)
-    events = []
-    for minute in sorted(arrivals):
-        save_scored_batch(db, arrivals[minute])
-        events += evaluate_once(db, config, datetime.now(UTC)).events
-    return events
-
-
 def test_a_second_demo_on_the_same_database_fires_again(db: Engine, tmp_path: Path) -> None:
     """`finsent up --demo` twice on one data directory: the second demo's six hours end
     an hour after the first's, so most of them lie before what the rules evaluated in
@@ -165,7 +152,7 @@ def test_a_second_demo_on_the_same_database_fires_again(db: Engine, tmp_path: Pa
     config = AlertingConfig(ruleset=load_rules(), clock="data")
     first_start = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
     plan, articles = demo_articles(mkdir(tmp_path / "one"), tfns_csv("valid"), first_start)
-    first = _replay_minute_by_minute(db, config, articles)
+    first = replay_by_minute(db, config, articles)
     assert [e["status"] for e in first] == ["firing", "resolved"]
     with db.begin() as conn:  # an hour of wall time later: the first demo's sources idle
         conn.execute(text("UPDATE articles SET stored_at = stored_at - interval '1 hour'"))
@@ -173,7 +160,7 @@ def test_a_second_demo_on_the_same_database_fires_again(db: Engine, tmp_path: Pa
     restart_data_clock(db)
     second_start = first_start + timedelta(hours=1)
     plan, articles = demo_articles(mkdir(tmp_path / "two"), tfns_csv("valid"), second_start)
-    second = _replay_minute_by_minute(db, config, articles)
+    second = replay_by_minute(db, config, articles)
     # The first demo's surge lies in the second's hours too (both are stored): the
     # rules see a surge there again, as they would in any replay of that history.
     assert [(e["status"], e["topic"]) for e in second][:2] == [
