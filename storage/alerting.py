@@ -24,7 +24,7 @@ from storage.models import (
     Alert,
     AlertEvaluator,
     AlertEvent,
-    AlertState,
+    AlertStateRow,
     Article,
     ArticleSentiment,
     ArticleTopic,
@@ -112,7 +112,7 @@ class AttemptResult:
 
 
 @dataclass(frozen=True, slots=True)
-class DeliveryView:
+class DeliveryRecord:
     id: int
     event_id: str
     receiver: str
@@ -239,7 +239,7 @@ def evaluator_status(engine: Engine) -> EvaluatorStatus | None:
 
 
 def read_states(conn: Connection) -> list[StoredState]:
-    s = AlertState
+    s = AlertStateRow
     rows = conn.execute(
         select(
             s.fingerprint,
@@ -276,7 +276,7 @@ def write_states(conn: Connection, states: Iterable[StoredState], now: datetime)
     ]
     if not rows:
         return
-    stmt = _insert(conn, AlertState)
+    stmt = _insert(conn, AlertStateRow)
     columns = [k for k in rows[0] if k != "fingerprint"]
     conn.execute(
         stmt.on_conflict_do_update(
@@ -726,7 +726,7 @@ def requeue(
 
 def list_deliveries(
     engine: Engine, *, event_id: str | None = None, status: str | None = None, limit: int = 50
-) -> list[DeliveryView]:
+) -> list[DeliveryRecord]:
     d = WebhookDelivery
     query = select(
         d.id,
@@ -746,4 +746,4 @@ def list_deliveries(
         query = query.where(d.status == status)
     query = query.order_by(d.created_at.desc(), d.id.desc()).limit(limit)
     with engine.connect() as conn:
-        return [DeliveryView(**row._mapping) for row in conn.execute(query)]
+        return [DeliveryRecord(**row._mapping) for row in conn.execute(query)]

@@ -56,7 +56,7 @@ class PendingItem:
 
 
 @dataclass(frozen=True, slots=True)
-class FeedState:
+class StoredFeedState:
     """What a restarted scheduler needs to poll a feed as if it had never stopped."""
 
     feed: str
@@ -244,12 +244,12 @@ def forget_published_before(engine: Engine, before: datetime) -> int:
         raise DatabaseUnavailable(f"cannot prune published items: {first_line(e)}") from e
 
 
-def feed_states(engine: Engine) -> dict[str, FeedState]:
+def feed_states(engine: Engine) -> dict[str, StoredFeedState]:
     """Every feed's stored state, by feed name."""
     try:
         with engine.connect() as conn:
             return {
-                row.feed: FeedState(
+                row.feed: StoredFeedState(
                     feed=row.feed,
                     etag=row.etag,
                     last_modified=row.last_modified,

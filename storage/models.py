@@ -294,7 +294,7 @@ ALERT_STATES = ("inactive", "pending", "firing", "resolved")
 ATTEMPT_OUTCOMES = ("delivered", "retry", "failed", "disabled")
 
 
-class AlertState(Base):
+class AlertStateRow(Base):
     """The lifecycle state of one fingerprint (rule + topic): the evaluator's memory."""
 
     __tablename__ = "alert_states"

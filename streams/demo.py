@@ -18,7 +18,7 @@ OUTLETS = ("demo-wire", "demo-markets", "demo-business", "demo-finance")
 
 
 @dataclass(frozen=True, slots=True)
-class Headline:
+class LabelledHeadline:
     text: str
     negative: bool
 
@@ -32,7 +32,7 @@ class DemoPlan:
     surge_items: int
 
 
-def read_labelled(path: Path, negative_label: str = "0") -> list[Headline]:
+def read_labelled(path: Path, negative_label: str = "0") -> list[LabelledHeadline]:
     """Headlines of a ``text,label`` CSV; ``negative_label`` marks the bearish ones."""
     try:
         with path.open(encoding="utf-8", newline="") as f:
@@ -40,7 +40,7 @@ def read_labelled(path: Path, negative_label: str = "0") -> list[Headline]:
             if not reader.fieldnames or not {"text", "label"} <= set(reader.fieldnames):
                 raise ConfigFileError(f"{path}: expected a CSV with columns text,label")
             rows = [
-                Headline(row["text"].strip(), row["label"].strip() == negative_label)
+                LabelledHeadline(row["text"].strip(), row["label"].strip() == negative_label)
                 for row in reader
                 if row.get("text") and row["text"].strip()
             ]
@@ -53,7 +53,7 @@ def read_labelled(path: Path, negative_label: str = "0") -> list[Headline]:
     return rows
 
 
-def pick_surge_topic(headlines: list[Headline], watchlist: Watchlist) -> str:
+def pick_surge_topic(headlines: list[LabelledHeadline], watchlist: Watchlist) -> str:
     """The watched topic (not the market-wide one) with the most negative headlines."""
     counts: Counter[str] = Counter()
     for h in headlines:
@@ -65,7 +65,7 @@ def pick_surge_topic(headlines: list[Headline], watchlist: Watchlist) -> str:
 
 
 def build_demo(
-    headlines: list[Headline],
+    headlines: list[LabelledHeadline],
     watchlist: Watchlist,
     *,
     start: datetime,

@@ -15,7 +15,7 @@ from storage.alerting import (
     mark_published,
     unpublished_events,
 )
-from storage.models import AlertState
+from storage.models import AlertStateRow
 from storage.queries import list_alerts
 from storage.writes import save_scored_batch
 from streams.alerting.config import load_rules
@@ -59,7 +59,7 @@ def test_evaluating_the_same_history_again_changes_nothing(db: Engine, tmp_path:
     assert evaluate_once(db, config, now + timedelta(seconds=30)).events == []  # still firing
     # a crash that lost the states but not the events: the round is redone from scratch
     with db.begin() as conn:
-        conn.execute(delete(AlertState))
+        conn.execute(delete(AlertStateRow))
     again = evaluate_once(db, config, now).events
     assert [e["id"] for e in again] == [e["id"] for e in first]
     assert len(list_alerts(db)) == 1

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.demo import Headline, build_demo, read_labelled
+from streams.demo import LabelledHeadline, build_demo, read_labelled
 from streams.exceptions import ConfigFileError
 from streams.tagging import load_watchlist, tag
 
@@ -15,10 +15,10 @@ START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 WATCHLIST = load_watchlist()
 
 
-def headlines() -> list[Headline]:
-    oil = [Headline(f"Oil prices slump as demand fears grow {n}", True) for n in range(30)]
-    fed = [Headline(f"Fed official warns on inflation {n}", True) for n in range(5)]
-    calm = [Headline(f"Shares edge higher in quiet trade {n}", False) for n in range(400)]
+def headlines() -> list[LabelledHeadline]:
+    oil = [LabelledHeadline(f"Oil prices slump as demand fears grow {n}", True) for n in range(30)]
+    fed = [LabelledHeadline(f"Fed official warns on inflation {n}", True) for n in range(5)]
+    calm = [LabelledHeadline(f"Shares edge higher in quiet trade {n}", False) for n in range(400)]
     return oil + fed + calm
 
 
@@ -52,13 +52,16 @@ def test_the_same_seed_gives_the_same_file() -> None:
 
 def test_nothing_to_plant_is_explained() -> None:
     with pytest.raises(ConfigFileError, match="nothing to plant"):
-        build_demo([Headline("Quiet day", True)], WATCHLIST, start=START)
+        build_demo([LabelledHeadline("Quiet day", True)], WATCHLIST, start=START)
 
 
 def test_read_labelled_checks_the_columns(tmp_path: Path) -> None:
     good = tmp_path / "ok.csv"
     good.write_text('text,label\n"Oil slumps",0\n"Stocks rise",1\n,2\n')
-    assert read_labelled(good) == [Headline("Oil slumps", True), Headline("Stocks rise", False)]
+    assert read_labelled(good) == [
+        LabelledHeadline("Oil slumps", True),
+        LabelledHeadline("Stocks rise", False),
+    ]
     bad = tmp_path / "bad.csv"
     bad.write_text("headline,sentiment\nx,0\n")
     with pytest.raises(ConfigFileError, match="columns text,label"):
