@@ -6,7 +6,7 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -87,40 +87,6 @@ def list_command(limit: int, status: str | None, topic: str | None, receivers: P
         click.echo(f"receiver {r.name} ({r.format}, {r.safe_url}): {state}")
 
 
-def _test_event(topic: str) -> dict[str, Any]:
-    now = datetime.now(UTC).replace(microsecond=0)
-    stamp = now.isoformat().replace("+00:00", "Z")
-    return {
-        "schema": 1,
-        "id": f"evt_test_{int(now.timestamp())}",
-        "type": "alert.test",
-        "alert_id": "test",
-        "fingerprint": f"test/{topic}",
-        "status": "firing",
-        "rule": "test",
-        "kind": "negative_surge",
-        "topic": topic,
-        "severity": "info",
-        "starts_at": stamp,
-        "ends_at": None,
-        "at": stamp,
-        "summary": f"Test alert from finsent on {topic}: if you can read this, delivery works",
-        "reason": "sent by `finsent alerts test`",
-        "value": None,
-        "baseline": None,
-        "score": None,
-        "score_name": "z",
-        "threshold": 0.0,
-        "exit_threshold": 0.0,
-        "min_count": 0,
-        "counts": {},
-        "window": {},
-        "baseline_window": {},
-        "headlines": [],
-        "dashboard_url": None,
-    }
-
-
 @alerts_group.command("test")
 @click.argument("receiver")
 @click.option("--topic", default="test", show_default=True, help="Topic named in the test event.")
@@ -130,6 +96,7 @@ def test_command(receiver: str, topic: str, receivers: Path | None) -> None:
     it answers 2xx."""
     from finsent.runtime import alerting_config
     from streams.alerting.delivery import post
+    from streams.alerting.events import test_event
     from streams.alerting.formats import render
 
     settings = _settings(receivers=receivers)
@@ -138,7 +105,7 @@ def test_command(receiver: str, topic: str, receivers: Path | None) -> None:
     if target is None:
         names = ", ".join(r.name for r in config.receivers) or "none configured"
         raise UserError(f"no receiver {receiver!r} (receivers: {names})", exit_code=2)
-    event = _test_event(topic)
+    event = test_event(topic, datetime.now(UTC))
     if target.format == "alertmanager-api":
         event["ends_at"] = None
     url, body = render(

@@ -75,6 +75,41 @@ def dashboard_link(base_url: str | None, topic: str) -> str | None:
     return f"{base_url.rstrip('/')}/?{urlencode({'topic': topic})}"
 
 
+def test_event(topic: str, now: datetime) -> dict[str, Any]:
+    """What ``finsent alerts test`` sends: an event of the same fields as
+    ``build_event``'s, typed ``alert.test``, without numbers or headlines."""
+    stamp = iso(now.replace(microsecond=0))
+    return {
+        "schema": SCHEMA,
+        "id": f"evt_test_{int(now.timestamp())}",
+        "type": "alert.test",
+        "alert_id": "test",
+        "fingerprint": f"test/{topic}",
+        "status": "firing",
+        "rule": "test",
+        "kind": "negative_surge",
+        "topic": topic,
+        "severity": "info",
+        "starts_at": stamp,
+        "ends_at": None,
+        "at": stamp,
+        "summary": f"Test alert from finsent on {topic}: if you can read this, delivery works",
+        "reason": "sent by `finsent alerts test`",
+        "value": None,
+        "baseline": None,
+        "score": None,
+        "score_name": SCORE_NAMES["negative_surge"],
+        "threshold": 0.0,
+        "exit_threshold": 0.0,
+        "min_count": 0,
+        "counts": {},
+        "window": {},
+        "baseline_window": {},
+        "headlines": [],
+        "dashboard_url": None,
+    }
+
+
 def build_event(
     t: Transition,
     rule: Rule,

@@ -186,3 +186,15 @@ def test_after_the_cooldown_a_quiet_fingerprint_goes_back_to_rest() -> None:
     assert state.state == "resolved"
     state, events = run([5.0] * 6 + [1.0] * 31)
     assert state.state == "inactive" and [e.status for e in events] == ["firing", "resolved"]
+
+
+def test_the_test_event_has_the_fields_of_a_real_one() -> None:
+    """`finsent alerts test` sends what receivers will get, field for field."""
+    from streams.alerting.events import build_event, test_event
+
+    _, (firing,) = run([5.0] * 6)
+    real = build_event(firing, RULE, [], "http://dash.example")
+    test = test_event("acme", T0)
+    assert test.keys() == real.keys()
+    assert (test["schema"], test["type"], test["topic"]) == (real["schema"], "alert.test", "acme")
+    assert test["at"] == "2026-03-02T12:00:00Z"
