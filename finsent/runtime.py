@@ -190,8 +190,11 @@ def check_worker_inputs(settings: Settings) -> None:
     locate(settings.model_path)
 
 
-def open_pipeline(settings: Settings, metrics: PipelineMetrics | None = None) -> Pipeline:
-    """Everything the agents need: the model, the watchlist, the database writer."""
+def open_pipeline(
+    settings: Settings, engine: Engine, metrics: PipelineMetrics | None = None
+) -> Pipeline:
+    """Everything the agents need: the model, the watchlist, the database writer (on
+    ``engine``, the worker's one connection pool)."""
     from storage.writes import save_scored_batch_checked, save_worker_counters
     from streams.agents import Pipeline
     from streams.records import ModelRef
@@ -199,7 +202,6 @@ def open_pipeline(settings: Settings, metrics: PipelineMetrics | None = None) ->
     from streams.tagging import DEFAULT_WATCHLIST, load_watchlist
 
     watchlist = load_watchlist(settings.pipeline.watchlist or DEFAULT_WATCHLIST)
-    engine = open_engine(settings)
     classifier = open_classifier(settings)
     ref = ModelRef(
         name=model_name(settings.model_path),
@@ -268,17 +270,16 @@ def open_deliverer(
 
 
 def open_alerting(
-    settings: Settings, metrics: PipelineMetrics | None = None
+    settings: Settings, engine: Engine, metrics: PipelineMetrics | None = None
 ) -> AlertingRuntime | None:
-    """Alerting for the worker: the evaluation timer and/or the deliverer, or None when
-    both are switched off."""
+    """Alerting for the worker, on ``engine`` (the worker's one connection pool): the
+    evaluation timer and/or the deliverer, or None when both are switched off."""
     from streams.alerting.agent import AlertingRuntime
 
     alerts = settings.alerts
     if not alerts.enabled and not alerts.deliver:
         return None
     config = alerting_config(settings)
-    engine = open_engine(settings)
     deliver = alerts.deliver and bool(config.receivers)
 
     def count_attempt(receiver: str, outcome: str) -> None:

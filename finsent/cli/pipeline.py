@@ -38,7 +38,13 @@ def worker_command(
     Several workers with the same group share the partitions; a worker that dies is
     replaced by the others after the session timeout.
     """
-    from finsent.runtime import check_worker_inputs, open_alerting, open_pipeline, worker_config
+    from finsent.runtime import (
+        check_worker_inputs,
+        open_alerting,
+        open_engine,
+        open_pipeline,
+        worker_config,
+    )
     from streams.metrics import PipelineMetrics, serve_metrics
     from streams.worker import ensure_worker_topics, run_worker
 
@@ -59,10 +65,11 @@ def worker_command(
         host, port = settings.metrics.host, settings.metrics.worker_port
         serve_metrics(metrics.registry, host, port)
         click.echo(f"metrics on http://{host}:{port}/metrics", err=True)
-    alerting = open_alerting(settings, metrics)  # before the model: a bad rules file fails at once
+    engine = open_engine(settings)  # one pool for the writer, the counters and alerting
+    alerting = open_alerting(settings, engine, metrics)  # a bad rules file fails at once
     check_worker_inputs(settings)  # a bad watchlist or a missing model fails at once
     ensure_worker_topics(config)  # before loading the model: so does an unreachable broker
-    pipeline = open_pipeline(settings, metrics)
+    pipeline = open_pipeline(settings, engine, metrics)
     metrics.ready.set(1)  # what the compose health check waits for
     click.echo(
         f"worker {config.app_id} on {config.bootstrap_servers}: {config.topics.raw} -> "
