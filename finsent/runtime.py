@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from streams.broker_process import BrokerProcess
     from streams.metrics import PipelineMetrics
     from streams.publish import Publisher
+    from streams.sources.service import ServiceConfig
 
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,41 @@ def worker_config(settings: Settings) -> WorkerConfig:
         concurrency=pipeline.concurrency,
         prefetch_batches=pipeline.prefetch_batches,
         datadir=str(settings.general.data_dir / "faust"),
+    )
+
+
+def scheduler_config(settings: Settings, feeds_file: Path) -> ServiceConfig:
+    """The scheduler's plain configuration from settings."""
+    from streams.sources.addresses import parse_networks
+    from streams.sources.http import FetchLimits
+    from streams.sources.scheduler import ScheduleOptions
+    from streams.sources.service import ServiceConfig
+
+    s = settings.sources
+    return ServiceConfig(
+        feeds_file=feeds_file,
+        limits=FetchLimits(
+            user_agent=s.user_agent,
+            connect_timeout=s.connect_timeout,
+            read_timeout=s.read_timeout,
+            deadline=s.fetch_deadline,
+            max_bytes=s.max_bytes,
+            max_redirects=s.max_redirects,
+            host_delay=s.host_delay,
+            robots_ttl=s.robots_ttl,
+            allowed_networks=parse_networks(s.allowed_networks),
+        ),
+        schedule=ScheduleOptions(
+            concurrency=s.concurrency, jitter_s=s.jitter, misfire_grace_s=s.misfire_grace
+        ),
+        max_backoff_s=s.max_backoff,
+        dup_threshold=s.dup_threshold,
+        dup_window_s=s.dup_window,
+        dup_max_titles=s.dup_max_titles,
+        remember_days=s.remember_days,
+        watch_interval_s=s.watch_interval,
+        republish_after_s=s.republish_after,
+        republish_attempts=s.republish_attempts,
     )
 
 

@@ -13,47 +13,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from finsent.cli.app import UserError, cli, setting_option, settings_from, stop_on_signals
-from finsent.runtime import open_engine, open_raw_publisher
-from finsent.settings import Settings
+from finsent.runtime import open_engine, open_raw_publisher, scheduler_config
 
 if TYPE_CHECKING:
     from storage.types import SourceHealthView
-    from streams.sources.service import ServiceConfig
-
-
-def service_config(settings: Settings, feeds_file: Path) -> ServiceConfig:
-    """The scheduler's plain configuration from settings."""
-    from streams.sources.addresses import parse_networks
-    from streams.sources.http import FetchLimits
-    from streams.sources.scheduler import ScheduleOptions
-    from streams.sources.service import ServiceConfig
-
-    s = settings.sources
-    return ServiceConfig(
-        feeds_file=feeds_file,
-        limits=FetchLimits(
-            user_agent=s.user_agent,
-            connect_timeout=s.connect_timeout,
-            read_timeout=s.read_timeout,
-            deadline=s.fetch_deadline,
-            max_bytes=s.max_bytes,
-            max_redirects=s.max_redirects,
-            host_delay=s.host_delay,
-            robots_ttl=s.robots_ttl,
-            allowed_networks=parse_networks(s.allowed_networks),
-        ),
-        schedule=ScheduleOptions(
-            concurrency=s.concurrency, jitter_s=s.jitter, misfire_grace_s=s.misfire_grace
-        ),
-        max_backoff_s=s.max_backoff,
-        dup_threshold=s.dup_threshold,
-        dup_window_s=s.dup_window,
-        dup_max_titles=s.dup_max_titles,
-        remember_days=s.remember_days,
-        watch_interval_s=s.watch_interval,
-        republish_after_s=s.republish_after,
-        republish_attempts=s.republish_attempts,
-    )
 
 
 @cli.command("scheduler")
@@ -96,7 +59,7 @@ def scheduler_command(feeds_file: Path | None, bootstrap_servers: str | None) ->
     stop = stop_on_signals()
     try:
         service = SchedulerService(
-            service_config(settings, path), engine, publisher, feeds, stop=stop, metrics=metrics
+            scheduler_config(settings, path), engine, publisher, feeds, stop=stop, metrics=metrics
         )
 
         def _on_hup(signum: int, frame: FrameType | None) -> None:
