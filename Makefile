@@ -76,6 +76,11 @@ bench-brokers: $(STAMP) ## The two local brokers side by side: start, memory, do
 bench-sources: $(STAMP) ## Feed parse + normalise + dedup, near-dup check at 100k titles, vs naive
 	$(BIN)/python bench/sources.py
 
+compose-smoke: ## Docker: build the images, run the compose stack with the demo (fresh project), check its alert and stored count, down -v (deploy/compose-smoke.sh; ~30 min, ~14 with SMOKE_MODEL=dir)
+	sh deploy/compose-smoke.sh
+
+.PHONY: compose-smoke
+
 lock: ## Re-pin constraints.txt from the current .venv
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^finsent' > constraints.txt
 

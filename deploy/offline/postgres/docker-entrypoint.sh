@@ -3,6 +3,10 @@ set -eu
 if [ "${1:-}" != postgres ]; then
     exec "$@"
 fi
+# the official image's *_FILE convention (docker-compose.yml's postgres_password secret)
+if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then
+    POSTGRES_PASSWORD=$(cat "$POSTGRES_PASSWORD_FILE")
+fi
 user=${POSTGRES_USER:-postgres}
 db=${POSTGRES_DB:-$user}
 mkdir -p "$PGDATA" /var/run/postgresql
