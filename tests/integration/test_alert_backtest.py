@@ -76,6 +76,18 @@ def replay_by_minute(
     return events
 
 
+def assert_the_demo_alert(db: Engine, plan: DemoPlan, events: list[dict[str, Any]]) -> None:
+    """The demo's surge fired once, on the data's clock within the surge, and resolved."""
+    assert [(e["status"], e["rule"], e["topic"]) for e in events] == [
+        ("firing", "negative_surge", plan.surge_topic),
+        ("resolved", "negative_surge", plan.surge_topic),
+    ]
+    fired_at = datetime.fromisoformat(events[0]["starts_at"])
+    assert plan.surge_start < fired_at < plan.surge_end  # on the data's clock
+    (alert,) = list_alerts(db)
+    assert alert.starts_at == fired_at and alert.status == "resolved"
+
+
 def demo_articles(
     tmp_path: Path, demo_csv: Path, start: datetime
 ) -> tuple[DemoPlan, list[ScoredArticle]]:
@@ -177,11 +189,4 @@ def test_replayed_in_time_order_on_the_data_clock_the_same_alert_comes_out(
     plan, articles = demo_articles(tmp_path, demo_csv, start)
     config = AlertingConfig(ruleset=load_rules(), clock="data")
     events = replay_by_minute(db, config, articles)
-    assert [(e["status"], e["rule"], e["topic"]) for e in events] == [
-        ("firing", "negative_surge", plan.surge_topic),
-        ("resolved", "negative_surge", plan.surge_topic),
-    ]
-    fired_at = datetime.fromisoformat(events[0]["starts_at"])
-    assert plan.surge_start < fired_at < plan.surge_end  # on the data's clock
-    (alert,) = list_alerts(db)
-    assert alert.starts_at == fired_at and alert.status == "resolved"
+    assert_the_demo_alert(db, plan, events)

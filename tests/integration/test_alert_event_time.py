@@ -16,14 +16,17 @@ from sqlalchemy import Engine, text
 
 from finsent.datasets import tfns_csv
 from storage.alerting import evaluator_status, restart_data_clock
-from storage.queries import list_alerts
 from storage.types import ScoredArticle
 from storage.writes import save_scored_batch
 from streams.alerting.clock import MAX_CATCH_UP
 from streams.alerting.config import load_rules
 from streams.alerting.evaluator import AlertingConfig, evaluate_once
 from tests.alerting_support import article, config_for, fast_rules
-from tests.integration.test_alert_backtest import demo_articles, replay_by_minute
+from tests.integration.test_alert_backtest import (
+    assert_the_demo_alert,
+    demo_articles,
+    replay_by_minute,
+)
 
 MINUTE = timedelta(minutes=1)
 
@@ -59,14 +62,7 @@ def test_the_demo_surge_fires_with_stray_and_late_items_mixed_in(
         save_scored_batch(db, batch)
         events += evaluate_once(db, config, datetime.now(UTC)).events
 
-    assert [(e["status"], e["rule"], e["topic"]) for e in events] == [
-        ("firing", "negative_surge", plan.surge_topic),
-        ("resolved", "negative_surge", plan.surge_topic),
-    ]
-    fired_at = datetime.fromisoformat(events[0]["starts_at"])
-    assert plan.surge_start < fired_at < plan.surge_end  # on the data's clock
-    (alert,) = list_alerts(db)
-    assert alert.starts_at == fired_at and alert.status == "resolved"
+    assert_the_demo_alert(db, plan, events)
     # the held-back items whose bucket had been evaluated when they came are counted
     status = evaluator_status(db)
     assert status is not None and 0 < status.late_items <= held_back
