@@ -12,7 +12,7 @@ record, until its id is in ``articles`` (``mark_stored``); one still pending at 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,6 +28,13 @@ from storage.writes import _insert_many
 
 #: ids per ``IN (...)`` lookup, well under every driver's parameter limit.
 _CHUNK = 1000
+
+
+def _chunks(ids: Collection[str]) -> Iterator[list[str]]:
+    """``ids`` once each, sorted, in pieces of ``_CHUNK`` (one ``IN (...)`` each)."""
+    wanted = sorted(set(ids))
+    for start in range(0, len(wanted), _CHUNK):
+        yield wanted[start : start + _CHUNK]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +75,10 @@ class StoredFeedState:
 
 def already_published(engine: Engine, ids: Collection[str]) -> set[str]:
     """The subset of ``ids`` that was published before."""
-    wanted = sorted(set(ids))
     found: set[str] = set()
     try:
         with engine.connect() as conn:
-            for start in range(0, len(wanted), _CHUNK):
-                chunk = wanted[start : start + _CHUNK]
+            for chunk in _chunks(ids):
                 found.update(
                     conn.scalars(select(PublishedItem.id).where(PublishedItem.id.in_(chunk)))
                 )
@@ -161,12 +166,10 @@ def give_up_pending(engine: Engine, ids: Collection[str]) -> set[str]:
 
 
 def _settle(engine: Engine, ids: Collection[str], state: str, *, only_stored: bool) -> set[str]:
-    wanted = sorted(set(ids))
     done: set[str] = set()
     try:
         with engine.begin() as conn:
-            for start in range(0, len(wanted), _CHUNK):
-                chunk = wanted[start : start + _CHUNK]
+            for chunk in _chunks(ids):
                 stmt = (
                     update(PublishedItem)
                     .where(PublishedItem.id.in_(chunk))
@@ -185,14 +188,13 @@ def _settle(engine: Engine, ids: Collection[str], state: str, *, only_stored: bo
 def mark_resent(engine: Engine, ids: Collection[str], retry_at: datetime) -> None:
     """Count one more acknowledged send of the pending items ``ids``; check them again at
     ``retry_at``."""
-    wanted = sorted(set(ids))
     at = require_aware(retry_at, "retry_at")
     try:
         with engine.begin() as conn:
-            for start in range(0, len(wanted), _CHUNK):
+            for chunk in _chunks(ids):
                 conn.execute(
                     update(PublishedItem)
-                    .where(PublishedItem.id.in_(wanted[start : start + _CHUNK]))
+                    .where(PublishedItem.id.in_(chunk))
                     .where(PublishedItem.state == "pending")
                     .values(attempts=PublishedItem.attempts + 1, retry_at=at)
                 )
