@@ -126,6 +126,10 @@ def test_up_refuses_a_malformed_feed_file_before_anything_starts(
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text("feeds:\n  - {name: a, url: 'https://a.example/', interval: never}\n")
     cli_env["FINSENT_FEEDS_FILE"] = str(feeds)
+    # ports of its own: `up` checks them first, and 9092 may be another finsent's
+    from streams.broker_process import free_port
+
+    cli_env.update(FINSENT_BROKER_PORT=str(free_port()), FINSENT_DASHBOARD_PORT=str(free_port()))
     done = subprocess.run([FINSENT, "up"], env=cli_env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert f"error: {feeds} line 2: 'never' is not a duration" in done.stderr
