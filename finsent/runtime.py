@@ -149,6 +149,8 @@ def worker_config(settings: Settings) -> WorkerConfig:
         fetch_max_wait=kafka.fetch_max_wait,
         compression=kafka.compression,
         connect_timeout=kafka.connect_timeout,
+        topic_check_interval=kafka.topic_check_interval,
+        send_timeout=kafka.publish_timeout,
         concurrency=pipeline.concurrency,
         prefetch_batches=pipeline.prefetch_batches,
         datadir=str(settings.general.data_dir / "faust"),

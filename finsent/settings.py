@@ -125,12 +125,21 @@ class KafkaSettings(_Concern):
         description="Longest a command waits at start to reach the broker and create its "
         "topics, seconds; then it stops with one line saying which broker.",
     )
+    topic_check_interval: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+        description="How often a worker checks that its topics are those it started on, "
+        "seconds. A broker restarted without its data (the embedded one) re-creates them; "
+        "the worker then stops with status 75 and is started again. 0: never.",
+    )
     publish_timeout: float = Field(
         default=30.0,
         gt=0,
         le=3600,
         description="Longest `finsent publish`/`replay` and the scheduler wait for the broker "
-        "to acknowledge what they send, seconds; what is not acknowledged by then is named.",
+        "to acknowledge what they send, seconds; what is not acknowledged by then is named. "
+        "A worker sends a batch again when it was not acknowledged by then.",
     )
     compression: Literal["none", "gzip", "lz4", "zstd"] = Field(
         default="zstd",

@@ -123,12 +123,33 @@ def raw_record(event: Any) -> RawRecord:
     )
 
 
-async def send_all(topic: Any, records: Sequence[Record]) -> None:
-    """Send and wait until the broker has acknowledged every record."""
-    futures = [
-        await topic.send(key=key, value=value, headers=headers) for key, value, headers in records
-    ]
-    await asyncio.gather(*futures)
+async def send_all(topic: Any, records: Sequence[Record], timeout: float) -> None:
+    """Send and wait until the broker has acknowledged every record; raise the first
+    failure, or ``TimeoutError`` after ``timeout`` seconds (a send to a broker that lost
+    its state may never end; the caller sends again). Every send's failure counts as
+    seen, also of sends that end after the wait: asyncio would log each as "never
+    retrieved", with a traceback."""
+
+    async def send() -> None:
+        futures = [
+            await topic.send(key=key, value=value, headers=headers)
+            for key, value, headers in records
+        ]
+        for future in futures:
+            future.add_done_callback(_seen)
+        for outcome in await asyncio.gather(*futures, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    try:
+        await asyncio.wait_for(send(), timeout)
+    except TimeoutError:
+        raise TimeoutError(f"the broker acknowledged nothing within {timeout:g}s") from None
+
+
+def _seen(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _dead_records(dead: list[DeadLetter]) -> list[Record]:
@@ -171,6 +192,7 @@ def register_agents(app: faust.App, config: WorkerConfig, pipeline: Pipeline) ->
     deadletter_topic = declare(names.deadletter)
     counters, metrics = pipeline.counters, pipeline.metrics
     loop_delay = pipeline.max_retry_delay
+    send_timeout = config.send_timeout
 
     def retried(agent: str, operation: str) -> Callable[[], None]:
         def count() -> None:
@@ -212,8 +234,8 @@ def register_agents(app: faust.App, config: WorkerConfig, pipeline: Pipeline) ->
         ]
 
         async def publish() -> None:
-            await send_all(scored_topic, out)
-            await send_all(deadletter_topic, _dead_records(checked.dead))
+            await send_all(scored_topic, out, send_timeout)
+            await send_all(deadletter_topic, _dead_records(checked.dead), send_timeout)
 
         await hold(publish, "publishing scored items", retried("classify", "kafka"), loop_delay)
         counters.classify.batches += 1
@@ -245,7 +267,7 @@ def register_agents(app: faust.App, config: WorkerConfig, pipeline: Pipeline) ->
         dead += [dead_for(record, reason, "persist") for record, reason in rejected]
         if dead:
             await hold(
-                lambda: send_all(deadletter_topic, _dead_records(dead)),
+                lambda: send_all(deadletter_topic, _dead_records(dead), send_timeout),
                 "publishing dead letters",
                 retried("persist", "kafka"),
                 loop_delay,

@@ -37,6 +37,12 @@ class WorkerConfig:
     fetch_max_wait: float = 0.1
     #: Longest the start waits to reach the broker and create the topics, seconds.
     connect_timeout: float = 30.0
+    #: Longest a batch's sends may wait for the broker's acknowledgement before they are
+    #: sent again, seconds.
+    send_timeout: float = 30.0
+    #: Seconds between two looks at whether the topics are still those the worker
+    #: started on (``streams.worker.TopicWatch``); 0: never.
+    topic_check_interval: float = 10.0
     #: Where Faust keeps its local state; None: Faust's default (under the working directory).
     datadir: str | None = None
 

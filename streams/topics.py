@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from streams.exceptions import BrokerError
 
 log = logging.getLogger(__name__)
+
+#: A worker's exit status when its topics changed under it (``os.EX_TEMPFAIL``):
+#: ``finsent up`` starts it again, as compose's restart policy does.
+TOPICS_CHANGED = 75
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,3 +97,64 @@ def ensure_topics(
         raise BrokerError(f"cannot create topics on {bootstrap_servers}: {e}") from None
     finally:
         admin.close()
+
+
+@dataclass(frozen=True, slots=True)
+class TopicShape:
+    """What identifies a topic as the one a consumer was assigned: the broker's id for
+    it (None where the broker has none) and its partition count."""
+
+    topic_id: str | None
+    partitions: int
+
+
+def describe_topics(
+    bootstrap_servers: str, names: list[str], *, timeout: float = 10.0
+) -> dict[str, TopicShape]:
+    """The shape of each of ``names`` the broker knows now; a topic it does not know is
+    left out. The request does not create topics (auto-creation off), so looking never
+    changes what is looked at."""
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap_servers.split(","),
+            client_id="finsent-admin",
+            request_timeout_ms=int(timeout * 1000),
+            bootstrap_timeout_ms=int(timeout * 1000),
+        )
+    except KafkaError as e:
+        raise BrokerError(f"cannot reach Kafka at {bootstrap_servers}: {e}") from None
+    try:
+        described = admin.describe_topics(names)
+    except KafkaError as e:
+        raise BrokerError(f"cannot describe topics on {bootstrap_servers}: {e}") from None
+    finally:
+        admin.close()
+    return {
+        t["name"]: TopicShape(_topic_id(t.get("topic_id")), len(t["partitions"]))
+        for t in described
+        if t["error_code"] == 0
+    }
+
+
+def _topic_id(raw: object) -> str | None:
+    """The id as text; None for a broker that has none (all zeros, or absent)."""
+    text = str(raw) if raw is not None else ""
+    return None if text.strip("0-") == "" else text
+
+
+def topic_changes(before: Mapping[str, TopicShape], now: Mapping[str, TopicShape]) -> list[str]:
+    """How the topics in ``before`` differ ``now``, one phrase each: gone, re-created
+    (another id), or another partition count. Empty when they are the same topics."""
+    changes = []
+    for name, was in before.items():
+        shape = now.get(name)
+        if shape is None:
+            changes.append(f"{name} is gone")
+        elif was.topic_id and shape.topic_id and was.topic_id != shape.topic_id:
+            changes.append(f"{name} was re-created ({shape.partitions} partitions)")
+        elif was.partitions != shape.partitions:
+            changes.append(f"{name} has {shape.partitions} partitions, not {was.partitions}")
+    return changes

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import os
+import signal
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import faust
+from faust.types.tuples import FutureMessage
 
 from streams.agents import Pipeline, register_agents
 from streams.app import WorkerConfig, create_app
-from streams.topics import ensure_topics
+from streams.exceptions import BrokerError
+from streams.topics import (
+    TOPICS_CHANGED,
+    TopicShape,
+    describe_topics,
+    ensure_topics,
+    topic_changes,
+)
 
 if TYPE_CHECKING:
     from streams.alerting.agent import AlertingRuntime
@@ -33,6 +48,95 @@ def ensure_worker_topics(config: WorkerConfig) -> None:
         log.info("created topics: %s", ", ".join(created))
 
 
+@dataclass
+class TopicWatch:
+    """Notices that the broker lost or re-created the worker's topics.
+
+    A broker that restarts without its data (the embedded one keeps nothing) forgets the
+    topics; the next client to ask for one has it auto-created, with the broker's default
+    partition count. A running consumer keeps the partitions it was assigned: it never
+    reads the new ones (their items are never stored) and its commits for partitions
+    that no longer exist fail on every round. A worker that started afresh reads the
+    topics as they are, so the worker stops and is started again. Two looks in a row
+    must see a change: a broker still starting may answer with a partial view."""
+
+    before: dict[str, TopicShape]
+    seen: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+
+    def look(self, now: Mapping[str, TopicShape]) -> list[str]:
+        """Compare ``now`` with the start; the changes, once two looks in a row saw one."""
+        changes = topic_changes(self.before, now)
+        confirmed = changes if changes and self.seen else []
+        self.seen = changes
+        if confirmed and not self.lost:
+            self.lost = confirmed
+        return confirmed
+
+
+def register_topic_watch(app: faust.App, config: WorkerConfig, watch: TopicWatch) -> None:
+    """Look at the topics every ``config.topic_check_interval`` seconds; when they
+    changed, say so in one line and stop the worker as SIGTERM does (offsets committed),
+    with exit status ``TOPICS_CHANGED``."""
+
+    @app.timer(interval=config.topic_check_interval)  # type: ignore[untyped-decorator]
+    async def check_topics() -> None:
+        if watch.lost:
+            return  # stopping already
+        try:
+            now = await asyncio.to_thread(
+                describe_topics,
+                config.bootstrap_servers,
+                list(watch.before),
+                # a look ends before the next is due (Faust warns of overlapping timers)
+                timeout=min(config.connect_timeout, max(0.5, config.topic_check_interval / 2)),
+            )
+        except BrokerError:  # unreachable now: the clients say so; look again next time
+            return
+        if changed := watch.look(now):
+            log.error(
+                "the topics this worker reads changed under it: %s (did the broker restart "
+                "without its data?). Stopping, to start again on the topics as they are now "
+                "(exit status %d: finsent up and compose start the worker again)",
+                "; ".join(changed),
+                TOPICS_CHANGED,
+            )
+            # the gone ones, with the configured partitions: sends in flight can end
+            with contextlib.suppress(BrokerError):
+                await asyncio.to_thread(ensure_worker_topics, config)
+            exit_if_not_stopped(STOP_GRACE)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+#: Seconds a worker stopping because its topics changed has to stop cleanly.
+STOP_GRACE = 30.0
+
+
+def exit_if_not_stopped(grace: float) -> None:
+    """Exit with ``TOPICS_CHANGED`` in ``grace`` seconds if the process still runs then:
+    a send to a broker that lost its state may never end. What the worker had not
+    committed is read again by the next one, and storing is idempotent."""
+
+    def exit_now() -> None:
+        log.error("the worker did not stop within %gs: exiting now", grace)
+        logging.shutdown()
+        os._exit(TOPICS_CHANGED)
+
+    timer = threading.Timer(grace, exit_now)
+    timer.daemon = True
+    timer.start()
+
+
+def quiet_failed_sends(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The loop's exception handler, less one kind of noise: Faust keeps its own copy of
+    each send's outcome (a ``FutureMessage``) that nobody reads, so every failed send
+    would be logged again with a traceback as "exception was never retrieved". The
+    sender saw the failure (``streams.agents.send_all``) and retries it."""
+    if isinstance(context.get("future"), FutureMessage):
+        return
+    loop.default_exception_handler(context)
+
+
 def run_worker(
     config: WorkerConfig,
     pipeline: Pipeline,
@@ -44,6 +148,13 @@ def run_worker(
         Path(config.datadir).mkdir(parents=True, exist_ok=True)
     app = create_app(config)
     register_agents(app, config, pipeline)
+    watch = None
+    if config.topic_check_interval > 0:
+        names = config.topics.all()
+        watch = TopicWatch(
+            describe_topics(config.bootstrap_servers, names, timeout=config.connect_timeout)
+        )
+        register_topic_watch(app, config, watch)
     if alerting is not None:
         from streams.alerting.agent import register_alerting
 
@@ -55,4 +166,10 @@ def run_worker(
     # Faust drops its terminal spinner while it sets up logging; it does not now, so drop
     # it here: its escape codes are noise in a log, and without it Faust logs "Ready".
     worker.spinner = None
-    worker.execute_from_commandline()
+    worker.loop.set_exception_handler(quiet_failed_sends)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit:
+        if watch is not None and watch.lost:
+            raise SystemExit(TOPICS_CHANGED) from None
+        raise

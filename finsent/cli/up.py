@@ -18,6 +18,7 @@ from finsent.cli.demo import make_demo
 from finsent.runtime import database_url, local_broker, open_engine, training_csvs
 from finsent.settings import Settings
 from finsent.supervisor import Child, finsent_argv, supervise
+from streams.topics import TOPICS_CHANGED
 
 
 def ensure_model(settings: Settings) -> None:
@@ -175,7 +176,8 @@ def up_command(
         children = []
         if history:
             children += demo_alerting(settings, env)
-        children.insert(0, Child("worker", finsent_argv("worker"), env))
+        restart_on = frozenset({TOPICS_CHANGED})  # its broker lost its topics
+        children.insert(0, Child("worker", finsent_argv("worker"), env, restart_on=restart_on))
         if demo_file is not None:
             timing = "--keep-time" if history else "--rebase"
             replay = finsent_argv("replay", str(demo_file), "--speed", str(demo_speed), timing)

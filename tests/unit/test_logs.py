@@ -79,3 +79,35 @@ def test_text_is_one_format_for_every_logger(capsys: pytest.CaptureFixture[str])
         ("INFO", "faust.worker", "[^Worker]: Ready"),
         ("WARNING", "streams.agents", "saving to the database failed"),
     ]
+
+
+def test_a_warning_that_repeats_is_held_back_and_then_counted() -> None:
+    now = [0.0]
+    repeats = logs.RepeatFilter(burst=3, window=60.0, clock=lambda: now[0])
+
+    def record(partition: int, level: int = logging.ERROR) -> logging.LogRecord:
+        message = "OffsetCommit failed for %s"
+        return logging.LogRecord("aiokafka", level, __file__, 1, message, (partition,), None)
+
+    passed = [repeats.filter(r) for r in [record(p) for p in range(58)]]
+    assert passed == [True] * 3 + [False] * 55  # the same kind, whatever the arguments
+    other = logging.LogRecord("finsent", logging.ERROR, __file__, 1, "another", None, None)
+    assert repeats.filter(other)
+    assert all(repeats.filter(record(p, logging.INFO)) for p in range(10))  # INFO passes
+    now[0] = 61.0
+    after = record(7)
+    assert repeats.filter(after)
+    assert after.getMessage() == (
+        "OffsetCommit failed for 7 (and 55 more like it in the last 60s, not shown)"
+    )
+    assert repeats.filter(record(8))
+    assert record(9).getMessage() == "OffsetCommit failed for 9"  # counted once only
+
+
+def test_the_terminal_gets_a_few_lines_of_a_flood(capsys: pytest.CaptureFixture[str]) -> None:
+    logs.configure("INFO")
+    for partition in range(100):
+        logging.getLogger("faust.transport.consumer").warning("commit failed on %d", partition)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == logs.RepeatFilter().burst
+    assert lines[0].endswith("commit failed on 0")
