@@ -59,7 +59,10 @@ RUN --mount=type=cache,target=/root/.cache/pip \
 # Then the code (the only layer that changes on a code edit).
 COPY README.md ./
 COPY finsent ./finsent
+COPY sources ./sources
 COPY streams ./streams
+COPY alerts ./alerts
+COPY common ./common
 COPY classifier ./classifier
 COPY storage ./storage
 COPY dashboard ./dashboard

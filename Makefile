@@ -56,10 +56,11 @@ test: $(STAMP) ## Run every test (unit, integration, e2e) against real PostgreSQ
 chaos: $(STAMP) ## Faults mid-stream at full size: a three-node Apache Kafka cluster, workers killed, PostgreSQL cut off (about 10 min); prints the figures
 	FINSENT_CHAOS_SIZE=full $(BIN)/pytest -m 'chaos or faults' tests/chaos tests/e2e/test_pipeline_faults.py
 
-lint: $(STAMP) ## ruff and mypy over the packages and benchmarks
+lint: $(STAMP) ## ruff and mypy over the packages and benchmarks; the layers contract (lint-imports)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench-storage: $(STAMP) ## Batched vs per-row storage writes (PostgreSQL)
 	$(BIN)/python bench/storage.py

@@ -34,11 +34,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from alerts.config import RuleSet, RuleSpec, load_rules
+from alerts.evaluation import closed_until, evaluate_round
+from alerts.lifecycle import AlertState
 from bench.machine import header
 from storage.types import SeriesPoint
-from streams.alerting.config import RuleSet, RuleSpec, load_rules
-from streams.alerting.evaluation import closed_until, evaluate_round
-from streams.alerting.lifecycle import AlertState
 
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)

@@ -41,8 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.machine import header
 from finsent.datasets import TFNS_DIR
-from streams.neardup import Entry, NearDupIndex, Signature, normalise_title, shingles, similarity
-from streams.sources.normalise import normalise_feed, parse_feed
+from sources.neardup import Entry, NearDupIndex, Signature, normalise_title, shingles, similarity
+from sources.normalise import normalise_feed, parse_feed
 
 TFNS = TFNS_DIR  # the set that ships with finsent
 FALLBACK_WORDS = [

@@ -19,11 +19,12 @@ import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from common.errors import first_line
 from dashboard import frames
 from dashboard.config import DashboardConfig, from_environ
 from storage import views
 from storage.alerting import EvaluatorStatus, evaluator_status
-from storage.db import EngineOptions, first_line, make_engine
+from storage.db import EngineOptions, make_engine
 from storage.exceptions import StorageError
 from storage.queries import latest_articles, list_alerts, source_health, topic_series
 from storage.types import AlertView

@@ -15,16 +15,16 @@ from sqlalchemy import Engine
 from finsent.settings import Settings, SettingsError, env_var
 
 if TYPE_CHECKING:
+    from alerts.delivery import Deliverer
+    from alerts.evaluator import AlertingConfig
     from classifier.engine import Engine as Classifier
+    from sources.service import ServiceConfig
     from streams.agents import Pipeline
-    from streams.alerting.agent import AlertingRuntime
-    from streams.alerting.delivery import Deliverer
-    from streams.alerting.evaluator import AlertingConfig
+    from streams.alerting import AlertingRuntime
     from streams.app import WorkerConfig
     from streams.broker_process import BrokerProcess
     from streams.metrics import PipelineMetrics
     from streams.publish import Publisher
-    from streams.sources.service import ServiceConfig
 
 
 log = logging.getLogger(__name__)
@@ -159,10 +159,10 @@ def worker_config(settings: Settings) -> WorkerConfig:
 
 def scheduler_config(settings: Settings, feeds_file: Path) -> ServiceConfig:
     """The scheduler's plain configuration from settings."""
-    from streams.sources.addresses import parse_networks
-    from streams.sources.http import FetchLimits
-    from streams.sources.scheduler import ScheduleOptions
-    from streams.sources.service import ServiceConfig
+    from sources.addresses import parse_networks
+    from sources.http import FetchLimits
+    from sources.scheduler import ScheduleOptions
+    from sources.service import ServiceConfig
 
     s = settings.sources
     return ServiceConfig(
@@ -261,8 +261,8 @@ def alerting_config(settings: Settings) -> AlertingConfig:
     """The rules, the receivers and the alerting knobs, loaded and checked."""
     from datetime import timedelta
 
-    from streams.alerting.config import load_receivers, load_rules
-    from streams.alerting.evaluator import AlertingConfig
+    from alerts.config import load_receivers, load_rules
+    from alerts.evaluator import AlertingConfig
 
     alerts = settings.alerts
     secret = alerts.secret.get_secret_value() if alerts.secret is not None else None
@@ -288,7 +288,7 @@ def open_deliverer(
     config: AlertingConfig,
     on_attempt: Callable[[str, str], None] | None = None,
 ) -> Deliverer:
-    from streams.alerting.delivery import Deliverer, RetryPolicy
+    from alerts.delivery import Deliverer, RetryPolicy
 
     alerts = settings.alerts
     return Deliverer(
@@ -312,7 +312,7 @@ def open_alerting(
 ) -> AlertingRuntime | None:
     """Alerting for the worker, on ``engine`` (the worker's one connection pool): the
     evaluation timer and/or the deliverer, or None when both are switched off."""
-    from streams.alerting.agent import AlertingRuntime
+    from streams.alerting import AlertingRuntime
 
     alerts = settings.alerts
     if not alerts.enabled and not alerts.deliver:

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
+from common.errors import first_line
 from storage.exceptions import (
     DatabaseAuthFailed,
     DatabaseMissing,
@@ -185,10 +186,3 @@ def _server(url: URL) -> str:
 
 def _where(url: URL) -> str:
     return f"{_server(url)}/{url.database or ''}"
-
-
-def first_line(error: BaseException) -> str:
-    """The first non-empty line of a (driver) error, for a one-line message."""
-    cause = getattr(error, "orig", None) or error
-    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
-    return lines[0] if lines else type(cause).__name__

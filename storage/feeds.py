@@ -19,8 +19,8 @@ from datetime import datetime
 from sqlalchemy import Engine, delete, func, literal, select, tuple_, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from common.errors import first_line
 from storage.buckets import require_aware
-from storage.db import first_line
 from storage.exceptions import DatabaseUnavailable
 from storage.models import Article, PublishedItem, SourceHealth
 from storage.sqltypes import UTCDateTime

@@ -26,8 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 
+from common.errors import first_line
 from storage.buckets import STORED_WIDTHS, bucket_increments
-from storage.db import first_line
 from storage.exceptions import DatabaseUnavailable, RejectedRecord
 from storage.models import (
     LABELS,

@@ -1,1 +1,3 @@
-"""Kafka side of finsent: records, the Faust app and agents, sources, alerts."""
+"""What speaks Kafka: the record formats, topics, publishing and replay, the Faust app
+and its agents (with the stages and counters they run), the worker, the local brokers,
+and tagging items with topics on their way through."""

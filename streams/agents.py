@@ -20,13 +20,13 @@ from typing import Any, Protocol, TypeVar
 
 import faust
 
-from storage.db import first_line
+from common.errors import first_line
+from common.outage import Outage
 from storage.exceptions import RejectedRecord
 from storage.types import AgentCounts, SavedBatch, ScoredArticle
 from streams.app import WorkerConfig
 from streams.counters import PipelineCounters
 from streams.metrics import PipelineMetrics
-from streams.outage import Outage
 from streams.records import DeadLetter, ModelRef
 from streams.stages import (
     PredictionLike,

@@ -21,9 +21,5 @@ class InvalidRecord(StreamsError):
     """A record cannot be used; the message is the reason stored with its dead letter."""
 
 
-class ConfigFileError(StreamsError):
-    """A configuration file (watchlist, feeds, rules) is malformed; names file and line."""
-
-
 class MetricsUnavailable(StreamsError):
     """The metrics endpoint could not be started (its port is taken, say)."""

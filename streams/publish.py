@@ -23,7 +23,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from streams.exceptions import BrokerError, ConfigFileError, InvalidRecord
+from common.errors import ConfigFileError
+from streams.exceptions import BrokerError, InvalidRecord
 from streams.records import NewsItem, parse_news_item, parse_time
 
 log = logging.getLogger(__name__)

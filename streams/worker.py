@@ -28,7 +28,7 @@ from streams.topics import (
 )
 
 if TYPE_CHECKING:
-    from streams.alerting.agent import AlertingRuntime
+    from streams.alerting import AlertingRuntime
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ def run_worker(
         )
         register_topic_watch(app, config, watch)
     if alerting is not None:
-        from streams.alerting.agent import register_alerting
+        from streams.alerting import register_alerting
 
         register_alerting(app, config, alerting)
     # Faust would install its own log format beside finsent's (finsent.logs): keep ours.

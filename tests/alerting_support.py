@@ -10,10 +10,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from alerts.config import Receiver, RuleSet, load_rules
+from alerts.evaluator import AlertingConfig, evaluate_once
 from storage.types import ScoredArticle
 from storage.writes import save_scored_batch
-from streams.alerting.config import Receiver, RuleSet, load_rules
-from streams.alerting.evaluator import AlertingConfig, evaluate_once
 from tests import factories
 
 SECRET = "whsec_" + base64.b64encode(b"finsent-test-secret-32-bytes-long").decode()

@@ -94,10 +94,10 @@ def list_command(limit: int, status: str | None, topic: str | None, receivers: P
 def test_command(receiver: str, topic: str, receivers: Path | None) -> None:
     """Send a signed test event to RECEIVER now (not through the outbox); exit 1 unless
     it answers 2xx."""
+    from alerts.delivery import post
+    from alerts.events import test_event
+    from alerts.formats import render
     from finsent.runtime import alerting_config
-    from streams.alerting.delivery import post
-    from streams.alerting.events import test_event
-    from streams.alerting.formats import render
 
     settings = _settings(receivers=receivers)
     config = alerting_config(settings)
@@ -235,8 +235,8 @@ def deliver_command(receivers: Path | None) -> None:
 @setting_option("--receivers", concern="alerts", field="receivers", type=click.Path(path_type=Path))
 def evaluate_command(at: datetime | None, rules: Path | None, receivers: Path | None) -> None:
     """Run one evaluation round now (or --at a time) and print its events."""
+    from alerts.evaluator import evaluate_once
     from finsent.runtime import alerting_config, open_engine
-    from streams.alerting.evaluator import evaluate_once
 
     settings = _settings(rules=rules, receivers=receivers)
     config = alerting_config(settings)
@@ -262,8 +262,8 @@ def evaluate_command(at: datetime | None, rules: Path | None, receivers: Path | 
 def webhook_echo_command(secret: str, host: str, port: int) -> None:
     """A tiny webhook receiver: verify each request's signature, print the event as one
     JSON line; 401 for a bad signature. Point a receiver's url at it."""
-    from streams.alerting.config import check_secret
-    from streams.alerting.echo import make_server, serve
+    from alerts.config import check_secret
+    from alerts.echo import make_server, serve
 
     try:
         check_secret(secret)

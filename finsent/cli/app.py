@@ -29,10 +29,11 @@ EXPLAINED_ERRORS: tuple[type[BaseException], ...] = ()
 def explained_errors() -> tuple[type[BaseException], ...]:
     """The packages' root exceptions, imported lazily so ``--help`` stays fast."""
     from classifier.exceptions import ClassifierError
+    from common.errors import ConfigFileError
     from storage.exceptions import StorageError
     from streams.exceptions import StreamsError
 
-    return (StorageError, StreamsError, ClassifierError)
+    return (StorageError, StreamsError, ClassifierError, ConfigFileError)
 
 
 class FinsentGroup(click.Group):

@@ -16,7 +16,7 @@ def make_demo(
     settings: Settings, csv_path: Path | None, out: Path, hours: float, items: int, seed: int
 ) -> str:
     """Write the demo file; return a one-paragraph description of it."""
-    from streams.demo import build_demo, read_labelled, write_jsonl
+    from sources.demo import build_demo, read_labelled, write_jsonl
     from streams.tagging import DEFAULT_WATCHLIST, load_watchlist
 
     source = csv_path or tfns_csv("valid")

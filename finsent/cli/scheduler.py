@@ -31,11 +31,11 @@ def scheduler_command(feeds_file: Path | None, bootstrap_servers: str | None) ->
     The file is re-read when it changes and on SIGHUP (a malformed edit is reported and
     the running feeds kept). Each feed's health is in the database: `finsent sources`.
     """
+    from sources.feeds import load_feeds
+    from sources.metrics import SourceMetrics
+    from sources.service import SchedulerService
     from storage import migrate
     from streams.metrics import serve_metrics
-    from streams.sources.feeds import load_feeds
-    from streams.sources.metrics import SourceMetrics
-    from streams.sources.service import SchedulerService
 
     settings = settings_from(
         {"sources": {"file": feeds_file}, "kafka": {"bootstrap_servers": bootstrap_servers}}

@@ -142,7 +142,7 @@ def up_command(
     check_dashboard_port(settings.dashboard.host, settings.dashboard.port)
     feeds_file = settings.sources.file
     if feeds_file is not None:  # a malformed feed file fails now, naming its line
-        from streams.sources.feeds import load_feeds
+        from sources.feeds import load_feeds
 
         click.echo(f"feeds: {len(load_feeds(feeds_file))} in {feeds_file}")
         if demo and demo_file is None:

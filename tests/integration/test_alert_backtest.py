@@ -19,15 +19,15 @@ import pytest
 from sqlalchemy import Engine
 from standardwebhooks import Webhook
 
+from alerts.config import load_rules
+from alerts.delivery import Deliverer, RetryPolicy
+from alerts.evaluator import AlertingConfig, evaluate_once
 from finsent.datasets import tfns_csv
+from sources.demo import DemoPlan, build_demo, read_labelled, write_jsonl
 from storage.alerting import list_events
 from storage.queries import list_alerts
 from storage.types import ScoredArticle
 from storage.writes import save_scored_batch
-from streams.alerting.config import load_rules
-from streams.alerting.delivery import Deliverer, RetryPolicy
-from streams.alerting.evaluator import AlertingConfig, evaluate_once
-from streams.demo import DemoPlan, build_demo, read_labelled, write_jsonl
 from streams.publish import prepare, read_rows
 from streams.records import ModelRef
 from streams.stages import score, to_article

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import Engine
 from standardwebhooks import Webhook
 
+from alerts.delivery import Deliverer, RetryPolicy, signed_headers
 from storage.alerting import list_deliveries
-from streams.alerting.delivery import Deliverer, RetryPolicy, signed_headers
 from streams.broker_process import free_port
 from tests.alerting_support import FAST_RULES, SECRET, config_for, fast_rules, fire, receiver
 from tests.processes import FINSENT, FinsentProcess

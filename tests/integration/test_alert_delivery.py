@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import Engine, select, update
 from standardwebhooks import Webhook
 
+from alerts.delivery import Deliverer, RetryPolicy
+from alerts.evaluator import AlertingConfig, evaluate_once
 from storage.alerting import list_deliveries, requeue_disabled, set_receiver_enabled
 from storage.models import WebhookAttempt, WebhookDelivery
-from streams.alerting.delivery import Deliverer, RetryPolicy
-from streams.alerting.evaluator import AlertingConfig, evaluate_once
 from tests.alerting_support import SECRET, config_for, fast_rules, fire, receiver
 from tests.processes import FinsentProcess
 from tests.webhook_receiver import Reply, ScriptedReceiver, until
@@ -137,8 +137,8 @@ def test_retry_after_is_honoured(db: Engine, tmp_path: Path) -> None:
 
 
 def test_410_disables_the_receiver_until_it_is_enabled(db: Engine, tmp_path: Path) -> None:
+    from alerts.evaluator import evaluate_once
     from storage.alerting import disabled_receivers
-    from streams.alerting.evaluator import evaluate_once
 
     with ScriptedReceiver([Reply(410)]) as gone, ScriptedReceiver() as fine:
         config = config_for(
@@ -280,7 +280,7 @@ def test_other_formats_are_signed_too(db: Engine, tmp_path: Path, fmt: str) -> N
 def test_two_deliverers_share_the_outbox_and_send_each_event_once(
     db: Engine, tmp_path: Path
 ) -> None:
-    from streams.alerting.evaluator import evaluate_once
+    from alerts.evaluator import evaluate_once
     from tests.alerting_support import plant_surge
 
     now = datetime.now(UTC)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, delete, text
 
+from alerts.config import load_rules
+from alerts.evaluator import evaluate_once
 from storage.alerting import (
     EVALUATOR_LOCK_KEY,
     list_deliveries,
@@ -18,8 +20,6 @@ from storage.alerting import (
 from storage.models import AlertStateRow
 from storage.queries import list_alerts
 from storage.writes import save_scored_batch
-from streams.alerting.config import load_rules
-from streams.alerting.evaluator import evaluate_once
 from tests.alerting_support import article, config_for, fast_rules, plant_surge, receiver
 
 

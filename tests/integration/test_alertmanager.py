@@ -17,9 +17,9 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from streams.alerting.config import RuleSet
-from streams.alerting.delivery import Deliverer, RetryPolicy
-from streams.alerting.evaluator import AlertingConfig, evaluate_once
+from alerts.config import RuleSet
+from alerts.delivery import Deliverer, RetryPolicy
+from alerts.evaluator import AlertingConfig, evaluate_once
 from streams.broker_process import free_port
 from tests.alerting_support import config_for, fast_rules, fire, receiver
 from tests.system_programs import program

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.demo import LabelledHeadline, build_demo, read_labelled
-from streams.exceptions import ConfigFileError
+from common.errors import ConfigFileError
+from sources.demo import LabelledHeadline, build_demo, read_labelled
 from streams.tagging import load_watchlist, tag
 
 START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)

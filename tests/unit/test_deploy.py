@@ -1171,8 +1171,8 @@ def test_prometheus_scrapes_the_metrics_ports_of_the_worker_and_scheduler(
 
 
 def test_the_rules_use_metric_names_the_worker_and_scheduler_export() -> None:
+    from sources.metrics import SourceMetrics
     from streams.metrics import PipelineMetrics
-    from streams.sources.metrics import SourceMetrics
 
     suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}
     exported = {
@@ -1254,7 +1254,7 @@ def test_the_dead_letter_alert_fires_on_growth_and_not_on_a_trickle(tmp_path: Pa
 
 
 def test_the_shipped_feed_list_loads_and_names_watched_topics(render: RenderFn) -> None:
-    from streams.sources.feeds import load_feeds
+    from sources.feeds import load_feeds
     from streams.tagging import load_watchlist
 
     scheduler = render()["services"]["scheduler"]
@@ -1272,7 +1272,7 @@ def test_the_shipped_feed_list_loads_and_names_watched_topics(render: RenderFn) 
 def test_the_shipped_receivers_load_and_the_demo_one_reaches_webhook_echo(
     render: RenderFn, project: Path, tmp_path: Path
 ) -> None:
-    from streams.alerting.config import load_receivers
+    from alerts.config import load_receivers
 
     services = render("demo")["services"]
     worker = services["worker"]
@@ -1395,7 +1395,7 @@ def test_a_dot_env_with_only_the_password_is_enough(
 
 
 def parse_receivers_with(environment: dict[str, str], name: str) -> Any:
-    from streams.alerting.config import parse_receivers
+    from alerts.config import parse_receivers
 
     path = ROOT / "deploy" / "finsent" / name
     return parse_receivers(yaml.safe_load(path.read_text()), path, env=environment)

@@ -18,10 +18,11 @@ from xml.sax.saxutils import escape
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.exceptions import ConfigFileError, InvalidRecord
+from common.errors import ConfigFileError
+from sources.normalise import NotAFeed, normalise_feed, parse_feed
+from streams.exceptions import InvalidRecord
 from streams.publish import csv_rows, jsonl_rows, prepare
 from streams.records import NewsItem, parse_news_item
-from streams.sources.normalise import NotAFeed, normalise_feed, parse_feed
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 MARKUP = re.compile(r"<[A-Za-z/!?]")

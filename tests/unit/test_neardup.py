@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from streams.neardup import MinHasher, NearDupIndex, normalise_title, shingles, similarity
+from sources.neardup import MinHasher, NearDupIndex, normalise_title, shingles, similarity
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -74,7 +74,7 @@ def alike(n: int) -> str:
 def test_work_per_title_is_bounded_when_every_title_is_alike(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import streams.neardup as neardup
+    import sources.neardup as neardup
 
     calls = 0
     compare = neardup.similarity

@@ -7,7 +7,7 @@ import logging
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from streams.outage import Outage
+from common.outage import Outage
 
 log = logging.getLogger("test.outage")
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.exceptions import ConfigFileError, InvalidRecord
+from common.errors import ConfigFileError
+from streams.exceptions import InvalidRecord
 from streams.publish import (
     BadLine,
     describe_bad_lines,

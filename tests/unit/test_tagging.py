@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from common.errors import ConfigFileError
 from finsent.datasets import tfns_csv
-from streams.exceptions import ConfigFileError
 from streams.tagging import DEFAULT_WATCHLIST, Watchlist, find_tickers, load_watchlist, tag
 
 WATCHLIST = load_watchlist()

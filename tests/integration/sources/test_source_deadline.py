@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from streams.neardup import NearDupIndex
-from streams.sources.feeds import Feed
-from streams.sources.http import Fetcher, FetchLimits
-from streams.sources.poll import PollContext
-from streams.sources.scheduler import FeedScheduler, ScheduleOptions
+from sources.feeds import Feed
+from sources.http import Fetcher, FetchLimits
+from sources.neardup import NearDupIndex
+from sources.poll import PollContext
+from sources.scheduler import FeedScheduler, ScheduleOptions
 from tests.integration.sources.feedserver import FeedServer, Reply
 from tests.sources_support import Memory, Sink
 

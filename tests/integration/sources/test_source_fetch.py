@@ -15,9 +15,9 @@ import time
 
 import pytest
 
-from streams.sources.addresses import system_resolver
-from streams.sources.errors import FetchError
-from streams.sources.http import Fetcher, FetchLimits
+from sources.addresses import system_resolver
+from sources.errors import FetchError
+from sources.http import Fetcher, FetchLimits
 from tests.integration.sources.feedserver import FEEDS, FeedServer, Reply, Seen, gzip_bomb
 
 UA = "finsent-test/1.0 (+tests)"

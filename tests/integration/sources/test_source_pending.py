@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
+from sources.pending import Republisher, check_every
+from sources.service import DatabaseStore
 from storage.feeds import (
     PublishedRecord,
     already_published,
@@ -19,8 +21,6 @@ from storage.feeds import (
 )
 from storage.models import PublishedItem
 from storage.writes import save_scored_batch
-from streams.sources.pending import Republisher, check_every
-from streams.sources.service import DatabaseStore
 from tests.factories import article
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -118,7 +118,7 @@ def test_an_item_never_stored_is_given_up_after_the_last_try(
         clock.advance(wait)
         assert republisher.run_once().republished == 1
     clock.advance(40)
-    with caplog.at_level(logging.INFO, logger="streams.sources.pending"):
+    with caplog.at_level(logging.INFO, logger="sources.pending"):
         republisher.run()
     assert [i for i, _ in broker.sent] == [lost, lost]
     assert states(db) == {lost: "given_up"}
@@ -153,13 +153,13 @@ def test_a_broker_still_away_leaves_items_due(db: Engine, caplog: pytest.LogCapt
     sent = publish(db, clock, 5, after_s=30)
     broker.away = True
     clock.advance(30)
-    with caplog.at_level(logging.WARNING, logger="streams.sources.pending"):
+    with caplog.at_level(logging.WARNING, logger="sources.pending"):
         republisher.run()
     assert "2 items to re-publish were not acknowledged" in caplog.text  # one batch, then stop
     assert published_states(db) == {"pending": 5}
     broker.away = False
     clock.advance(1)
-    with caplog.at_level(logging.WARNING, logger="streams.sources.pending"):
+    with caplog.at_level(logging.WARNING, logger="sources.pending"):
         republisher.run()
     assert "re-published 5 items not stored after 30s or more" in caplog.text
     assert sorted(i for i, _ in broker.sent) == sorted(sent)  # three batches of at most 2
@@ -194,7 +194,7 @@ def test_an_outage_is_one_line_and_the_task_goes_on(
 
     dead: Any = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
     republisher = Republisher(dead, Broker(), after_s=30, max_attempts=3)
-    with caplog.at_level(logging.ERROR, logger="streams.sources.pending"):
+    with caplog.at_level(logging.ERROR, logger="sources.pending"):
         republisher.run()
     assert "cannot check the pending published items" in caplog.text
     assert "Traceback" not in caplog.text

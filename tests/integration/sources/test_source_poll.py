@@ -15,17 +15,17 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
+from sources.feeds import Feed
+from sources.http import Fetcher, FetchLimits
+from sources.neardup import NearDupIndex
+from sources.poll import FeedState, PollContext, poll_feed
+from sources.scheduler import FeedScheduler, ScheduleOptions
+from sources.service import DatabaseStore
 from storage import source_health
 from storage.models import PublishedItem
 from storage.types import SourceHealthView, SourcePoll
-from streams.neardup import NearDupIndex
 from streams.publish import Publisher
 from streams.records import NewsItem
-from streams.sources.feeds import Feed
-from streams.sources.http import Fetcher, FetchLimits
-from streams.sources.poll import FeedState, PollContext, poll_feed
-from streams.sources.scheduler import FeedScheduler, ScheduleOptions
-from streams.sources.service import DatabaseStore
 from streams.topics import ensure_topics
 from tests.integration.sources.feedserver import FEEDS, FeedServer, Reply, Seen, gzip_bomb, rss
 from tests.processes import consume_all

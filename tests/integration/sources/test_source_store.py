@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from sources.service import load_index, restore_states
 from storage import record_source_poll, source_health
 from storage.feeds import (
     PublishedRecord,
@@ -16,7 +17,6 @@ from storage.feeds import (
     remember_published,
 )
 from storage.types import SourcePoll
-from streams.sources.service import load_index, restore_states
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from streams.alerting.clock import (
+from alerts.clock import (
     EventTimes,
     bucket_edge,
     data_clock_points,

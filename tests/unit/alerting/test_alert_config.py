@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.alerting.config import load_receivers, load_rules, parse_duration
-from streams.exceptions import ConfigFileError
+from alerts.config import load_receivers, load_rules, parse_duration
+from common.errors import ConfigFileError
 from tests.alerting_support import SECRET
 
 

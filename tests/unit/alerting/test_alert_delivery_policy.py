@@ -11,8 +11,7 @@ from email.utils import format_datetime
 import pytest
 from standardwebhooks import Webhook
 
-from storage.alerting import DeliveryJob
-from streams.alerting.delivery import (
+from alerts.delivery import (
     RetryPolicy,
     backoff,
     classify,
@@ -22,7 +21,8 @@ from streams.alerting.delivery import (
     retry_after,
     signed_headers,
 )
-from streams.alerting.formats import am_api_url, render, slack_escape
+from alerts.formats import am_api_url, render, slack_escape
+from storage.alerting import DeliveryJob
 from tests.alerting_support import SECRET, receiver
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

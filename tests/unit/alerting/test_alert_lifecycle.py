@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from alerts.config import RuleSet, RuleSpec
+from alerts.evaluation import closed_until, evaluate_round
+from alerts.lifecycle import AlertState, Transition, advance, event_id, initial
+from alerts.rules import Observation, Rule, Totals
 from storage.types import SeriesPoint
-from streams.alerting.config import RuleSet, RuleSpec
-from streams.alerting.evaluation import closed_until, evaluate_round
-from streams.alerting.lifecycle import AlertState, Transition, advance, event_id, initial
-from streams.alerting.rules import Observation, Rule, Totals
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
@@ -190,7 +190,7 @@ def test_after_the_cooldown_a_quiet_fingerprint_goes_back_to_rest() -> None:
 
 def test_the_test_event_has_the_fields_of_a_real_one() -> None:
     """`finsent alerts test` sends what receivers will get, field for field."""
-    from streams.alerting.events import build_event, test_event
+    from alerts.events import build_event, test_event
 
     _, (firing,) = run([5.0] * 6)
     real = build_event(firing, RULE, [], "http://dash.example")

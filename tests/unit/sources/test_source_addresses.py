@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from streams.sources.addresses import (
+from sources.addresses import (
     AddressPolicy,
     AddressRefused,
     check_address,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from streams.sources.backoff import backoff_s, retry_at
+from sources.backoff import backoff_s, retry_at
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
 
@@ -29,7 +29,7 @@ def test_retry_at() -> None:
 
 
 def test_retry_after_header() -> None:
-    from streams.sources.http import retry_after_s
+    from sources.http import retry_after_s
 
     assert retry_after_s("120") == 120
     assert retry_after_s("9999999") == 86_400

@@ -8,7 +8,7 @@ import zlib
 
 import pytest
 
-from streams.sources.bounded import BodyTooLarge, BoundedDecoder, UnsupportedEncoding
+from sources.bounded import BodyTooLarge, BoundedDecoder, UnsupportedEncoding
 
 DATA = b"<rss><channel><item><title>x</title></item></channel></rss>" * 2000
 

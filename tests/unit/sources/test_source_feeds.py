@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.exceptions import ConfigFileError
-from streams.sources.feeds import EXAMPLE_FEEDS, Feed, load_feeds, parse_duration
+from common.errors import ConfigFileError
+from sources.feeds import EXAMPLE_FEEDS, Feed, load_feeds, parse_duration
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from streams.sources.errors import FetchError
-from streams.sources.http import HostGates, Watch, acquire_within
-from streams.sources.robots import RobotsCache, RobotsRules
+from sources.errors import FetchError
+from sources.http import HostGates, Watch, acquire_within
+from sources.robots import RobotsCache, RobotsRules
 
 
 def test_a_held_host_turn_is_waited_for_until_the_deadline() -> None:
@@ -102,7 +102,7 @@ def test_a_robots_txt_fetched_by_another_poll_is_waited_for_until_the_deadline()
 def test_a_name_lookup_that_hangs_ends_at_the_deadline(networks: tuple[str, ...]) -> None:
     import ipaddress
 
-    from streams.sources.http import Fetcher, FetchLimits
+    from sources.http import Fetcher, FetchLimits
 
     def hanging(host: str, port: int) -> list[str]:
         time.sleep(5)

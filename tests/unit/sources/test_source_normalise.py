@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from sources.normalise import NotAFeed, normalise_feed, parse_feed
 from streams.records import MAX_TITLE_CHARS, parse_news_item, stable_id
-from streams.sources.normalise import NotAFeed, normalise_feed, parse_feed
 
 FEEDS = Path(__file__).resolve().parents[2] / "integration" / "sources" / "feeds"
 NOW = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)

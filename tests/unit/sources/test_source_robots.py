@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.sources.robots import RobotsCache, RobotsRules, product_token, robots_url, rules_from
+from sources.robots import RobotsCache, RobotsRules, product_token, robots_url, rules_from
 
 UA = "finsent/0.1 (financial news sentiment monitor)"
 ROBOTS = b"""

@@ -12,13 +12,13 @@ import pytest
 from prometheus_client import generate_latest
 
 from finsent.cli.scheduler import health_rows, render_table
+from sources.feeds import Feed
+from sources.http import Fetched
+from sources.metrics import SourceMetrics
+from sources.neardup import NearDupIndex
+from sources.poll import FeedState, PollContext
+from sources.scheduler import FeedScheduler, ScheduleOptions, jitter_for
 from storage.types import SourceHealthView, SourcePoll
-from streams.neardup import NearDupIndex
-from streams.sources.feeds import Feed
-from streams.sources.http import Fetched
-from streams.sources.metrics import SourceMetrics
-from streams.sources.poll import FeedState, PollContext
-from streams.sources.scheduler import FeedScheduler, ScheduleOptions, jitter_for
 from tests.sources_support import Memory, Sink
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
@@ -127,7 +127,7 @@ def test_a_crashing_fetch_is_a_failed_poll_not_a_dead_scheduler() -> None:
 
 
 def test_a_poll_abandoned_at_a_stop_is_no_failure_and_nothing_runs_after_shutdown() -> None:
-    from streams.sources.errors import FetchStopped
+    from sources.errors import FetchStopped
 
     calls: list[str] = []
 

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from streams.alerting.config import BUCKET_S
+from alerts.config import BUCKET_S
 
 #: On the data clock, the most bucket steps one round catches up (the rest: next round).
 MAX_CATCH_UP = 120

@@ -16,6 +16,12 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine
 
+from alerts.clock import EventTimes, data_clock_points, went_back
+from alerts.config import BUCKET_S, Receiver, RuleSet
+from alerts.evaluation import closed_until, evaluate_round
+from alerts.events import Headline, build_event
+from alerts.lifecycle import AlertState, Transition
+from alerts.rules import Rule
 from storage.alerting import (
     NewAlert,
     StoredState,
@@ -33,12 +39,6 @@ from storage.alerting import (
     window_articles,
     write_states,
 )
-from streams.alerting.clock import EventTimes, data_clock_points, went_back
-from streams.alerting.config import BUCKET_S, Receiver, RuleSet
-from streams.alerting.evaluation import closed_until, evaluate_round
-from streams.alerting.events import Headline, build_event
-from streams.alerting.lifecycle import AlertState, Transition
-from streams.alerting.rules import Rule
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class AlertingConfig:
     resend: timedelta = timedelta(minutes=1)
     holder: str = "finsent"
     #: ``wall``: rules run on the wall clock (live news). ``data``: on the data's own
-    #: event time, a watermark over the sources (``streams.alerting.clock``; replays of
+    #: event time, a watermark over the sources (``alerts.clock``; replays of
     #: history, backtests, the demo).
     clock: Literal["wall", "data"] = "wall"
     #: Data clock: a source that stored nothing for this long stops holding it back.
@@ -116,7 +116,7 @@ def evaluate_once(engine: Engine, config: AlertingConfig, now: datetime) -> Outc
     """One round at wall time ``now``; ``ran`` is False when another evaluator holds the
     lock (it is doing this round). On the wall clock it evaluates the buckets that ended
     ``settle`` before ``now``; on the data clock every bucket edge the data's watermark
-    passed since the last round (``streams.alerting.clock``). It also counts the items
+    passed since the last round (``alerts.clock``). It also counts the items
     that came after their bucket was evaluated. The outbox is timed on the wall clock
     either way."""
     with engine.begin() as conn:

@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from streams.alerting.lifecycle import Transition
-from streams.alerting.rules import SCORE_NAMES, Observation, Rule, Totals, format_span
+from alerts.lifecycle import Transition
+from alerts.rules import SCORE_NAMES, Observation, Rule, Totals, format_span
 
 SCHEMA = 1
 

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from streams.alerting.config import Receiver
-from streams.alerting.events import iso
+from alerts.config import Receiver
+from alerts.events import iso
 
 #: Alertmanager's "not set" time, used for endsAt of firing alerts in webhook payloads.
 ZERO_TIME = "0001-01-01T00:00:00Z"

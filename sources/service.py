@@ -14,19 +14,19 @@ from typing import Protocol
 
 from sqlalchemy import Engine
 
+from common.errors import ConfigFileError
+from sources.addresses import Resolver, system_resolver
+from sources.feeds import Feed, load_feeds
+from sources.http import Fetcher, FetchLimits
+from sources.metrics import SourceMetrics
+from sources.neardup import NearDupIndex
+from sources.pending import RecordSink, Republisher, check_every
+from sources.poll import FeedState, PollContext, Sink
+from sources.scheduler import FeedScheduler, ScheduleOptions
 from storage import feeds as feed_store
 from storage.feeds import PublishedRecord
 from storage.types import SourcePoll
 from storage.writes import record_source_poll
-from streams.exceptions import ConfigFileError
-from streams.neardup import NearDupIndex
-from streams.sources.addresses import Resolver, system_resolver
-from streams.sources.feeds import Feed, load_feeds
-from streams.sources.http import Fetcher, FetchLimits
-from streams.sources.metrics import SourceMetrics
-from streams.sources.pending import RecordSink, Republisher, check_every
-from streams.sources.poll import FeedState, PollContext, Sink
-from streams.sources.scheduler import FeedScheduler, ScheduleOptions
 
 log = logging.getLogger(__name__)
 

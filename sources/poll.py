@@ -9,7 +9,7 @@ Order matters for "never twice, never lost":
    ``duplicate_of`` = the first report's id);
 3. they are sent to ``news.raw`` and waited for (acks=all);
 4. only the acknowledged ones are remembered in ``published_items``, as pending, with
-   the record sent (``streams.sources.pending`` re-sends one the worker has not stored
+   the record sent (``sources.pending`` re-sends one the worker has not stored
    in time: a broker may lose what it acknowledged); the feed's validators (ETag /
    Last-Modified) are stored only when every item was acknowledged, so an
    unacknowledged item is fetched and sent again at the next poll.
@@ -30,16 +30,16 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from sources.backoff import retry_at
+from sources.errors import FetchStopped, SourceError
+from sources.feeds import Feed
+from sources.http import Fetched
+from sources.neardup import NearDupIndex, Signature
+from sources.normalise import NotAFeed, normalise_feed, parse_feed
 from storage.exceptions import StorageError
 from storage.feeds import PublishedRecord
 from storage.types import SourcePoll
-from streams.neardup import NearDupIndex, Signature
 from streams.records import NewsItem
-from streams.sources.backoff import retry_at
-from streams.sources.errors import FetchStopped, SourceError
-from streams.sources.feeds import Feed
-from streams.sources.http import Fetched
-from streams.sources.normalise import NotAFeed, normalise_feed, parse_feed
 
 log = logging.getLogger(__name__)
 

@@ -19,12 +19,12 @@ from typing import Any
 import faust
 from sqlalchemy import Engine
 
+from alerts.delivery import Deliverer
+from alerts.evaluator import AlertingConfig, evaluate_once
+from alerts.formats import dumps
+from common.outage import Outage
 from storage.alerting import mark_published, unpublished_events
-from streams.alerting.delivery import Deliverer
-from streams.alerting.evaluator import AlertingConfig, evaluate_once
-from streams.alerting.formats import dumps
 from streams.app import WorkerConfig
-from streams.outage import Outage
 
 log = logging.getLogger(__name__)
 

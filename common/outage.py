@@ -14,7 +14,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from storage.db import first_line
+from common.errors import first_line
 
 
 @dataclass

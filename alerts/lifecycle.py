@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
-from streams.alerting.rules import Observation, Rule
+from alerts.rules import Observation, Rule
 
 State = Literal["inactive", "pending", "firing", "resolved"]
 STATES: tuple[State, ...] = ("inactive", "pending", "firing", "resolved")

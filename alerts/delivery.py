@@ -38,6 +38,10 @@ import httpx
 from sqlalchemy import Engine
 from standardwebhooks import Webhook
 
+from alerts.config import Receiver
+from alerts.evaluator import AlertingConfig
+from alerts.formats import render
+from common.outage import Outage
 from storage.alerting import (
     AttemptResult,
     DeliveryJob,
@@ -48,10 +52,6 @@ from storage.alerting import (
     latest_event,
     record_attempt,
 )
-from streams.alerting.config import Receiver
-from streams.alerting.evaluator import AlertingConfig
-from streams.alerting.formats import render
-from streams.outage import Outage
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from streams.exceptions import ConfigFileError
+from common.errors import ConfigFileError
 
 LINE_KEY = "__line__"
 

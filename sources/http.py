@@ -43,7 +43,7 @@ import certifi
 import httpcore
 import httpx
 
-from streams.sources.addresses import (
+from sources.addresses import (
     AddressPolicy,
     AddressRefused,
     IPNetwork,
@@ -53,14 +53,14 @@ from streams.sources.addresses import (
     resolve_checked,
     system_resolver,
 )
-from streams.sources.bounded import (
+from sources.bounded import (
     ACCEPT_ENCODING,
     BodyTooLarge,
     BoundedDecoder,
     UnsupportedEncoding,
 )
-from streams.sources.errors import FetchError, FetchStopped
-from streams.sources.robots import MAX_ROBOTS_BYTES, RobotsCache, RobotsRules, rules_from
+from sources.errors import FetchError, FetchStopped
+from sources.robots import MAX_ROBOTS_BYTES, RobotsCache, RobotsRules, rules_from
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 #: The longest a blocking network call or wait lasts before the deadline and the stop

@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from streams.alerting.config import BUCKET_S, RuleSet
-from streams.alerting.lifecycle import AlertState, Transition, advance, fingerprint, initial
-from streams.alerting.rules import Bucket, Observation, Rule, observe
+from alerts.config import BUCKET_S, RuleSet
+from alerts.lifecycle import AlertState, Transition, advance, fingerprint, initial
+from alerts.rules import Bucket, Observation, Rule, observe
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any, Literal, cast, get_args
 from urllib.parse import urlsplit
 
-from streams.alerting.rules import KINDS, Kind, Rule
-from streams.exceptions import ConfigFileError
-from streams.yamlfile import LINE_KEY, load_yaml, where
+from alerts.rules import KINDS, Kind, Rule
+from common.errors import ConfigFileError
+from common.yamlfile import LINE_KEY, load_yaml, where
 
-DEFAULT_RULES = Path(__file__).resolve().parent.parent / "data" / "rules.yaml"
+DEFAULT_RULES = Path(__file__).resolve().parent / "data" / "rules.yaml"
 
 #: Width of the buckets the rules read; windows are whole multiples of it.
 BUCKET_S = 60

@@ -13,7 +13,7 @@ feeds:
 
 A feed's private-network grant (``allow_private_network``, or an operator's allowed
 network its URL is in) holds for its own requests and redirects, on the port of its URL
-and the ports of ``allow_ports`` only (``streams.sources.addresses.feed_policy``).
+and the ports of ``allow_ports`` only (``sources.addresses.feed_policy``).
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from streams.exceptions import ConfigFileError
+from common.errors import ConfigFileError
+from common.yamlfile import LINE_KEY, load_yaml, where
 from streams.tagging import TOPIC_NAME_RE
-from streams.yamlfile import LINE_KEY, load_yaml, where
 
 #: The example feed list shipped with finsent (real public feeds).
-EXAMPLE_FEEDS = Path(__file__).resolve().parent.parent / "data" / "feeds.example.yaml"
+EXAMPLE_FEEDS = Path(__file__).resolve().parent / "data" / "feeds.example.yaml"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:-]{0,99}$")
 MIN_INTERVAL_S = 1.0
 MAX_INTERVAL_S = 7 * 86_400.0

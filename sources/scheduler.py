@@ -21,9 +21,9 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from sources.feeds import Feed
+from sources.poll import FeedState, PollContext, poll_feed
 from storage.types import SourcePoll
-from streams.sources.feeds import Feed
-from streams.sources.poll import FeedState, PollContext, poll_feed
 
 log = logging.getLogger(__name__)
 
