@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.machine import header  # noqa: E402
 from classifier.data import LabelledData, load_csv  # noqa: E402
-from classifier.engine import Engine  # noqa: E402
+from classifier.engine import Classifier  # noqa: E402
 from classifier.labels import CANONICAL, DEFAULT_LABEL_MAP, parse_label_map  # noqa: E402
 from classifier.loading import load_engine  # noqa: E402
 from classifier.metrics import classification_metrics  # noqa: E402
@@ -34,7 +34,7 @@ from finsent.datasets import TFNS_DIR  # noqa: E402
 PROBE = REPO / "bench" / "data" / "news_probe.csv"
 
 
-def cells(engine: Engine, data: LabelledData) -> str:
+def cells(engine: Classifier, data: LabelledData) -> str:
     """A model's scores on one data set, as markdown table cells."""
     predicted = engine.predict_proba(data.texts).argmax(axis=1).tolist()
     m = classification_metrics(data.labels, predicted)

@@ -80,7 +80,7 @@ class Encoded:
     lengths: Array
 
 
-class Engine:
+class Classifier:
     """Batched sentiment inference over one backend. Thread-compatible, not thread-safe."""
 
     def __init__(

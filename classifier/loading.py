@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from classifier import ngram
-from classifier.engine import CPU_VARIANTS, CUDA_VARIANTS, VARIANTS, Engine, resolve_device
+from classifier.engine import CPU_VARIANTS, CUDA_VARIANTS, VARIANTS, Classifier, resolve_device
 from classifier.exceptions import ClassifierError, LabelMapError, ModelLoadError
 from classifier.labels import model_order, parse_label_map
 
@@ -121,7 +121,7 @@ def load_engine(
     normalise_text: bool = True,
     onnx_cache: str | None = None,
     ngram_weight: float | None = None,
-) -> Engine:
+) -> Classifier:
     """A ready engine for ``model`` (local directory or hub id); logs what it chose.
 
     ``labels`` is a label map (``"0=negative,1=positive,2=neutral"``) for models whose
@@ -209,7 +209,7 @@ def load_engine(
             torch.set_num_threads(threads)
         backend = TorchBackend(load_torch_model(), device=resolved, variant=chosen)
 
-    engine = Engine(
+    engine = Classifier(
         tokenizer,
         backend,
         order=order,

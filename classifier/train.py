@@ -422,7 +422,7 @@ def _train(
     from tqdm.auto import tqdm
 
     from classifier.card import write_card
-    from classifier.engine import Engine, TorchBackend, resolve_device
+    from classifier.engine import Classifier, TorchBackend, resolve_device
 
     _check(config)
     started = time.perf_counter()
@@ -601,7 +601,7 @@ def _train(
         bar.close()
 
         with average.applied() if average is not None else nullcontext():
-            engine = Engine(
+            engine = Classifier(
                 tokenizer,
                 TorchBackend(model, device=device),
                 order=(0, 1, 2),

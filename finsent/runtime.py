@@ -17,7 +17,7 @@ from finsent.settings import Settings, SettingsError, env_var
 if TYPE_CHECKING:
     from alerts.delivery import Deliverer
     from alerts.evaluator import AlertingConfig
-    from classifier.engine import Engine as Classifier
+    from classifier.engine import Classifier
     from sources.service import ServiceConfig
     from streams.agents import Pipeline
     from streams.alerting import AlertingRuntime

@@ -45,7 +45,7 @@ class RecordSink(Protocol):
 
 
 @dataclass(slots=True)
-class RoundResult:
+class RepublishRound:
     """What one round did."""
 
     stored: int = 0
@@ -116,9 +116,9 @@ class Republisher:
                 more,
             )
 
-    def run_once(self) -> RoundResult:
+    def run_once(self) -> RepublishRound:
         """Settle the due pending items, at most ``max_batches`` batches of ``batch``."""
-        result = RoundResult()
+        result = RepublishRound()
         now = self.clock()
         after: tuple[datetime, str] | None = None
         for _ in range(self.max_batches):
@@ -132,7 +132,7 @@ class Republisher:
         self.given_up_total += len(result.given_up)
         return result
 
-    def _settle(self, due: list[PendingItem], now: datetime, result: RoundResult) -> bool:
+    def _settle(self, due: list[PendingItem], now: datetime, result: RepublishRound) -> bool:
         """Settle one batch; True when the broker acknowledged none of its re-sends."""
         stored = feed_store.mark_stored(self.engine, [d.id for d in due])
         result.stored += len(stored)

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 from classifier.data import normalise
-from classifier.engine import Engine, Prediction
+from classifier.engine import Classifier, Prediction
 from classifier.exceptions import InputError
 from classifier.loading import load_engine
 
 
 @pytest.fixture(scope="module")
-def engine(tiny_model: Path) -> Engine:
+def engine(tiny_model: Path) -> Classifier:
     """The transformer alone (its n-gram partner has tests of its own)."""
     return load_engine(
         str(tiny_model), variant="fp32", batch_size=4, max_length=64, threads=2, ngram_weight=0
@@ -34,7 +34,7 @@ def pipeline_scores(model_dir: Path, texts: list[str], max_length: int) -> list[
 
 
 def test_probabilities_match_the_transformers_pipeline(
-    engine: Engine, tiny_model: Path, texts: list[str]
+    engine: Classifier, tiny_model: Path, texts: list[str]
 ) -> None:
     prepared = [normalise(t) for t in texts]  # the pipeline does not normalise
     expected = pipeline_scores(tiny_model, prepared, max_length=64)
@@ -44,7 +44,7 @@ def test_probabilities_match_the_transformers_pipeline(
             assert have.probabilities[label] == pytest.approx(want[label], abs=1e-3)
 
 
-def test_every_awkward_text_gets_a_prediction(engine: Engine, texts: list[str]) -> None:
+def test_every_awkward_text_gets_a_prediction(engine: Classifier, texts: list[str]) -> None:
     predictions = engine.predict(texts)
     assert len(predictions) == len(texts)
     for p in predictions:
@@ -56,7 +56,7 @@ def test_every_awkward_text_gets_a_prediction(engine: Engine, texts: list[str]) 
         assert -1.0 <= p.polarity <= 1.0
 
 
-def test_order_and_batching_do_not_change_results(engine: Engine, texts: list[str]) -> None:
+def test_order_and_batching_do_not_change_results(engine: Classifier, texts: list[str]) -> None:
     together = engine.predict_proba(texts)
     one_by_one = np.vstack([engine.predict_proba([t]) for t in texts])
     np.testing.assert_allclose(together, one_by_one, atol=1e-5)
@@ -64,28 +64,28 @@ def test_order_and_batching_do_not_change_results(engine: Engine, texts: list[st
     np.testing.assert_allclose(together, reversed_, atol=1e-5)
 
 
-def test_long_texts_are_truncated_to_max_length(engine: Engine) -> None:
+def test_long_texts_are_truncated_to_max_length(engine: Classifier) -> None:
     encoded = engine.tokenise(["word " * 5000, "short"])
     assert encoded.lengths.tolist()[0] == 64
     assert encoded.lengths.tolist()[1] < 64
 
 
-def test_empty_input_gives_empty_output(engine: Engine) -> None:
+def test_empty_input_gives_empty_output(engine: Classifier) -> None:
     assert engine.predict([]) == []
 
 
 @pytest.mark.parametrize("bad", [[None], ["fine", 3], [b"bytes"]])
-def test_non_strings_are_refused_with_a_clear_error(engine: Engine, bad: list[object]) -> None:
+def test_non_strings_are_refused_with_a_clear_error(engine: Classifier, bad: list[object]) -> None:
     with pytest.raises(InputError, match=r"text \d is \w+ .*not str"):
         engine.predict(bad)  # type: ignore[arg-type]
 
 
-def test_a_bare_string_is_refused(engine: Engine) -> None:
+def test_a_bare_string_is_refused(engine: Classifier) -> None:
     with pytest.raises(InputError, match="not a single string"):
         engine.predict("Stocks rise")
 
 
-def test_prediction_as_dict(engine: Engine) -> None:
+def test_prediction_as_dict(engine: Classifier) -> None:
     d = engine.predict(["Stocks rise"])[0].as_dict()
     assert set(d) == {"label", "negative", "neutral", "positive", "polarity"}
 
@@ -119,7 +119,7 @@ def _relabelled(src: Path, dst: Path, order: list[int], names: list[str]) -> Pat
 def test_models_with_other_label_conventions_predict_the_same(
     tiny_model: Path,
     tmp_path: Path,
-    engine: Engine,
+    engine: Classifier,
     texts: list[str],
     order: list[int],
     names: list[str],
@@ -133,14 +133,16 @@ def test_models_with_other_label_conventions_predict_the_same(
     assert [p.label for p in relabelled.predict(texts)] == [p.label for p in engine.predict(texts)]
 
 
-def test_torch_int8_stays_close_to_fp32(tiny_model: Path, engine: Engine, texts: list[str]) -> None:
+def test_torch_int8_stays_close_to_fp32(
+    tiny_model: Path, engine: Classifier, texts: list[str]
+) -> None:
     int8 = load_engine(str(tiny_model), variant="int8", batch_size=4, max_length=64, ngram_weight=0)
     assert int8.variant == "int8"
     np.testing.assert_allclose(int8.predict_proba(texts), engine.predict_proba(texts), atol=0.05)
 
 
 def test_onnx_variants_are_built_once_and_match_fp32(
-    tiny_model: Path, tmp_path: Path, engine: Engine, texts: list[str]
+    tiny_model: Path, tmp_path: Path, engine: Classifier, texts: list[str]
 ) -> None:
     model_dir = tmp_path / "model"
     shutil.copytree(tiny_model, model_dir)
