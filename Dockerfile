@@ -62,7 +62,7 @@ COPY finsent ./finsent
 COPY sources ./sources
 COPY streams ./streams
 COPY alerts ./alerts
-COPY common ./common
+COPY core ./core
 COPY classifier ./classifier
 COPY storage ./storage
 COPY dashboard ./dashboard

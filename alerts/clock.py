@@ -3,7 +3,7 @@
 Buckets hold items by their ``published_at`` (event time). A bucket is evaluated once
 the clock has passed its end by the allowed lateness (``FINSENT_ALERTS_SETTLE``), so
 items that arrive within it are in their bucket first; items that arrive later are
-counted as late (``storage.alerting.count_late``).
+counted as late (``storage.alerts.count_late``).
 
 - Wall clock: the clock is ``now``.
 - Data clock (replays, backtests, the demo): the clock is a watermark, as Kafka Streams

@@ -17,8 +17,8 @@ from typing import Any, Literal, cast, get_args
 from urllib.parse import urlsplit
 
 from alerts.rules import KINDS, Kind, Rule
-from common.errors import ConfigFileError
-from common.yamlfile import LINE_KEY, load_yaml, where
+from core.errors import ConfigFileError
+from core.yamlfile import LINE_KEY, load_yaml, where
 
 DEFAULT_RULES = Path(__file__).resolve().parent / "data" / "rules.yaml"
 

@@ -41,8 +41,8 @@ from standardwebhooks import Webhook
 from alerts.config import Receiver
 from alerts.evaluator import AlertingConfig
 from alerts.formats import render
-from common.outage import Outage
-from storage.alerting import (
+from core.outage import Outage
+from storage.alerts import (
     AttemptResult,
     DeliveryJob,
     claim_due,

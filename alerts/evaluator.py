@@ -22,7 +22,7 @@ from alerts.evaluation import closed_until, evaluate_round
 from alerts.events import Headline, build_event
 from alerts.lifecycle import AlertState, Transition
 from alerts.rules import Rule
-from storage.alerting import (
+from storage.alerts import (
     NewAlert,
     StoredState,
     count_late,

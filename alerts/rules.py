@@ -35,7 +35,7 @@ SCORE_NAMES: dict[Kind, str] = {
 
 
 class Bucket(Protocol):
-    """One closed time bucket of one topic (``storage.types.SeriesPoint`` is one)."""
+    """One closed time bucket of one topic (``storage.articles.SeriesPoint`` is one)."""
 
     @property
     def bucket_start(self) -> datetime: ...

@@ -38,7 +38,7 @@ from alerts.config import RuleSet, RuleSpec, load_rules
 from alerts.evaluation import closed_until, evaluate_round
 from alerts.lifecycle import AlertState
 from bench.machine import header
-from storage.types import SeriesPoint
+from storage.articles import SeriesPoint
 
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)

@@ -36,7 +36,7 @@ from bench.machine import header
 from bench.pipeline import headlines, percentiles, publish, stored, worker_environ
 from streams.broker_process import free_port
 from streams.embedded_broker import EmbeddedBroker
-from tests.processes import FinsentProcess
+from testkit.processes import FinsentProcess
 
 #: name -> the worker's environment for it
 CONFIGURATIONS: dict[str, dict[str, str]] = {

@@ -6,7 +6,8 @@ Seeds a fresh PostgreSQL database with 1,000,000 scored articles over 30 days ac
 feed health and worker counters, all with ``INSERT ... SELECT generate_series`` (the
 secondary indexes are dropped during the load and rebuilt after). Then, side by side:
 
-- each page's queries as the pages issue them (``storage.views`` and friends);
+- each page's queries as the pages issue them (``storage.articles``, ``storage.alerts``,
+  ``storage.workers``);
 - the same answers the naive way: series and topic summaries aggregated from the raw
   article rows instead of the buckets, distinct topics and sources by ``SELECT
   DISTINCT`` over every row (each checked to give the same answer);
@@ -35,10 +36,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.database import fresh_database
 from bench.machine import header
-from storage import views
-from storage.models import Article, ArticleSentiment, ArticleTopic, TopicBucket
-from storage.queries import latest_articles, list_alerts, source_health, topic_series
-from storage.types import SeriesPoint
+from storage import alerts as alert_store
+from storage import articles as article_store
+from storage import workers as worker_store
+from storage.alerts import list_alerts
+from storage.articles import SeriesPoint, latest_articles, topic_series
+from storage.feeds import source_health
+from storage.models import ArticleRow, ArticleSentimentRow, ArticleTopicRow, TopicBucketRow
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 DAYS = 30
@@ -52,7 +56,7 @@ WORDS = ["rally", "slump", "merger", "earnings beat", "guidance cut", "lawsuit",
 
 def _tables() -> list[Table]:
     out = []
-    for model in (Article, ArticleSentiment, ArticleTopic, TopicBucket):
+    for model in (ArticleRow, ArticleSentimentRow, ArticleTopicRow, TopicBucketRow):
         table = model.__table__
         assert isinstance(table, Table)
         out.append(table)
@@ -283,12 +287,15 @@ def page_queries(engine: Engine, now: datetime) -> dict[str, list[tuple[str, Cal
     hour = now.replace(minute=0, second=0, microsecond=0)
     return {
         "Overview": [
-            ("market_mood", lambda: views.market_mood(engine, now)),
-            ("topic_summaries (50 topics x 24 h)", lambda: views.topic_summaries(engine, now)),
+            ("market_mood", lambda: article_store.market_mood(engine, now)),
+            (
+                "topic_summaries (50 topics x 24 h)",
+                lambda: article_store.topic_summaries(engine, now),
+            ),
             ("firing alerts", lambda: list_alerts(engine, status="firing", limit=50)),
         ],
         "Topic": [
-            ("topic_names (skip scan)", lambda: views.topic_names(engine)),
+            ("topic_names (skip scan)", lambda: article_store.topic_names(engine)),
             ("series market 24 h @ 1 h", lambda: topic_series(engine, ["market"], day, now, 3600)),
             ("series 3 topics 30 d @ 1 h", lambda: topic_series(engine, three, month, now, 3600)),
             (
@@ -299,18 +306,25 @@ def page_queries(engine: Engine, now: datetime) -> dict[str, list[tuple[str, Cal
                 "series market 6 h @ 1 min",
                 lambda: topic_series(engine, ["market"], now - timedelta(hours=6), now, 60),
             ),
-            ("alerts_overlapping", lambda: views.alerts_overlapping(engine, three, month, now)),
+            (
+                "alerts_overlapping",
+                lambda: alert_store.alerts_overlapping(engine, three, month, now),
+            ),
             (
                 "headlines market, last full hour",
-                lambda: views.headlines_between(engine, "market", hour - timedelta(hours=1), hour),
+                lambda: article_store.headlines_between(
+                    engine, "market", hour - timedelta(hours=1), hour
+                ),
             ),
             (
                 "headlines market, last 24 h",
-                lambda: views.headlines_between(engine, "market", now - timedelta(days=1), now),
+                lambda: article_store.headlines_between(
+                    engine, "market", now - timedelta(days=1), now
+                ),
             ),
         ],
         "Live feed": [
-            ("source_names (skip scan)", lambda: views.source_names(engine)),
+            ("source_names (skip scan)", lambda: article_store.source_names(engine)),
             (
                 "latest 100, 24 h",
                 lambda: latest_articles(engine, since=day, include_duplicates=False, limit=100),
@@ -334,7 +348,7 @@ def page_queries(engine: Engine, now: datetime) -> dict[str, list[tuple[str, Cal
             ),
             (
                 "duplicates_of 100",
-                lambda: views.duplicates_of(
+                lambda: article_store.duplicates_of(
                     engine,
                     [
                         a.id
@@ -350,17 +364,17 @@ def page_queries(engine: Engine, now: datetime) -> dict[str, list[tuple[str, Cal
                 "alerts 7 days",
                 lambda: list_alerts(engine, since=now - timedelta(days=7), limit=500),
             ),
-            ("receiver_summaries", lambda: views.receiver_summaries(engine)),
+            ("receiver_summaries", lambda: alert_store.receiver_summaries(engine)),
             (
                 "deliveries_since 7 days",
-                lambda: views.deliveries_since(engine, now - timedelta(days=7)),
+                lambda: alert_store.deliveries_since(engine, now - timedelta(days=7)),
             ),
         ],
         "Sources and model": [
             ("source_health", lambda: source_health(engine)),
-            ("worker_counters", lambda: views.worker_counters(engine)),
-            ("models_in_use", lambda: views.models_in_use(engine)),
-            ("freshness", lambda: views.freshness(engine)),
+            ("worker_counters", lambda: worker_store.worker_counters(engine)),
+            ("models_in_use", lambda: article_store.models_in_use(engine)),
+            ("freshness", lambda: article_store.freshness(engine)),
         ],
     }
 
@@ -373,7 +387,7 @@ def comparisons(
     three = ["market", "topic-01", "topic-02"]
 
     def ours_totals() -> dict[str, int]:
-        return {s.topic: s.total.n for s in views.topic_summaries(engine, now) if s.total.n}
+        return {s.topic: s.total.n for s in article_store.topic_summaries(engine, now) if s.total.n}
 
     return [
         ("overview topics, 24 h", ours_totals, lambda: naive_topic_totals(engine, now)),
@@ -394,12 +408,12 @@ def comparisons(
         ),
         (
             "distinct topics",
-            lambda: views.topic_names(engine),
+            lambda: article_store.topic_names(engine),
             lambda: naive_distinct(engine, "article_topics", "topic"),
         ),
         (
             "distinct sources",
-            lambda: views.source_names(engine),
+            lambda: article_store.source_names(engine),
             lambda: naive_distinct(engine, "articles", "source"),
         ),
     ]

@@ -35,9 +35,9 @@ from bench.database import fresh_database
 from bench.machine import header
 from classifier.loading import load_engine
 from finsent.datasets import TFNS_DIR
-from storage.models import Article
+from storage.models import ArticleRow
 from streams.embedded_broker import EmbeddedBroker
-from tests.processes import FinsentProcess
+from testkit.processes import FinsentProcess
 
 VALID = TFNS_DIR / "valid.csv"
 
@@ -105,13 +105,13 @@ def stored(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with engine.connect() as conn:
-            n = conn.execute(select(func.count()).select_from(Article)).scalar_one()
+            n = conn.execute(select(func.count()).select_from(ArticleRow)).scalar_one()
         if n >= since_n + total:
             break
         time.sleep(0.5)
     with engine.connect() as conn:
         rows = conn.execute(
-            select(Article.fetched_at, Article.stored_at).order_by(Article.stored_at)
+            select(ArticleRow.fetched_at, ArticleRow.stored_at).order_by(ArticleRow.stored_at)
         ).all()
     engine.dispose()
     return [(r[0], r[1]) for r in rows[since_n:]]

@@ -27,12 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.database import fresh_database, server
 from bench.machine import header
+from storage.articles import ScoredArticle, save_scored_batch
 from storage.buckets import STORED_WIDTHS, floor_time
 from storage.db import describe
-from storage.models import Article, ArticleSentiment, ArticleTopic, Base, TopicBucket
-from storage.types import ScoredArticle
-from storage.writes import save_scored_batch
-from tests.factories import random_articles
+from storage.models import ArticleRow, ArticleSentimentRow, ArticleTopicRow, Base, TopicBucketRow
+from testkit.factories import random_articles
 
 
 def truncate(engine: Engine) -> None:
@@ -53,10 +52,10 @@ def per_row_orm(engine: Engine, items: Sequence[ScoredArticle]) -> float:
     start = time.perf_counter()
     with Session(engine) as session:
         for item in tqdm(items, desc="per-row ORM", unit="item", leave=False):
-            if session.get(Article, item.id) is not None:
+            if session.get(ArticleRow, item.id) is not None:
                 continue
             session.add(
-                Article(
+                ArticleRow(
                     id=item.id,
                     source=item.source,
                     url=item.url,
@@ -67,7 +66,7 @@ def per_row_orm(engine: Engine, items: Sequence[ScoredArticle]) -> float:
                     lang=item.lang,
                     tickers=list(item.tickers),
                     duplicate_of=item.duplicate_of,
-                    sentiment=ArticleSentiment(
+                    sentiment=ArticleSentimentRow(
                         label=item.label,
                         p_negative=item.p_negative,
                         p_neutral=item.p_neutral,
@@ -78,7 +77,7 @@ def per_row_orm(engine: Engine, items: Sequence[ScoredArticle]) -> float:
                         scored_at=item.scored_at,
                     ),
                     topics=[
-                        ArticleTopic(topic=t, published_at=item.published_at)
+                        ArticleTopicRow(topic=t, published_at=item.published_at)
                         for t in sorted(set(item.topics))
                     ],
                 )
@@ -86,9 +85,9 @@ def per_row_orm(engine: Engine, items: Sequence[ScoredArticle]) -> float:
             for topic in sorted(set(item.topics)):
                 for width in STORED_WIDTHS:
                     key = (topic, width, floor_time(item.published_at, width))
-                    row = session.get(TopicBucket, key)
+                    row = session.get(TopicBucketRow, key)
                     if row is None:
-                        row = TopicBucket(
+                        row = TopicBucketRow(
                             topic=topic,
                             width_s=width,
                             bucket_start=key[2],
@@ -108,8 +107,10 @@ def bucket_total(engine: Engine) -> int:
     with engine.connect() as conn:
         total = conn.execute(
             select(
-                func.sum(TopicBucket.n_negative + TopicBucket.n_neutral + TopicBucket.n_positive)
-            ).where(TopicBucket.width_s == 86400)
+                func.sum(
+                    TopicBucketRow.n_negative + TopicBucketRow.n_neutral + TopicBucketRow.n_positive
+                )
+            ).where(TopicBucketRow.width_s == 86400)
         ).scalar()
     return int(total or 0)
 

@@ -43,7 +43,7 @@ from bench.pipeline import headlines, percentiles, publish, stored, sustained_ra
 from streams.embedded_broker import EmbeddedBroker
 from streams.kafka_broker import KafkaBroker
 from streams.kafka_cluster import KafkaCluster
-from tests.processes import FinsentProcess
+from testkit.processes import FinsentProcess
 
 REPO = Path(__file__).resolve().parent.parent
 JARS = REPO / ".cache" / "kafka-jars"
@@ -144,7 +144,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="finsent-bench-throughput-") as tmp:
         model = args.model
         if model is None:
-            from tests.classifier_support import random_head_model
+            from testkit.classifier_support import random_head_model
 
             model = random_head_model(Path(tmp) / "model")
         for round_no in range(1, args.rounds + 1):

@@ -17,6 +17,13 @@ The output directory is a standard Hugging Face model directory (``config.json``
 with canonical ``id2label``, weights, tokenizer) plus the n-gram model's two files,
 ``metrics.json`` (the served pair's scores; the transformer's alone too) and a model
 card ``README.md`` written from the same facts.
+
+:func:`train` reads top to bottom: prepare the rows and the output directory, load the
+student, encode the rows, set up the optimisation, fit the n-gram model, then per epoch
+one pass over the rows (:func:`train_epoch`) and an evaluation (:func:`evaluate`) that
+keeps the best epoch on disk; last, metrics.json and the card (:func:`write_report`).
+Each hyper-parameter is declared once, in :class:`TrainConfig` (:func:`hyperparameter`):
+its help text, bounds and error serve both the checks before a run and the command line.
 """
 
 from __future__ import annotations
@@ -29,13 +36,13 @@ import platform
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass, field, replace
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from classifier import ngram
 from classifier.data import SOFT_COLUMNS, LabelledData, load_csv, normalise
 from classifier.exceptions import ClassifierError, ModelLoadError, TrainingError
 from classifier.labels import (
@@ -47,9 +54,52 @@ from classifier.labels import (
 )
 from classifier.metrics import classification_metrics
 
+if TYPE_CHECKING:
+    import torch
+
+    from classifier.ngram import NgramModel
+
 log = logging.getLogger(__name__)
 
 CLASS_WEIGHTINGS = ("balanced", "sqrt", "none")
+
+#: The key of a TrainConfig field's metadata that holds its :class:`Hyperparameter`.
+HYPERPARAMETER = "hyperparameter"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Hyperparameter:
+    """A TrainConfig field's declaration beside its type and default: the help text of its
+    command-line option (``{default}`` stands for the default), the option's flag when it
+    is not ``--`` and the field's name, its metavar, and the values it admits (bounds,
+    open or closed, or choices) with the error for any other (``{value}``, ``{choices}``)."""
+
+    help: str
+    flag: str | None = None
+    metavar: str | None = None
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple[str, ...] = ()
+    problem: str = ""
+
+    def admits(self, value: Any) -> bool:
+        """Whether ``value`` is within the bounds and among the choices (None: unset)."""
+        if value is None:
+            return True
+        if self.choices and value not in self.choices:
+            return False
+        if self.low is not None and not (value > self.low if self.low_open else value >= self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+
+def hyperparameter(default: T, help: str, **declared: Any) -> T:
+    """A TrainConfig field: its default, and its :class:`Hyperparameter` declaration."""
+    return field(default=default, metadata={HYPERPARAMETER: Hyperparameter(help, **declared)})
 
 
 def default_base_model() -> str:
@@ -66,48 +116,141 @@ def default_base_model() -> str:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything a training run depends on; recorded in metrics.json as given."""
+    """Everything a training run depends on; recorded in metrics.json as given. Each
+    hyper-parameter's help, bounds and error are declared with it (``hyperparameter``):
+    the checks before a run and ``finsent train``'s options are built from them."""
 
     train_csv: str
     valid_csv: str
     out: str
     base: str | None = None
     labels: str = DEFAULT_LABEL_MAP
-    epochs: int = 6
-    learning_rate: float = 1e-4
-    batch_size: int = 32
-    max_length: int = 64
-    seed: int = 42
-    warmup_ratio: float = 0.06
-    weight_decay: float = 0.01
-    class_weighting: str = "sqrt"
-    label_smoothing: float = 0.05
-    patience: int = 2
-    max_steps: int | None = None
-    limit_train: int | None = None
-    limit_valid: int | None = None
+    epochs: int = hyperparameter(
+        6,
+        "Epochs at most (default: profile's).",
+        low=1,
+        problem="epochs must be at least 1, not {value}",
+    )
+    learning_rate: float = hyperparameter(
+        1e-4,
+        "Peak learning rate of AdamW (default: profile's).",
+        flag="--lr",
+        low=0,
+        low_open=True,
+        problem="learning rate must be positive, not {value}",
+    )
+    batch_size: int = hyperparameter(
+        32,
+        "Training batch size (default: profile's). Not the inference batch size.",
+        low=1,
+        problem="batch size must be at least 1, not {value}",
+    )
+    max_length: int = hyperparameter(
+        64,
+        "Training tokens per text at most (default: profile's).",
+        low=8,
+        problem="max length must be at least 8, not {value}",
+    )
+    seed: int = hyperparameter(42, "Random seed (default {default}).")
+    warmup_ratio: float = hyperparameter(
+        0.06,
+        "Share of the steps over which the learning rate rises linearly to its peak.",
+        low=0,
+        high=1,
+        high_open=True,
+        problem="warm-up ratio must be in [0, 1), not {value}",
+    )
+    weight_decay: float = hyperparameter(
+        0.01, "AdamW's weight decay (biases and layer norms: none)."
+    )
+    class_weighting: str = hyperparameter(
+        "sqrt",
+        "Loss weights against the label imbalance (default {default}).",
+        choices=CLASS_WEIGHTINGS,
+        problem="class weighting {value!r} is not one of {choices}",
+    )
+    label_smoothing: float = hyperparameter(
+        0.05,
+        "Label smoothing of the cross-entropy.",
+        low=0,
+        high=1,
+        high_open=True,
+        problem="label smoothing must be in [0, 1)",
+    )
+    patience: int = hyperparameter(
+        2,
+        "Stop after this many epochs without a better macro-F1; 0 never stops early.",
+        low=0,
+        problem="patience must be 0 (no early stopping) or more",
+    )
+    max_steps: int | None = hyperparameter(
+        None,
+        "Optimiser steps at most, all epochs together (None: every epoch's batches).",
+        low=1,
+        problem="max steps must be at least 1",
+    )
+    limit_train: int | None = hyperparameter(
+        None, "Train on a seeded sample of this many rows (None: all of them)."
+    )
+    limit_valid: int | None = hyperparameter(
+        None, "Validate on a seeded sample of this many rows (None: all of them)."
+    )
     device: str = "auto"
     threads: int = 0
-    normalise_text: bool = True
-    freeze_embeddings: bool = False
-    eval_batch_size: int = 128
-    #: Models (directories or hub ids) whose averaged probabilities on the training texts
-    #: the student also learns from (knowledge distillation); none: plain fine-tuning.
-    teachers: tuple[str, ...] = ()
-    #: Share of the loss that is the distillation term (the rest is the labels' loss).
-    distill_weight: float = 0.5
-    #: Softmax temperature of the distillation term.
-    distill_temperature: float = 2.0
-    #: Decay of an exponential moving average of the weights (0: none). With one, the
-    #: average is what each epoch evaluates and what is kept.
-    ema_decay: float = 0.0
-    #: Weight of R-Drop's consistency term (0: none): each batch runs twice with
-    #: different dropout, and the symmetric KL divergence between the two outputs joins
-    #: the loss (twice the compute per step).
-    rdrop: float = 0.0
-    #: Weight of an n-gram model fitted on the same rows and served beside the
-    #: transformer (classifier.ngram); 0: none.
-    ngram_weight: float = 1.0
+    normalise_text: bool = hyperparameter(
+        True, "URLs, @handles and cashtags normalised, in training as in inference."
+    )
+    freeze_embeddings: bool = hyperparameter(
+        False, "The word-embedding table stays as pre-training left it."
+    )
+    eval_batch_size: int = hyperparameter(128, "Batch size of the validation after each epoch.")
+    teachers: tuple[str, ...] = hyperparameter(
+        (),
+        "Distil from this trained model (repeat for an ensemble): the student also "
+        "learns the teachers' averaged probabilities.",
+        flag="--teacher",
+        metavar="MODEL",
+    )
+    distill_weight: float = hyperparameter(
+        0.5,
+        "Share of the loss that is the teachers' (default {default}; with --teacher, or when "
+        "the training CSV has soft-label columns p_negative,p_neutral,p_positive).",
+        low=0,
+        high=1,
+        problem="distillation weight must be in [0, 1]",
+    )
+    distill_temperature: float = hyperparameter(
+        2.0,
+        "Softmax temperature of the distillation term.",
+        low=0,
+        low_open=True,
+        problem="distillation temperature must be positive",
+    )
+    ema_decay: float = hyperparameter(
+        0.0,
+        "Keep a moving average of the weights with this decay (e.g. 0.998) and evaluate "
+        "and save the average; 0 turns it off (the profile's default).",
+        low=0,
+        high=1,
+        high_open=True,
+        problem="EMA decay must be in [0, 1) (0: no moving average)",
+    )
+    rdrop: float = hyperparameter(
+        0.0,
+        "Weight of R-Drop's consistency term: each batch runs twice under different "
+        "dropout and the two outputs are pulled together (twice the compute; 0: off).",
+        low=0,
+        high=100,
+        problem="R-Drop weight must be in [0, 100] (0: none)",
+    )
+    ngram_weight: float = hyperparameter(
+        1.0,
+        "Also fit an n-gram model on the training texts and serve it beside the "
+        "transformer at this weight (default {default}; 0: the transformer alone).",
+        low=0,
+        high=10,
+        problem="n-gram weight must be in [0, 10] (0: no n-gram model)",
+    )
     profile: str = "custom"
 
 
@@ -179,91 +322,227 @@ class TrainResult:
     history: list[EpochRecord] = field(default_factory=list)
 
 
-def _check(config: TrainConfig) -> None:
-    checks: list[tuple[bool, str]] = [
-        (config.epochs >= 1, f"epochs must be at least 1, not {config.epochs}"),
-        (config.learning_rate > 0, f"learning rate must be positive, not {config.learning_rate}"),
-        (config.batch_size >= 1, f"batch size must be at least 1, not {config.batch_size}"),
-        (config.max_length >= 8, f"max length must be at least 8, not {config.max_length}"),
-        (
-            0 <= config.warmup_ratio < 1,
-            f"warm-up ratio must be in [0, 1), not {config.warmup_ratio}",
-        ),
-        (
-            config.class_weighting in CLASS_WEIGHTINGS,
-            f"class weighting {config.class_weighting!r} is not one of "
-            + ", ".join(CLASS_WEIGHTINGS),
-        ),
-        (0 <= config.label_smoothing < 1, "label smoothing must be in [0, 1)"),
-        (config.patience >= 0, "patience must be 0 (no early stopping) or more"),
-        (config.max_steps is None or config.max_steps >= 1, "max steps must be at least 1"),
-        (0 <= config.distill_weight <= 1, "distillation weight must be in [0, 1]"),
-        (config.distill_temperature > 0, "distillation temperature must be positive"),
-        (0 <= config.ema_decay < 1, "EMA decay must be in [0, 1) (0: no moving average)"),
-        (0 <= config.rdrop <= 100, "R-Drop weight must be in [0, 100] (0: none)"),
-        (0 <= config.ngram_weight <= 10, "n-gram weight must be in [0, 10] (0: no n-gram model)"),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise TrainingError(message)
-
-
-def class_weights(counts: list[int], scheme: str) -> list[float]:
-    """Loss weight per class: ``balanced`` n/(k*count), ``sqrt`` its square root, or 1s."""
-    if scheme == "none":
-        return [1.0] * len(counts)
-    total, k = sum(counts), len(counts)
-    weights = [total / (k * c) if c else 0.0 for c in counts]
-    if scheme == "sqrt":
-        weights = [math.sqrt(w) for w in weights]
-    return weights
-
-
-def length_grouped_batches(
-    lengths: list[int], batch_size: int, rng: random.Random, group: int = 50
-) -> list[list[int]]:
-    """Shuffled batches of similar length: less padding, still a random order per epoch."""
-    order = list(range(len(lengths)))
-    rng.shuffle(order)
-    chunk = batch_size * group
-    batches: list[list[int]] = []
-    for start in range(0, len(order), chunk):
-        block = sorted(order[start : start + chunk], key=lambda i: lengths[i])
-        batches.extend(block[i : i + batch_size] for i in range(0, len(block), batch_size))
-    rng.shuffle(batches)
-    return batches
-
-
-def hardware(device: str) -> dict[str, Any]:
-    """What the run ran on, for metrics.json and the card."""
+def train(
+    config: TrainConfig,
+    *,
+    progress: bool = True,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+) -> TrainResult:
+    """Fine-tune ``config.base`` on ``config.train_csv``; write the model to ``config.out``.
+    ``progress``: the epochs' bars, and transformers' own (loading, writing shards)."""
+    import numpy as np
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    info: dict[str, Any] = {
-        "device": device,
-        "cpu": cpu,
-        "cpu_cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-    }
-    if device.startswith("cuda"):
-        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
-    try:
-        import transformers
+    from classifier.engine import resolve_device
+    from classifier.loading import library_progress
 
-        info["transformers"] = transformers.__version__
-    except ImportError:  # pragma: no cover - transformers is a dependency
-        pass
-    return info
+    with library_progress(progress):
+        _check(config)  # every hyper-parameter within its bounds, before any work
+        started = time.perf_counter()
+        # the rows, the base model resolved, an output directory that takes files
+        run = prepare(config)
+        config = run.config
+        # the device, threads and seeds; the student: the base with a fresh 3-way head
+        device = resolve_device(config.device)
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        random.seed(config.seed)
+        np.random.seed(config.seed)
+        torch.manual_seed(config.seed)
+        rng = random.Random(config.seed)  # noqa: S311  (shuffling batches, not security)
+        tokenizer, model = load_student(run.base, config, device)
+        # the training rows as token ids, with what they are distilled from (if anything)
+        soft = soft_targets(config, run.train_data, device)
+        rows = encode(tokenizer, run.train_data, config, soft)
+        # class-weighted loss, AdamW with warm-up and decay, mixed precision, EMA
+        weights = class_weights(
+            [run.train_data.counts()[name] for name in CANONICAL], config.class_weighting
+        )
+        total_steps = step_budget(len(run.train_data), config)
+        learner = make_learner(tokenizer, model, device, config, weights, total_steps)
+        log.info(
+            "training %s on %d texts (%s), validating on %d; device %s, %d steps, class weights %s",
+            run.base,
+            len(run.train_data),
+            run.train_data.counts(),
+            len(run.valid_data),
+            device,
+            total_steps,
+            [round(w, 3) for w in weights],
+        )
+        # the n-gram model depends on the rows alone: fitted first, it takes part in
+        # choosing the epoch to keep (by the macro-F1 of the pair that will be served)
+        beside = (
+            fit_ngram(config, run.train_data, weights, run.out) if config.ngram_weight else None
+        )
+        valid_log_p = beside.log_proba(run.valid_data.texts) if beside is not None else None
+
+        history: list[EpochRecord] = []
+        best: KeptEpoch | None = None
+        stale = step = 0
+        for epoch in range(1, config.epochs + 1):
+            # one pass over the rows in length-grouped batches, within the step budget
+            epoch_start = time.perf_counter()
+            plan = epoch_plan(rows, config, rng, steps_left=total_steps - step)
+            desc = f"epoch {epoch}/{config.epochs}"
+            train_loss, steps = train_epoch(learner, rows, plan, config, desc, progress)
+            step += steps
+            # score it on the validation rows; a better epoch replaces the model on disk
+            with kept_weights(learner):
+                scores, alone = evaluate(learner, config, run.valid_data, beside, valid_log_p)
+                better = best is None or scores["macro_f1"] > best.scores["macro_f1"]
+                if better:
+                    learner.model.save_pretrained(run.out)
+                    learner.tokenizer.save_pretrained(run.out)
+            record = epoch_record(epoch, train_loss, steps, scores, alone, epoch_start)
+            history.append(record)
+            if on_epoch is not None:
+                on_epoch(record)
+            # keep the best; stop at the step budget, or when patience runs out
+            if better:
+                best, stale = KeptEpoch(epoch, scores, alone), 0
+            else:
+                stale += 1
+            if config.max_steps is not None and step >= total_steps:
+                break
+            if config.patience and stale >= config.patience:
+                log.info("early stop: macro-F1 has not improved for %d epoch(s)", stale)
+                break
+
+        assert best is not None  # at least one epoch ran
+        # what the run measured, in metrics.json and the model card
+        ngram_facts = ngram_summary(beside, valid_log_p, run.valid_data)
+        metrics = run_metrics(run, best, history, weights, ngram_facts, device, started)
+        write_report(run.out, metrics)
+    return TrainResult(out=str(run.out), metrics=metrics, history=history)
+
+
+# --- preparing: the config checked, the rows, the output directory -----------------------
+
+
+def _check(config: TrainConfig) -> None:
+    """Raise the first hyper-parameter's error (in field order) that is out of bounds."""
+    for spec in fields(config):
+        declared: Hyperparameter | None = spec.metadata.get(HYPERPARAMETER)
+        value = getattr(config, spec.name)
+        if declared is not None and not declared.admits(value):
+            raise TrainingError(
+                declared.problem.format(value=value, choices=", ".join(declared.choices))
+            )
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """A run's inputs: its configuration with the base model resolved (``base``), the
+    label map, the training and validation rows (sampled when limited), the output
+    directory."""
+
+    config: TrainConfig
+    base: str
+    label_map: dict[str, str]
+    train_data: LabelledData
+    valid_data: LabelledData
+    out: Path
+
+
+def prepare(config: TrainConfig) -> RunInputs:
+    """Resolve the base model, load the rows and make the output directory."""
+    base = config.base or default_base_model()
+    config = replace(config, base=base)
+    label_map = parse_label_map(config.labels)
+    train_data = load_csv(config.train_csv, label_map).sample(config.limit_train, config.seed)
+    valid_data = load_csv(config.valid_csv, label_map).sample(config.limit_valid, config.seed)
+    out = Path(config.out)
+    make_output_dir(out)
+    return RunInputs(config, base, label_map, train_data, valid_data, out)
+
+
+def make_output_dir(out: Path) -> None:
+    """Create ``out``, prove it takes files, and clear a previous model's n-gram files."""
+    from classifier import ngram
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".finsent-write-test"
+        probe.write_text("", encoding="utf-8")
+        probe.unlink()
+        for leftover in (ngram.CONFIG_FILE, ngram.WEIGHTS_FILE):  # a previous model's
+            (out / leftover).unlink(missing_ok=True)
+    except OSError as e:
+        raise TrainingError(f"output directory {out} is not writable ({e.strerror})") from e
+
+
+# --- the student and its training rows --------------------------------------------------
+
+
+def _load_base(base: str, offline: bool) -> tuple[Any, Any]:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=offline)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            base,
+            num_labels=len(CANONICAL),
+            id2label=canonical_id2label(),
+            label2id=canonical_label2id(),
+            ignore_mismatched_sizes=True,
+            local_files_only=offline,
+        )
+    except (OSError, ValueError) as e:
+        where = "local directory" if Path(base).exists() else "model id (offline: local cache only)"
+        raise ModelLoadError(f"base model {base!r} ({where}) cannot be loaded: {e}") from e
+    return tokenizer, model
+
+
+def load_student(base: str, config: TrainConfig, device: str) -> tuple[Any, Any]:
+    """The tokenizer and the model to train: ``base`` with a fresh three-way head, on
+    ``device``, its word embeddings frozen when the config says so."""
+    from classifier.loading import hub_offline
+
+    tokenizer, model = _load_base(base, hub_offline())
+    model.to(device)
+    if config.freeze_embeddings:
+        # the word-embedding table is half of MiniLM's weights: freezing it saves its dense
+        # gradient and optimiser state each step, and keeps words unseen in training where
+        # pre-training put them
+        model.get_input_embeddings().weight.requires_grad_(False)
+    return tokenizer, model
+
+
+@dataclass(frozen=True)
+class TrainingRows:
+    """The training rows as batches are cut from them: token ids (unpadded, truncated),
+    their lengths, the labels, the soft targets (a rows x classes tensor, or None), the pad
+    id, and whether the model takes token types."""
+
+    ids: list[list[int]]
+    lengths: list[int]
+    labels: list[int]
+    soft: Any
+    pad_id: int
+    token_types: bool
+
+
+def encode(tokenizer: Any, data: LabelledData, config: TrainConfig, soft: Any) -> TrainingRows:
+    """Tokenise the (normalised) training texts once, for every epoch; ``soft``: what
+    they are distilled from (``soft_targets``), or None."""
+    texts = [normalise(t) for t in data.texts] if config.normalise_text else list(data.texts)
+    ids = tokenizer(
+        texts,
+        truncation=True,
+        max_length=config.max_length,
+        padding=False,
+        return_attention_mask=False,
+        return_token_type_ids=False,
+    )["input_ids"]
+    return TrainingRows(
+        ids=ids,
+        lengths=[len(row) for row in ids],
+        labels=data.labels,
+        soft=soft,
+        pad_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
+        token_types="token_type_ids" in tokenizer.model_input_names,
+    )
 
 
 def teacher_probabilities(
@@ -317,28 +596,111 @@ def soft_targets(config: TrainConfig, data: LabelledData, device: str) -> Any:
     return None
 
 
-def distillation_loss(logits: Any, teacher: Any, temperature: float) -> Any:
-    """KL divergence from the teacher's to the student's temperature-softened outputs,
-    scaled by T^2 (so its gradients keep their size whatever the temperature)."""
+# --- the optimisation: loss, optimiser, schedule, mixed precision, moving average -------
+
+
+def class_weights(counts: list[int], scheme: str) -> list[float]:
+    """Loss weight per class: ``balanced`` n/(k*count), ``sqrt`` its square root, or 1s."""
+    if scheme == "none":
+        return [1.0] * len(counts)
+    total, k = sum(counts), len(counts)
+    weights = [total / (k * c) if c else 0.0 for c in counts]
+    if scheme == "sqrt":
+        weights = [math.sqrt(w) for w in weights]
+    return weights
+
+
+def step_budget(rows: int, config: TrainConfig) -> int:
+    """Optimiser steps in the whole run: every epoch's batches, ``max_steps`` at most."""
+    total = math.ceil(rows / config.batch_size) * config.epochs
+    return total if config.max_steps is None else min(total, config.max_steps)
+
+
+def lr_factor(step: int, warmup: int, total: int) -> float:
+    """The learning rate's share of its peak at ``step``: a linear rise over ``warmup``
+    steps, then a linear decay to 0 at ``total``."""
+    if step < warmup:
+        return (step + 1) / (warmup + 1)
+    return max(0.0, (total - step) / max(1, total - warmup))
+
+
+@dataclass
+class Learner:
+    """The model in training and what updates it: the loss, the trainable parameters
+    (gradients clipped together), AdamW and its schedule, the mixed precision's type and
+    gradient scaler, and the weights' moving average when there is one."""
+
+    tokenizer: Any
+    model: Any
+    device: str
+    loss_fn: Any
+    params: list[Any]
+    optimizer: Any
+    scheduler: Any
+    amp_dtype: Any
+    scaler: Any
+    average: WeightAverage | None
+
+    @property
+    def on_cuda(self) -> bool:
+        return self.device.startswith("cuda")
+
+
+def make_learner(
+    tokenizer: Any,
+    model: Any,
+    device: str,
+    config: TrainConfig,
+    weights: list[float],
+    total_steps: int,
+) -> Learner:
+    """Class-weighted, label-smoothed cross-entropy; AdamW (no decay on biases and layer
+    norms) with linear warm-up and decay over ``total_steps``; bf16 or fp16 autocast on
+    CUDA; a moving average of the weights when ``config.ema_decay``."""
     import torch
 
-    target = torch.softmax(torch.log(teacher.clamp_min(1e-8)) / temperature, dim=-1)
-    student = torch.log_softmax(logits / temperature, dim=-1)
-    kl = torch.nn.functional.kl_div(student, target, reduction="batchmean")
-    return kl * temperature**2
+    loss_fn = torch.nn.CrossEntropyLoss(
+        weight=torch.tensor(weights, dtype=torch.float32, device=device),
+        label_smoothing=config.label_smoothing,
+    )
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    groups = param_groups(trainable, config.weight_decay)
+    optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
+    warmup = int(total_steps * config.warmup_ratio)
+    schedule = partial(lr_factor, warmup=warmup, total=total_steps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    params = [p for _, p in trainable]
+    average = WeightAverage(params, config.ema_decay) if config.ema_decay else None
+    on_cuda = device.startswith("cuda")
+    amp_dtype = torch.bfloat16 if on_cuda and torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=on_cuda and amp_dtype == torch.float16)
+    return Learner(
+        tokenizer=tokenizer,
+        model=model,
+        device=device,
+        loss_fn=loss_fn,
+        params=params,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        amp_dtype=amp_dtype,
+        scaler=scaler,
+        average=average,
+    )
 
 
-def consistency_loss(first: Any, second: Any) -> Any:
-    """R-Drop's term: the symmetric KL divergence between two outputs (logits) of the
-    same batch under different dropout masks, averaged over the batch."""
-    import torch
-
-    a, b = torch.log_softmax(first, dim=-1), torch.log_softmax(second, dim=-1)
-    kl = torch.nn.functional.kl_div
-    return (
-        kl(a, b, reduction="batchmean", log_target=True)
-        + kl(b, a, reduction="batchmean", log_target=True)
-    ) / 2
+def param_groups(trainable: list[tuple[str, Any]], weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW's parameter groups: weight decay on the weights, none on biases and norms."""
+    no_decay = ("bias", "LayerNorm.weight", "layernorm", "layer_norm")
+    return [
+        {
+            "params": [p for n, p in trainable if not any(k in n for k in no_decay)],
+            "weight_decay": weight_decay,
+        },
+        {
+            "params": [p for n, p in trainable if any(k in n for k in no_decay)],
+            "weight_decay": 0.0,
+        },
+    ]
 
 
 class WeightAverage:
@@ -378,336 +740,13 @@ class WeightAverage:
                     p.copy_(mine)
 
 
-def _load_base(base: str, offline: bool) -> tuple[Any, Any]:
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=offline)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            base,
-            num_labels=len(CANONICAL),
-            id2label=canonical_id2label(),
-            label2id=canonical_label2id(),
-            ignore_mismatched_sizes=True,
-            local_files_only=offline,
-        )
-    except (OSError, ValueError) as e:
-        where = "local directory" if Path(base).exists() else "model id (offline: local cache only)"
-        raise ModelLoadError(f"base model {base!r} ({where}) cannot be loaded: {e}") from e
-    return tokenizer, model
-
-
-def train(
-    config: TrainConfig,
-    *,
-    progress: bool = True,
-    on_epoch: Callable[[EpochRecord], None] | None = None,
-) -> TrainResult:
-    """Fine-tune ``config.base`` on ``config.train_csv``; write the model to ``config.out``.
-    ``progress``: the epochs' bars, and transformers' own (loading, writing shards)."""
-    from classifier.loading import library_progress
-
-    with library_progress(progress):
-        return _train(config, progress=progress, on_epoch=on_epoch)
-
-
-def _train(
-    config: TrainConfig,
-    *,
-    progress: bool,
-    on_epoch: Callable[[EpochRecord], None] | None,
-) -> TrainResult:
-    import numpy as np
-    import torch
-    from tqdm.auto import tqdm
-
-    from classifier.card import write_card
-    from classifier.engine import Classifier, TorchBackend, resolve_device
-
-    _check(config)
-    started = time.perf_counter()
-    base = config.base or default_base_model()
-    config = replace(config, base=base)
-    label_map = parse_label_map(config.labels)
-    train_data = load_csv(config.train_csv, label_map).sample(config.limit_train, config.seed)
-    valid_data = load_csv(config.valid_csv, label_map).sample(config.limit_valid, config.seed)
-    out = Path(config.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".finsent-write-test"
-        probe.write_text("", encoding="utf-8")
-        probe.unlink()
-        for leftover in (ngram.CONFIG_FILE, ngram.WEIGHTS_FILE):  # a previous model's
-            (out / leftover).unlink(missing_ok=True)
-    except OSError as e:
-        raise TrainingError(f"output directory {out} is not writable ({e.strerror})") from e
-
-    device = resolve_device(config.device)
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    random.seed(config.seed)
-    np.random.seed(config.seed)
-    torch.manual_seed(config.seed)
-    rng = random.Random(config.seed)  # noqa: S311  (shuffling batches, not security)
-
-    from classifier.loading import hub_offline
-
-    tokenizer, model = _load_base(base, hub_offline())
-    model.to(device)
-    if config.freeze_embeddings:
-        # the word-embedding table is half of MiniLM's weights: freezing it saves its dense
-        # gradient and optimiser state each step, and keeps words unseen in training where
-        # pre-training put them
-        model.get_input_embeddings().weight.requires_grad_(False)
-    prepare: Callable[[str], str] = normalise if config.normalise_text else (lambda t: t)
-    encoded = tokenizer(
-        [prepare(t) for t in train_data.texts],
-        truncation=True,
-        max_length=config.max_length,
-        padding=False,
-        return_attention_mask=False,
-        return_token_type_ids=False,
-    )["input_ids"]
-    lengths = [len(ids) for ids in encoded]
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    takes_token_types = "token_type_ids" in tokenizer.model_input_names
-
-    soft = soft_targets(config, train_data, device)
-    counts = [train_data.counts()[name] for name in CANONICAL]
-    weights = class_weights(counts, config.class_weighting)
-    loss_fn = torch.nn.CrossEntropyLoss(
-        weight=torch.tensor(weights, dtype=torch.float32, device=device),
-        label_smoothing=config.label_smoothing,
-    )
-    no_decay = ("bias", "LayerNorm.weight", "layernorm", "layer_norm")
-    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    groups = [
-        {
-            "params": [p for n, p in trainable if not any(k in n for k in no_decay)],
-            "weight_decay": config.weight_decay,
-        },
-        {
-            "params": [p for n, p in trainable if any(k in n for k in no_decay)],
-            "weight_decay": 0.0,
-        },
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
-    steps_per_epoch = math.ceil(len(train_data) / config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
-    if config.max_steps is not None:
-        total_steps = min(total_steps, config.max_steps)
-    warmup = int(total_steps * config.warmup_ratio)
-
-    def schedule(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / (warmup + 1)
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    average = (
-        WeightAverage([p for _, p in trainable], config.ema_decay) if config.ema_decay else None
-    )
-    on_cuda = device.startswith("cuda")
-    amp_dtype = torch.bfloat16 if on_cuda and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=on_cuda and amp_dtype == torch.float16)
-
-    log.info(
-        "training %s on %d texts (%s), validating on %d; device %s, %d steps, class weights %s",
-        base,
-        len(train_data),
-        train_data.counts(),
-        len(valid_data),
-        device,
-        total_steps,
-        [round(w, 3) for w in weights],
-    )
-
-    def make_batch(indices: list[int]) -> dict[str, torch.Tensor]:
-        width = max(lengths[i] for i in indices)
-        ids = torch.full((len(indices), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(indices), width), dtype=torch.long)
-        for row, i in enumerate(indices):
-            ids[row, : lengths[i]] = torch.tensor(encoded[i])
-            mask[row, : lengths[i]] = 1
-        batch = {"input_ids": ids, "attention_mask": mask}
-        if takes_token_types:
-            batch["token_type_ids"] = torch.zeros_like(ids)
-        batch["labels"] = torch.tensor([train_data.labels[i] for i in indices])
-        if soft is not None:
-            batch["soft"] = soft[indices]
-        return {k: v.to(device) for k, v in batch.items()}
-
-    def supervised_loss(logits: Any, labels: Any, teacher: Any) -> Any:
-        """The labels' loss, mixed with the teachers' where there are some."""
-        loss = loss_fn(logits, labels)
-        if teacher is None:
-            return loss
-        kd = distillation_loss(logits, teacher, config.distill_temperature)
-        return (1 - config.distill_weight) * loss + config.distill_weight * kd
-
-    # the n-gram model depends on the rows alone: fitted first, it takes part in choosing
-    # the epoch to keep (by the macro-F1 of the pair that will be served)
-    beside = fit_ngram(config, train_data, weights, out) if config.ngram_weight else None
-    valid_log_p = beside.log_proba(valid_data.texts) if beside is not None else None
-
-    history: list[EpochRecord] = []
-    best: dict[str, Any] | None = None
-    transformer: dict[str, Any] | None = None
-    best_epoch, stale, step = 0, 0, 0
-    for epoch in range(1, config.epochs + 1):
-        model.train()
-        epoch_start = time.perf_counter()
-        running, seen, seen_texts = 0.0, 0, 0
-        plan = length_grouped_batches(lengths, config.batch_size, rng)
-        if config.max_steps is not None:
-            plan = plan[: max(0, total_steps - step)]
-        bar = tqdm(plan, desc=f"epoch {epoch}/{config.epochs}", unit="batch", disable=not progress)
-        for indices in bar:
-            batch = make_batch(indices)
-            labels = batch.pop("labels")
-            teacher = batch.pop("soft", None)
-            if config.rdrop:  # the batch twice: one forward, two dropout masks
-                batch = {k: torch.cat([v, v]) for k, v in batch.items()}
-            with torch.autocast(device_type="cuda", dtype=amp_dtype, enabled=on_cuda):
-                logits = model(**batch).logits.float()
-            if config.rdrop:
-                first, second = logits.chunk(2)
-                loss = (
-                    supervised_loss(first, labels, teacher)
-                    + supervised_loss(second, labels, teacher)
-                ) / 2
-                loss = loss + config.rdrop * consistency_loss(first, second)
-            else:
-                loss = supervised_loss(logits, labels, teacher)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_([p for _, p in trainable], 1.0)
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            if average is not None:
-                average.update()
-            step += 1
-            running += float(loss.item())
-            seen += 1
-            seen_texts += len(indices)
-            elapsed = time.perf_counter() - epoch_start
-            bar.set_postfix(
-                loss=f"{running / seen:.4f}",
-                texts_s=f"{seen_texts / max(elapsed, 1e-9):.0f}",
-                lr=f"{scheduler.get_last_lr()[0]:.2e}",
-            )
-        bar.close()
-
-        with average.applied() if average is not None else nullcontext():
-            engine = Classifier(
-                tokenizer,
-                TorchBackend(model, device=device),
-                order=(0, 1, 2),
-                max_length=config.max_length,
-                batch_size=config.eval_batch_size,
-                normalise_text=config.normalise_text,
-            )
-            probs = engine.predict_proba(valid_data.texts)
-            alone = classification_metrics(valid_data.labels, probs.argmax(axis=1).tolist())
-            scores = alone
-            if beside is not None and valid_log_p is not None:
-                served = ngram.blend(probs, valid_log_p, beside.weight)
-                scores = classification_metrics(valid_data.labels, served.argmax(axis=1).tolist())
-            better = best is None or scores["macro_f1"] > best["macro_f1"]
-            if better:
-                model.save_pretrained(out)
-                tokenizer.save_pretrained(out)
-        record = EpochRecord(
-            epoch=epoch,
-            train_loss=running / max(seen, 1),
-            accuracy=scores["accuracy"],
-            macro_f1=scores["macro_f1"],
-            seconds=time.perf_counter() - epoch_start,
-            steps=seen,
-            transformer_accuracy=alone["accuracy"],
-            transformer_macro_f1=alone["macro_f1"],
-        )
-        history.append(record)
-        log.info(
-            "epoch %d: loss %.4f, valid accuracy %.4f, macro-F1 %.4f "
-            "(transformer alone %.4f, %.4f; %.0f s)",
-            epoch,
-            record.train_loss,
-            record.accuracy,
-            record.macro_f1,
-            record.transformer_accuracy,
-            record.transformer_macro_f1,
-            record.seconds,
-        )
-        if on_epoch is not None:
-            on_epoch(record)
-        if better:
-            best, transformer, best_epoch, stale = scores, alone, epoch, 0
-        else:
-            stale += 1
-        if config.max_steps is not None and step >= total_steps:
-            break
-        if config.patience and stale >= config.patience:
-            log.info("early stop: macro-F1 has not improved for %d epoch(s)", stale)
-            break
-
-    assert best is not None and transformer is not None  # at least one epoch ran
-    ngram_facts = None
-    if beside is not None and valid_log_p is not None:
-        ngram_facts = {
-            "weight": beside.weight,
-            "features": len(beside.features),
-            "alone": _headline(
-                classification_metrics(valid_data.labels, valid_log_p.argmax(axis=1).tolist())
-            ),
-        }
-        log.info("n-gram model alone on the validation set: %s", ngram_facts["alone"])
-    metrics: dict[str, Any] = {
-        **best,
-        "best_epoch": best_epoch,
-        "epochs_run": len(history),
-        "history": [asdict(h) for h in history],
-        "data": {
-            "train": {"path": train_data.path, "rows": len(train_data), **train_data.counts()},
-            "valid": {"path": valid_data.path, "rows": len(valid_data), **valid_data.counts()},
-        },
-        "base_model": base,
-        "label_map": label_map,
-        "class_weights": dict(zip(CANONICAL, weights, strict=True)),
-        "hyperparameters": {
-            k: v
-            for k, v in asdict(config).items()
-            if k not in ("train_csv", "valid_csv", "out", "base", "labels")
-        },
-        "transformer_alone": _headline(transformer),
-        "ngram": ngram_facts,
-        "distilled_from": (
-            f"soft labels (columns {', '.join(SOFT_COLUMNS)}) in {train_data.path}"
-            if train_data.soft is not None
-            else "teachers " + ", ".join(config.teachers)
-            if config.teachers
-            else None
-        ),
-        "normalisation": "URLs -> 'http', @handles -> '@user', cashtags -> '$ticker'"
-        if config.normalise_text
-        else "none",
-        "wall_time_s": round(time.perf_counter() - started, 1),
-        "hardware": hardware(device),
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "model_dir": str(out),
-    }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    write_card(out, metrics)
-    return TrainResult(out=str(out), metrics=metrics, history=history)
-
-
 def fit_ngram(
     config: TrainConfig, train_data: LabelledData, class_weight: list[float], out: Path
-) -> ngram.NgramModel | None:
+) -> NgramModel | None:
     """Fit and save the n-gram model that serves beside the transformer; None (logged)
     when the training rows cannot make one."""
+    from classifier import ngram
+
     started = time.perf_counter()
     try:
         model = ngram.fit(
@@ -727,6 +766,349 @@ def fit_ngram(
         model.weight,
     )
     return model
+
+
+# --- one epoch: the step loop ------------------------------------------------------------
+
+
+def length_grouped_batches(
+    lengths: list[int], batch_size: int, rng: random.Random, group: int = 50
+) -> list[list[int]]:
+    """Shuffled batches of similar length: less padding, still a random order per epoch."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    chunk = batch_size * group
+    batches: list[list[int]] = []
+    for start in range(0, len(order), chunk):
+        block = sorted(order[start : start + chunk], key=lambda i: lengths[i])
+        batches.extend(block[i : i + batch_size] for i in range(0, len(block), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def epoch_plan(
+    rows: TrainingRows, config: TrainConfig, rng: random.Random, steps_left: int
+) -> list[list[int]]:
+    """An epoch's batches (row indices), length-grouped in a fresh random order; with
+    ``max_steps``, no more of them than ``steps_left``."""
+    plan = length_grouped_batches(rows.lengths, config.batch_size, rng)
+    return plan if config.max_steps is None else plan[: max(0, steps_left)]
+
+
+def train_epoch(
+    learner: Learner,
+    rows: TrainingRows,
+    plan: list[list[int]],
+    config: TrainConfig,
+    desc: str,
+    progress: bool,
+) -> tuple[float, int]:
+    """One optimiser step per batch of ``plan`` (row indices), under a progress bar
+    ``desc`` with the running loss, the throughput and the learning rate; the mean
+    loss and the number of steps."""
+    from tqdm.auto import tqdm
+
+    learner.model.train()
+    started = time.perf_counter()
+    running, seen, seen_texts = 0.0, 0, 0
+    bar = tqdm(plan, desc=desc, unit="batch", disable=not progress)
+    for indices in bar:
+        batch = make_batch(rows, indices, learner.device)
+        running += train_step(learner, batch, config)
+        seen += 1
+        seen_texts += len(indices)
+        elapsed = time.perf_counter() - started
+        bar.set_postfix(
+            loss=f"{running / seen:.4f}",
+            texts_s=f"{seen_texts / max(elapsed, 1e-9):.0f}",
+            lr=f"{learner.scheduler.get_last_lr()[0]:.2e}",
+        )
+    bar.close()
+    return running / max(seen, 1), seen
+
+
+def make_batch(rows: TrainingRows, indices: list[int], device: str) -> dict[str, torch.Tensor]:
+    """Rows ``indices`` padded to the longest of them, with their attention mask, labels
+    and soft targets (when there are some), on ``device``."""
+    import torch
+
+    width = max(rows.lengths[i] for i in indices)
+    ids = torch.full((len(indices), width), rows.pad_id, dtype=torch.long)
+    mask = torch.zeros((len(indices), width), dtype=torch.long)
+    for row, i in enumerate(indices):
+        ids[row, : rows.lengths[i]] = torch.tensor(rows.ids[i])
+        mask[row, : rows.lengths[i]] = 1
+    batch = {"input_ids": ids, "attention_mask": mask}
+    if rows.token_types:
+        batch["token_type_ids"] = torch.zeros_like(ids)
+    batch["labels"] = torch.tensor([rows.labels[i] for i in indices])
+    if rows.soft is not None:
+        batch["soft"] = rows.soft[indices]
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+def train_step(learner: Learner, batch: dict[str, torch.Tensor], config: TrainConfig) -> float:
+    """One optimiser step on ``batch`` (gradients scaled under fp16, clipped at 1.0); its
+    loss."""
+    import torch
+
+    loss = batch_loss(learner, batch, config)
+    learner.optimizer.zero_grad(set_to_none=True)
+    learner.scaler.scale(loss).backward()
+    learner.scaler.unscale_(learner.optimizer)
+    torch.nn.utils.clip_grad_norm_(learner.params, 1.0)
+    learner.scaler.step(learner.optimizer)
+    learner.scaler.update()
+    learner.scheduler.step()
+    if learner.average is not None:
+        learner.average.update()
+    return float(loss.item())
+
+
+def batch_loss(learner: Learner, batch: dict[str, torch.Tensor], config: TrainConfig) -> Any:
+    """The forward pass and the loss of ``batch``. With R-Drop the batch runs twice (one
+    forward, two dropout masks): the mean of the two losses plus the consistency term."""
+    import torch
+
+    labels = batch.pop("labels")
+    teacher = batch.pop("soft", None)
+    if config.rdrop:  # the batch twice: one forward, two dropout masks
+        batch = {k: torch.cat([v, v]) for k, v in batch.items()}
+    with torch.autocast(device_type="cuda", dtype=learner.amp_dtype, enabled=learner.on_cuda):
+        logits = learner.model(**batch).logits.float()
+    if not config.rdrop:
+        return supervised_loss(learner.loss_fn, logits, labels, teacher, config)
+    first, second = logits.chunk(2)
+    loss = (
+        supervised_loss(learner.loss_fn, first, labels, teacher, config)
+        + supervised_loss(learner.loss_fn, second, labels, teacher, config)
+    ) / 2
+    return loss + config.rdrop * consistency_loss(first, second)
+
+
+def supervised_loss(
+    loss_fn: Any, logits: Any, labels: Any, teacher: Any, config: TrainConfig
+) -> Any:
+    """The labels' loss, mixed with the teachers' where there are some."""
+    loss = loss_fn(logits, labels)
+    if teacher is None:
+        return loss
+    kd = distillation_loss(logits, teacher, config.distill_temperature)
+    return (1 - config.distill_weight) * loss + config.distill_weight * kd
+
+
+def distillation_loss(logits: Any, teacher: Any, temperature: float) -> Any:
+    """KL divergence from the teacher's to the student's temperature-softened outputs,
+    scaled by T^2 (so its gradients keep their size whatever the temperature)."""
+    import torch
+
+    target = torch.softmax(torch.log(teacher.clamp_min(1e-8)) / temperature, dim=-1)
+    student = torch.log_softmax(logits / temperature, dim=-1)
+    kl = torch.nn.functional.kl_div(student, target, reduction="batchmean")
+    return kl * temperature**2
+
+
+def consistency_loss(first: Any, second: Any) -> Any:
+    """R-Drop's term: the symmetric KL divergence between two outputs (logits) of the
+    same batch under different dropout masks, averaged over the batch."""
+    import torch
+
+    a, b = torch.log_softmax(first, dim=-1), torch.log_softmax(second, dim=-1)
+    kl = torch.nn.functional.kl_div
+    return (
+        kl(a, b, reduction="batchmean", log_target=True)
+        + kl(b, a, reduction="batchmean", log_target=True)
+    ) / 2
+
+
+# --- evaluation: the epoch's scores, the best epoch kept --------------------------------
+
+
+def kept_weights(learner: Learner) -> AbstractContextManager[None]:
+    """The weights an epoch is evaluated and saved with, in the model inside the block:
+    the moving average's when there is one, else the model's own."""
+    return learner.average.applied() if learner.average is not None else nullcontext()
+
+
+def evaluate(
+    learner: Learner,
+    config: TrainConfig,
+    valid: LabelledData,
+    beside: NgramModel | None,
+    valid_log_p: Any,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The validation scores of what would be served (the transformer with the n-gram
+    model ``beside``, whose log-probabilities on the rows are ``valid_log_p``) and of the
+    transformer alone."""
+    from classifier import ngram
+    from classifier.engine import Classifier, TorchBackend
+
+    engine = Classifier(
+        learner.tokenizer,
+        TorchBackend(learner.model, device=learner.device),
+        order=(0, 1, 2),
+        max_length=config.max_length,
+        batch_size=config.eval_batch_size,
+        normalise_text=config.normalise_text,
+    )
+    probs = engine.predict_proba(valid.texts)
+    alone = classification_metrics(valid.labels, probs.argmax(axis=1).tolist())
+    if beside is None or valid_log_p is None:
+        return alone, alone
+    served = ngram.blend(probs, valid_log_p, beside.weight)
+    return classification_metrics(valid.labels, served.argmax(axis=1).tolist()), alone
+
+
+@dataclass(frozen=True)
+class KeptEpoch:
+    """The epoch kept so far: its number, the served scores and the transformer's alone."""
+
+    epoch: int
+    scores: dict[str, Any]
+    alone: dict[str, Any]
+
+
+def epoch_record(
+    epoch: int,
+    train_loss: float,
+    steps: int,
+    scores: dict[str, Any],
+    alone: dict[str, Any],
+    started: float,
+) -> EpochRecord:
+    """The epoch's figures (``started``: its start on the perf_counter clock), logged."""
+    record = EpochRecord(
+        epoch=epoch,
+        train_loss=train_loss,
+        accuracy=scores["accuracy"],
+        macro_f1=scores["macro_f1"],
+        seconds=time.perf_counter() - started,
+        steps=steps,
+        transformer_accuracy=alone["accuracy"],
+        transformer_macro_f1=alone["macro_f1"],
+    )
+    log.info(
+        "epoch %d: loss %.4f, valid accuracy %.4f, macro-F1 %.4f "
+        "(transformer alone %.4f, %.4f; %.0f s)",
+        record.epoch,
+        record.train_loss,
+        record.accuracy,
+        record.macro_f1,
+        record.transformer_accuracy,
+        record.transformer_macro_f1,
+        record.seconds,
+    )
+    return record
+
+
+# --- the report: metrics.json and the model card -----------------------------------------
+
+
+def ngram_summary(
+    beside: NgramModel | None, valid_log_p: Any, valid: LabelledData
+) -> dict[str, Any] | None:
+    """The n-gram model's facts for metrics.json (its weight, features, and its scores
+    alone on the validation rows, logged); None without one."""
+    if beside is None or valid_log_p is None:
+        return None
+    facts = {
+        "weight": beside.weight,
+        "features": len(beside.features),
+        "alone": _headline(
+            classification_metrics(valid.labels, valid_log_p.argmax(axis=1).tolist())
+        ),
+    }
+    log.info("n-gram model alone on the validation set: %s", facts["alone"])
+    return facts
+
+
+def run_metrics(
+    run: RunInputs,
+    best: KeptEpoch,
+    history: list[EpochRecord],
+    weights: list[float],
+    ngram_facts: dict[str, Any] | None,
+    device: str,
+    started: float,
+) -> dict[str, Any]:
+    """What metrics.json holds: the kept epoch's full report, every epoch's figures, the
+    data, the base model, the hyper-parameters, the hardware and the wall time (since
+    ``started``, on the perf_counter clock)."""
+    config, train_data, valid_data = run.config, run.train_data, run.valid_data
+    return {
+        **best.scores,
+        "best_epoch": best.epoch,
+        "epochs_run": len(history),
+        "history": [asdict(h) for h in history],
+        "data": {
+            "train": {"path": train_data.path, "rows": len(train_data), **train_data.counts()},
+            "valid": {"path": valid_data.path, "rows": len(valid_data), **valid_data.counts()},
+        },
+        "base_model": run.base,
+        "label_map": run.label_map,
+        "class_weights": dict(zip(CANONICAL, weights, strict=True)),
+        "hyperparameters": {
+            k: v
+            for k, v in asdict(config).items()
+            if k not in ("train_csv", "valid_csv", "out", "base", "labels")
+        },
+        "transformer_alone": _headline(best.alone),
+        "ngram": ngram_facts,
+        "distilled_from": (
+            f"soft labels (columns {', '.join(SOFT_COLUMNS)}) in {train_data.path}"
+            if train_data.soft is not None
+            else "teachers " + ", ".join(config.teachers)
+            if config.teachers
+            else None
+        ),
+        "normalisation": "URLs -> 'http', @handles -> '@user', cashtags -> '$ticker'"
+        if config.normalise_text
+        else "none",
+        "wall_time_s": round(time.perf_counter() - started, 1),
+        "hardware": hardware(device),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model_dir": str(run.out),
+    }
+
+
+def hardware(device: str) -> dict[str, Any]:
+    """What the run ran on, for metrics.json and the card."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info: dict[str, Any] = {
+        "device": device,
+        "cpu": cpu,
+        "cpu_cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+    if device.startswith("cuda"):
+        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    try:
+        import transformers
+
+        info["transformers"] = transformers.__version__
+    except ImportError:  # pragma: no cover - transformers is a dependency
+        pass
+    return info
+
+
+def write_report(out: Path, metrics: dict[str, Any]) -> None:
+    """metrics.json and the model card (README.md) beside the model in ``out``."""
+    from classifier.card import write_card
+
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    write_card(out, metrics)
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, float]:

@@ -13,15 +13,10 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from storage.types import AlertView, ArticleView, SeriesPoint, SourceHealthView
-from storage.views import (
-    DeliveryView,
-    Headlines,
-    ModelUse,
-    ReceiverSummary,
-    TopicSummary,
-    WorkerCountersView,
-)
+from storage.alerts import AlertView, DeliveryView, ReceiverSummary
+from storage.articles import ArticleView, Headlines, ModelUse, SeriesPoint, TopicSummary
+from storage.feeds import SourceHealthView
+from storage.workers import WorkerCountersView
 
 #: Keys of an alert's ``details`` that may hold the headlines that drove it.
 SAMPLE_KEYS = ("samples", "sample_headlines", "headlines")

@@ -19,15 +19,17 @@ import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from common.errors import first_line
+from core.errors import first_line
 from dashboard import frames
 from dashboard.config import DashboardConfig, from_environ
-from storage import views
-from storage.alerting import EvaluatorStatus, evaluator_status
+from storage import alerts as alert_store
+from storage import articles as article_store
+from storage import workers as worker_store
+from storage.alerts import AlertView, EvaluatorStatus, evaluator_status, list_alerts
+from storage.articles import latest_articles, topic_series
 from storage.db import EngineOptions, make_engine
 from storage.exceptions import StorageError
-from storage.queries import latest_articles, list_alerts, source_health, topic_series
-from storage.types import AlertView
+from storage.feeds import source_health
 
 Status = Literal["ready", "empty", "unmigrated", "unreachable"]
 
@@ -83,9 +85,9 @@ def database_state() -> DatabaseState:
     """Whether there is anything to show, and if not, why (never raises)."""
     try:
         eng = engine()
-        if not views.schema_ready(eng):
+        if not article_store.schema_ready(eng):
             return DatabaseState("unmigrated")
-        return DatabaseState("ready" if views.has_articles(eng) else "empty")
+        return DatabaseState("ready" if article_store.has_articles(eng) else "empty")
     except StorageError as e:
         return DatabaseState("unreachable", str(e))
     except SQLAlchemyError as e:
@@ -97,12 +99,12 @@ def database_state() -> DatabaseState:
 # cached answer is at most one ttl old.
 
 
-def _mood() -> views.Mood:
-    return views.market_mood(engine(), now())
+def _mood() -> article_store.Mood:
+    return article_store.market_mood(engine(), now())
 
 
 def _topics() -> tuple[pd.DataFrame, pd.DataFrame]:
-    summaries = views.topic_summaries(engine(), now())
+    summaries = article_store.topic_summaries(engine(), now())
     return frames.topics_frame(summaries), frames.heatmap_frame(summaries[:HEATMAP_TOPICS])
 
 
@@ -111,11 +113,11 @@ def _firing() -> list[AlertView]:
 
 
 def _topic_names() -> list[str]:
-    return views.topic_names(engine())
+    return article_store.topic_names(engine())
 
 
 def _source_names() -> list[str]:
-    return views.source_names(engine())
+    return article_store.source_names(engine())
 
 
 def _series(
@@ -124,12 +126,14 @@ def _series(
     end = now()
     start = end - timedelta(seconds=range_s)
     points = topic_series(engine(), topics, start, end, resolution_s)
-    periods = views.alerts_overlapping(engine(), topics, start, end)
+    periods = alert_store.alerts_overlapping(engine(), topics, start, end)
     return frames.series_frame(points), frames.alert_periods_frame(periods, end)
 
 
 def _headlines(topic: str, start: datetime, end: datetime) -> pd.DataFrame:
-    return frames.headlines_frame(views.headlines_between(engine(), topic, start, end, limit=10))
+    return frames.headlines_frame(
+        article_store.headlines_between(engine(), topic, start, end, limit=10)
+    )
 
 
 def _feed(
@@ -151,7 +155,7 @@ def _feed(
         include_duplicates=False,
         limit=limit,
     )
-    copies = views.duplicates_of(eng, [a.id for a in firsts])
+    copies = article_store.duplicates_of(eng, [a.id for a in firsts])
     return frames.articles_frame(firsts, copies)
 
 
@@ -159,8 +163,8 @@ def _alerts(status: str | None, days: int, limit: int) -> list[AlertView]:
     return list_alerts(engine(), status=status, since=now() - timedelta(days=days), limit=limit)
 
 
-def _deliveries(since: datetime) -> list[views.DeliveryView]:
-    return views.deliveries_since(engine(), since)
+def _deliveries(since: datetime) -> list[alert_store.DeliveryView]:
+    return alert_store.deliveries_since(engine(), since)
 
 
 def _evaluator() -> EvaluatorStatus | None:
@@ -168,7 +172,7 @@ def _evaluator() -> EvaluatorStatus | None:
 
 
 def _receivers() -> pd.DataFrame:
-    return frames.receivers_frame(views.receiver_summaries(engine()))
+    return frames.receivers_frame(alert_store.receiver_summaries(engine()))
 
 
 def _health() -> pd.DataFrame:
@@ -176,20 +180,20 @@ def _health() -> pd.DataFrame:
 
 
 def _models() -> pd.DataFrame:
-    return frames.models_frame(views.models_in_use(engine()))
+    return frames.models_frame(article_store.models_in_use(engine()))
 
 
-def _freshness() -> views.Freshness:
-    return views.freshness(engine())
+def _freshness() -> article_store.Freshness:
+    return article_store.freshness(engine())
 
 
 def _counters() -> pd.DataFrame:
-    return frames.counters_frame(views.worker_counters(engine()), now())
+    return frames.counters_frame(worker_store.worker_counters(engine()), now())
 
 
 @dataclass(frozen=True)
 class Loaders:
-    mood: Callable[[], views.Mood]
+    mood: Callable[[], article_store.Mood]
     topics: Callable[[], tuple[pd.DataFrame, pd.DataFrame]]
     firing: Callable[[], list[AlertView]]
     topic_names: Callable[[], list[str]]
@@ -198,12 +202,12 @@ class Loaders:
     headlines: Callable[[str, datetime, datetime], pd.DataFrame]
     feed: Callable[[str | None, str | None, str | None, str | None, int, int], pd.DataFrame]
     alerts: Callable[[str | None, int, int], list[AlertView]]
-    deliveries: Callable[[datetime], list[views.DeliveryView]]
+    deliveries: Callable[[datetime], list[alert_store.DeliveryView]]
     evaluator: Callable[[], EvaluatorStatus | None]
     receivers: Callable[[], pd.DataFrame]
     health: Callable[[], pd.DataFrame]
     models: Callable[[], pd.DataFrame]
-    freshness: Callable[[], views.Freshness]
+    freshness: Callable[[], article_store.Freshness]
     counters: Callable[[], pd.DataFrame]
 
 

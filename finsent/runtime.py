@@ -1,4 +1,6 @@
-"""Turn settings into the plain values and live objects the packages take."""
+"""The composition root: turn settings into the plain values and live objects the
+packages take. Each ``open_*`` builds one resource; a command builds each once and
+passes it on (one engine per process: its pool serves every part of the command)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
     from alerts.delivery import Deliverer
     from alerts.evaluator import AlertingConfig
     from classifier.engine import Classifier
+    from dashboard.config import DashboardConfig
     from sources.service import ServiceConfig
     from streams.agents import Pipeline
     from streams.alerting import AlertingRuntime
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
     from streams.broker_process import BrokerProcess
     from streams.metrics import PipelineMetrics
     from streams.publish import Publisher
+    from streams.tagging import Watchlist
 
 
 log = logging.getLogger(__name__)
@@ -87,6 +91,41 @@ def open_engine(settings: Settings) -> Engine:
             echo=db.echo,
         ),
     )
+
+
+def engine_url(engine: Engine) -> str:
+    """The URL ``engine`` connects to, password included, for a child process: it joins
+    this database (an embedded server already started) rather than resolving it again."""
+    return engine.url.render_as_string(hide_password=False)
+
+
+def dashboard_config(settings: Settings, engine: Engine) -> DashboardConfig:
+    """What the dashboard process needs, as plain values, on the database of ``engine``."""
+    from dashboard.config import DashboardConfig
+
+    db, dash = settings.database, settings.dashboard
+    return DashboardConfig(
+        database_url=engine_url(engine),
+        refresh_interval=dash.refresh_interval,
+        password=dash.password.get_secret_value() if dash.password else None,
+        model_path=settings.model_path,
+        model_device=settings.model.device,
+        model_variant=settings.model.variant,
+        connect_retries=min(db.connect_retries, 2),
+        connect_retry_delay=db.connect_retry_delay,
+        connect_timeout=db.connect_timeout,
+        pool_size=db.pool_size,
+    )
+
+
+def children_environ(settings: Settings, engine: Engine, bootstrap_servers: str) -> dict[str, str]:
+    """The settings ``finsent up`` hands its children: the database (of ``engine``), the
+    broker and the model it resolved, so that each child uses those, not its own."""
+    return {
+        env_var("kafka", "bootstrap_servers"): bootstrap_servers,
+        env_var("database", "url"): engine_url(engine),
+        env_var("model", "path"): settings.model_path,
+    }
 
 
 def local_broker(settings: Settings, *, progress: bool = True) -> BrokerProcess:
@@ -218,28 +257,37 @@ def open_raw_publisher(settings: Settings, client_id: str) -> Publisher:
     )
 
 
-def check_worker_inputs(settings: Settings) -> None:
-    """The worker's local inputs, checked in a moment before anything slow: the watchlist
-    parses, the model directory is there (or a clear error saying how to train one)."""
-    from classifier.loading import locate
-    from streams.tagging import DEFAULT_WATCHLIST, load_watchlist
+def load_watchlist(settings: Settings) -> Watchlist:
+    """The configured watchlist, else the one shipped with finsent; a clear error naming
+    the line of a malformed one."""
+    from streams.tagging import DEFAULT_WATCHLIST
+    from streams.tagging import load_watchlist as load
 
-    load_watchlist(settings.pipeline.watchlist or DEFAULT_WATCHLIST)
+    return load(settings.pipeline.watchlist or DEFAULT_WATCHLIST)
+
+
+def check_worker_inputs(settings: Settings) -> Watchlist:
+    """The worker's local inputs, checked in a moment before anything slow: the watchlist
+    parses (returned, for ``open_pipeline``), the model directory is there (or a clear
+    error saying how to train one)."""
+    from classifier.loading import locate
+
+    watchlist = load_watchlist(settings)
     locate(settings.model_path)
+    return watchlist
 
 
 def open_pipeline(
-    settings: Settings, engine: Engine, metrics: PipelineMetrics | None = None
+    settings: Settings, engine: Engine, watchlist: Watchlist, metrics: PipelineMetrics
 ) -> Pipeline:
-    """Everything the agents need: the model, the watchlist, the database writer (on
+    """Everything the agents need: the model, ``watchlist``, the database writer (on
     ``engine``, the worker's one connection pool)."""
-    from storage.writes import save_scored_batch_checked, save_worker_counters
+    from storage.articles import save_scored_batch_checked
+    from storage.workers import save_worker_counters
     from streams.agents import Pipeline
     from streams.records import ModelRef
     from streams.scoring import EngineScorer, model_name, model_revision
-    from streams.tagging import DEFAULT_WATCHLIST, load_watchlist
 
-    watchlist = load_watchlist(settings.pipeline.watchlist or DEFAULT_WATCHLIST)
     classifier = open_classifier(settings)
     ref = ModelRef(
         name=model_name(settings.model_path),
@@ -253,7 +301,7 @@ def open_pipeline(
         save_counters=lambda counts: save_worker_counters(engine, worker, started_at, counts),
         counters_interval=settings.metrics.flush_interval,
         max_retry_delay=settings.pipeline.retry_max_delay,
-        metrics=metrics or PipelineMetrics(),
+        metrics=metrics,
     )
 
 

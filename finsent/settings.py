@@ -1,15 +1,21 @@
 """Typed settings, one class per concern, read from the environment once at start-up.
 
 Every field is read from ``FINSENT_<CONCERN>_<FIELD>`` (or ``FINSENT_<FIELD>`` for the
-general ones). ``load_settings`` is the only place that reads the environment; the
-rest of the program receives plain values taken from the returned object.
+general ones). ``load_settings`` is the one place that reads ``FINSENT_*``; the rest of
+the program receives plain values taken from the returned object. A few other variables
+are read by their one user: ``JAVA_HOME`` and ``KAFKA_HEAP_OPTS`` (the local Kafka
+broker), ``XDG_CACHE_HOME`` (the ONNX cache), ``HF_HUB_OFFLINE`` (``classifier.loading``
+sets it to 1 unless given: the model never reaches the hub), a receiver's ``url_env`` and
+``secret_env`` (``alerts.config``); the dashboard's process reads its settings from the
+environment ``finsent dashboard`` gives it (``dashboard.loaders``, ``dashboard.server``).
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -19,6 +25,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "FINSENT_"
@@ -28,6 +35,14 @@ def default_data_dir() -> Path:
     """Where the embedded defaults keep their files (PostgreSQL's data, models)."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "finsent"
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A setting's command-line option when it is not ``--<field>`` (``Annotated`` metadata):
+    the option every command that offers the setting shows."""
+
+    name: str
 
 
 class _Concern(BaseSettings):
@@ -62,7 +77,7 @@ class GeneralSettings(_Concern):
 class DatabaseSettings(_Concern):
     model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}DATABASE_")
 
-    url: SecretStr | None = Field(
+    url: Annotated[SecretStr | None, Flag("--database-url")] = Field(
         default=None,
         description=(
             "PostgreSQL URL, e.g. postgresql://user:pw@host:5432/finsent. Unset: an "
@@ -377,7 +392,7 @@ class SourcesSettings(_Concern):
 
     model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}FEEDS_")
 
-    file: Path | None = Field(
+    file: Annotated[Path | None, Flag("--feeds")] = Field(
         default=None,
         description="Feed list YAML (name, url, interval, ...). Unset: no feeds are polled.",
     )
@@ -647,6 +662,24 @@ def env_var(concern: str, field: str) -> str:
     """The environment variable that sets ``concern.field``."""
     prefix = CONCERNS[concern].model_config.get("env_prefix", ENV_PREFIX)
     return f"{prefix}{field}".upper()
+
+
+def setting_field(name: str) -> tuple[str, str, FieldInfo]:
+    """``"concern.field"`` split into its concern and field, and the field's declaration."""
+    concern, _, field = name.partition(".")
+    try:
+        return concern, field, CONCERNS[concern].model_fields[field]
+    except KeyError:
+        raise ValueError(f"no setting {name!r} (concern.field, e.g. database.url)") from None
+
+
+def option_flag(concern: str, field: str) -> str:
+    """The command-line option that overrides ``concern.field``: ``--<field>`` unless the
+    field names another with ``Flag``."""
+    for meta in CONCERNS[concern].model_fields[field].metadata:
+        if isinstance(meta, Flag):
+            return meta.name
+    return "--" + field.replace("_", "-")
 
 
 def load_settings(overrides: dict[str, dict[str, Any]] | None = None) -> Settings:

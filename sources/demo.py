@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from common.errors import ConfigFileError
+from core.errors import ConfigFileError
 from streams.tagging import Watchlist, tag
 
 OUTLETS = ("demo-wire", "demo-markets", "demo-business", "demo-finance")

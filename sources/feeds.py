@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from common.errors import ConfigFileError
-from common.yamlfile import LINE_KEY, load_yaml, where
+from core.errors import ConfigFileError
+from core.yamlfile import LINE_KEY, load_yaml, where
 from streams.tagging import TOPIC_NAME_RE
 
 #: The example feed list shipped with finsent (real public feeds).

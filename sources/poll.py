@@ -37,8 +37,7 @@ from sources.http import Fetched
 from sources.neardup import NearDupIndex, Signature
 from sources.normalise import NotAFeed, normalise_feed, parse_feed
 from storage.exceptions import StorageError
-from storage.feeds import PublishedRecord
-from storage.types import SourcePoll
+from storage.feeds import PublishedRecord, SourcePoll
 from streams.records import NewsItem
 
 log = logging.getLogger(__name__)

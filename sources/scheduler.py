@@ -23,7 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from sources.feeds import Feed
 from sources.poll import FeedState, PollContext, poll_feed
-from storage.types import SourcePoll
+from storage.feeds import SourcePoll
 
 log = logging.getLogger(__name__)
 

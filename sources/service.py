@@ -14,7 +14,7 @@ from typing import Protocol
 
 from sqlalchemy import Engine
 
-from common.errors import ConfigFileError
+from core.errors import ConfigFileError
 from sources.addresses import Resolver, system_resolver
 from sources.feeds import Feed, load_feeds
 from sources.http import Fetcher, FetchLimits
@@ -24,9 +24,7 @@ from sources.pending import RecordSink, Republisher, check_every
 from sources.poll import FeedState, PollContext, Sink
 from sources.scheduler import FeedScheduler, ScheduleOptions
 from storage import feeds as feed_store
-from storage.feeds import PublishedRecord
-from storage.types import SourcePoll
-from storage.writes import record_source_poll
+from storage.feeds import PublishedRecord, SourcePoll, record_source_poll
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,17 @@
 """PostgreSQL storage: models, migrations and the functions that read and
-write them. Knows nothing of Kafka or the model; plain data in, plain data out."""
+write them, one module per feature (``articles``, ``alerts``, ``feeds``, ``workers``),
+each owning its reads, writes and the plain data they return. Knows nothing of Kafka
+or the model; plain data in, plain data out."""
 
+from storage.alerts import AlertView, list_alerts
+from storage.articles import (
+    ArticleView,
+    ScoredArticle,
+    SeriesPoint,
+    latest_articles,
+    save_scored_batch,
+    topic_series,
+)
 from storage.buckets import RESOLUTIONS, STORED_WIDTHS
 from storage.db import EngineOptions, make_engine
 from storage.exceptions import (
@@ -10,17 +21,8 @@ from storage.exceptions import (
     RejectedRecord,
     StorageError,
 )
-from storage.queries import latest_articles, list_alerts, source_health, topic_series
-from storage.types import (
-    AgentCounts,
-    AlertView,
-    ArticleView,
-    ScoredArticle,
-    SeriesPoint,
-    SourceHealthView,
-    SourcePoll,
-)
-from storage.writes import record_source_poll, save_scored_batch, save_worker_counters
+from storage.feeds import SourceHealthView, SourcePoll, record_source_poll, source_health
+from storage.workers import AgentCounts, save_worker_counters
 
 __all__ = [
     "RESOLUTIONS",

@@ -1,4 +1,4 @@
-"""Time-bucket arithmetic: pure functions on UTC epochs, shared by writes and queries."""
+"""Time-bucket arithmetic: pure functions on UTC epochs, shared by the storage modules."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
-from common.errors import first_line
+from core.errors import first_line
 from storage.exceptions import (
     DatabaseAuthFailed,
     DatabaseMissing,

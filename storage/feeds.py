@@ -1,4 +1,6 @@
-"""What the feed scheduler remembers: the ids it published, and each feed's state.
+"""Feeds: each feed's health and poll state (``source_health``), and what the feed
+scheduler remembers it published (``published_items``). Reads, writes and the plain
+data they take and return.
 
 ``published_items`` is written only after the broker acknowledged the items, so a
 restart never publishes twice what was delivered; a crash between the acknowledgement
@@ -15,16 +17,18 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, delete, func, literal, select, tuple_, update
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import Session
 
-from common.errors import first_line
+from core.errors import first_line
 from storage.buckets import require_aware
+from storage.bulk import insert_many, table_of
 from storage.exceptions import DatabaseUnavailable
-from storage.models import Article, PublishedItem, SourceHealth
+from storage.models import ArticleRow, PublishedItemRow, SourceHealthRow
 from storage.sqltypes import UTCDateTime
-from storage.writes import _insert_many
 
 #: ids per ``IN (...)`` lookup, well under every driver's parameter limit.
 _CHUNK = 1000
@@ -35,6 +39,48 @@ def _chunks(ids: Collection[str]) -> Iterator[list[str]]:
     wanted = sorted(set(ids))
     for start in range(0, len(wanted), _CHUNK):
         yield wanted[start : start + _CHUNK]
+
+
+# --- plain data in and out -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePoll:
+    """The outcome of one poll of a feed, as the scheduler reports it."""
+
+    feed: str
+    fetched_at: datetime
+    ok: bool
+    url: str | None = None
+    http_status: int | None = None
+    error: str | None = None
+    items_seen: int = 0
+    items_new: int = 0
+    items_duplicate: int = 0
+    items_rejected: int = 0
+    #: The validators of a 200 response (stored then; a 304 keeps the stored ones).
+    etag: str | None = None
+    last_modified: str | None = None
+    #: When a failing feed may be polled again (None: at its next interval).
+    retry_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealthView:
+    feed: str
+    url: str | None
+    last_fetch_at: datetime | None
+    last_success_at: datetime | None
+    last_error: str | None
+    last_status: int | None
+    items_seen: int
+    items_new: int
+    items_duplicate: int
+    consecutive_failures: int
+    items_rejected: int = 0
+    etag: str | None = None
+    last_modified: str | None = None
+    retry_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,15 +108,91 @@ class PendingItem:
     retry_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class StoredFeedState:
-    """What a restarted scheduler needs to poll a feed as if it had never stopped."""
+# --- source health ---------------------------------------------------------------------
 
-    feed: str
-    etag: str | None
-    last_modified: str | None
-    consecutive_failures: int
-    retry_at: datetime | None
+
+def record_source_poll(engine: Engine, poll: SourcePoll) -> None:
+    """Fold one poll's outcome into the feed's health row."""
+    health = table_of(SourceHealthRow).c
+    changes: dict[str, Any] = {
+        "last_fetch_at": poll.fetched_at,
+        "last_status": poll.http_status,
+        "items_seen": health.items_seen + poll.items_seen,
+        "items_new": health.items_new + poll.items_new,
+        "items_duplicate": health.items_duplicate + poll.items_duplicate,
+        "items_rejected": health.items_rejected + poll.items_rejected,
+        "retry_at": poll.retry_at,
+    }
+    if poll.url is not None:
+        changes["url"] = poll.url
+    if poll.ok and poll.http_status == 200:
+        changes.update(etag=poll.etag, last_modified=poll.last_modified)
+    if poll.ok:
+        changes.update(last_success_at=poll.fetched_at, last_error=None, consecutive_failures=0)
+    else:
+        changes.update(
+            last_error=poll.error or "unknown error",
+            consecutive_failures=health.consecutive_failures + 1,
+        )
+    with engine.begin() as conn:
+        fresh = {
+            "feed": poll.feed,
+            "url": poll.url,
+            "items_seen": 0,
+            "items_new": 0,
+            "items_duplicate": 0,
+            "items_rejected": 0,
+            "consecutive_failures": 0,
+        }
+        insert_many(
+            conn,
+            SourceHealthRow,
+            [fresh],
+            lambda stmt: stmt.on_conflict_do_nothing(index_elements=["feed"]),
+        )
+        conn.execute(update(SourceHealthRow).where(health.feed == poll.feed).values(**changes))
+
+
+def source_health(engine: Engine) -> list[SourceHealthView]:
+    """Every feed's health, by name."""
+    with Session(engine) as session:
+        return [
+            _health_view(h)
+            for h in session.scalars(select(SourceHealthRow).order_by(SourceHealthRow.feed))
+        ]
+
+
+def feed_states(engine: Engine) -> dict[str, SourceHealthView]:
+    """Every feed's stored state, by feed name: what a restarted scheduler needs to poll
+    a feed as if it had never stopped (validators, failures, back-off)."""
+    try:
+        with engine.connect() as conn:
+            return {row.feed: _health_view(row) for row in conn.execute(select(SourceHealthRow))}
+    except (OperationalError, InterfaceError) as e:
+        raise DatabaseUnavailable(f"cannot read source health: {first_line(e)}") from e
+
+
+def _health_view(h: Any) -> SourceHealthView:
+    """A ``source_health`` row (ORM object or result row) as plain data."""
+    return SourceHealthView(
+        feed=h.feed,
+        url=h.url,
+        last_fetch_at=h.last_fetch_at,
+        last_success_at=h.last_success_at,
+        last_error=h.last_error,
+        last_status=h.last_status,
+        items_seen=h.items_seen,
+        items_new=h.items_new,
+        items_duplicate=h.items_duplicate,
+        consecutive_failures=h.consecutive_failures,
+        items_rejected=h.items_rejected,
+        etag=h.etag,
+        last_modified=h.last_modified,
+        retry_at=h.retry_at,
+    )
+
+
+# --- published items -------------------------------------------------------------------
 
 
 def already_published(engine: Engine, ids: Collection[str]) -> set[str]:
@@ -80,7 +202,7 @@ def already_published(engine: Engine, ids: Collection[str]) -> set[str]:
         with engine.connect() as conn:
             for chunk in _chunks(ids):
                 found.update(
-                    conn.scalars(select(PublishedItem.id).where(PublishedItem.id.in_(chunk)))
+                    conn.scalars(select(PublishedItemRow.id).where(PublishedItemRow.id.in_(chunk)))
                 )
     except (OperationalError, InterfaceError) as e:
         raise DatabaseUnavailable(f"cannot read published items: {first_line(e)}") from e
@@ -115,9 +237,9 @@ def remember_published(engine: Engine, records: Sequence[PublishedRecord]) -> No
             # One statement per row shape (rows with and without a time).
             for shape in ({"published_at"}, set()):
                 same = [row for row in rows if ("published_at" in row) == bool(shape)]
-                _insert_many(
+                insert_many(
                     conn,
-                    PublishedItem,
+                    PublishedItemRow,
                     same,
                     lambda stmt: stmt.on_conflict_do_nothing(index_elements=["id"]),
                 )
@@ -132,16 +254,19 @@ def due_pending(
     ``after``: only those past this (retry_at, id), the last of the previous page."""
     query = (
         select(
-            PublishedItem.id, PublishedItem.record, PublishedItem.attempts, PublishedItem.retry_at
+            PublishedItemRow.id,
+            PublishedItemRow.record,
+            PublishedItemRow.attempts,
+            PublishedItemRow.retry_at,
         )
-        .where(PublishedItem.state == "pending")
-        .where(PublishedItem.retry_at <= require_aware(now, "now"))
-        .order_by(PublishedItem.retry_at, PublishedItem.id)
+        .where(PublishedItemRow.state == "pending")
+        .where(PublishedItemRow.retry_at <= require_aware(now, "now"))
+        .order_by(PublishedItemRow.retry_at, PublishedItemRow.id)
         .limit(limit)
     )
     if after is not None:
         query = query.where(
-            tuple_(PublishedItem.retry_at, PublishedItem.id)
+            tuple_(PublishedItemRow.retry_at, PublishedItemRow.id)
             > tuple_(literal(require_aware(after[0], "after"), UTCDateTime()), literal(after[1]))
         )
     try:
@@ -171,15 +296,15 @@ def _settle(engine: Engine, ids: Collection[str], state: str, *, only_stored: bo
         with engine.begin() as conn:
             for chunk in _chunks(ids):
                 stmt = (
-                    update(PublishedItem)
-                    .where(PublishedItem.id.in_(chunk))
-                    .where(PublishedItem.state == "pending")
+                    update(PublishedItemRow)
+                    .where(PublishedItemRow.id.in_(chunk))
+                    .where(PublishedItemRow.state == "pending")
                 )
                 if only_stored:
-                    stored = select(Article.id).where(Article.id.in_(chunk))
-                    stmt = stmt.where(PublishedItem.id.in_(stored))
+                    stored = select(ArticleRow.id).where(ArticleRow.id.in_(chunk))
+                    stmt = stmt.where(PublishedItemRow.id.in_(stored))
                 stmt = stmt.values(state=state, record=None, retry_at=None)
-                done.update(conn.scalars(stmt.returning(PublishedItem.id)))
+                done.update(conn.scalars(stmt.returning(PublishedItemRow.id)))
     except (OperationalError, InterfaceError) as e:
         raise DatabaseUnavailable(f"cannot update pending items: {first_line(e)}") from e
     return done
@@ -193,10 +318,10 @@ def mark_resent(engine: Engine, ids: Collection[str], retry_at: datetime) -> Non
         with engine.begin() as conn:
             for chunk in _chunks(ids):
                 conn.execute(
-                    update(PublishedItem)
-                    .where(PublishedItem.id.in_(chunk))
-                    .where(PublishedItem.state == "pending")
-                    .values(attempts=PublishedItem.attempts + 1, retry_at=at)
+                    update(PublishedItemRow)
+                    .where(PublishedItemRow.id.in_(chunk))
+                    .where(PublishedItemRow.state == "pending")
+                    .values(attempts=PublishedItemRow.attempts + 1, retry_at=at)
                 )
     except (OperationalError, InterfaceError) as e:
         raise DatabaseUnavailable(f"cannot update pending items: {first_line(e)}") from e
@@ -204,7 +329,7 @@ def mark_resent(engine: Engine, ids: Collection[str], retry_at: datetime) -> Non
 
 def published_states(engine: Engine) -> dict[str, int]:
     """How many remembered items are in each state (pending, stored, given_up)."""
-    query = select(PublishedItem.state, func.count()).group_by(PublishedItem.state)
+    query = select(PublishedItemRow.state, func.count()).group_by(PublishedItemRow.state)
     try:
         with engine.connect() as conn:
             return {row[0]: int(row[1]) for row in conn.execute(query)}
@@ -215,10 +340,10 @@ def published_states(engine: Engine) -> dict[str, int]:
 def recent_published(engine: Engine, since: datetime) -> list[PublishedRecord]:
     """Items published at or after ``since`` that have a title, oldest first."""
     query = (
-        select(PublishedItem)
-        .where(PublishedItem.published_at >= require_aware(since, "since"))
-        .where(PublishedItem.title.is_not(None))
-        .order_by(PublishedItem.published_at, PublishedItem.id)
+        select(PublishedItemRow)
+        .where(PublishedItemRow.published_at >= require_aware(since, "since"))
+        .where(PublishedItemRow.title.is_not(None))
+        .order_by(PublishedItemRow.published_at, PublishedItemRow.id)
     )
     try:
         with engine.connect() as conn:
@@ -238,27 +363,11 @@ def recent_published(engine: Engine, since: datetime) -> list[PublishedRecord]:
 
 def forget_published_before(engine: Engine, before: datetime) -> int:
     """Forget items published before ``before``; return how many."""
-    stmt = delete(PublishedItem).where(PublishedItem.published_at < require_aware(before, "before"))
+    stmt = delete(PublishedItemRow).where(
+        PublishedItemRow.published_at < require_aware(before, "before")
+    )
     try:
         with engine.begin() as conn:
             return int(conn.execute(stmt).rowcount or 0)
     except (OperationalError, InterfaceError) as e:
         raise DatabaseUnavailable(f"cannot prune published items: {first_line(e)}") from e
-
-
-def feed_states(engine: Engine) -> dict[str, StoredFeedState]:
-    """Every feed's stored state, by feed name."""
-    try:
-        with engine.connect() as conn:
-            return {
-                row.feed: StoredFeedState(
-                    feed=row.feed,
-                    etag=row.etag,
-                    last_modified=row.last_modified,
-                    consecutive_failures=row.consecutive_failures,
-                    retry_at=row.retry_at,
-                )
-                for row in conn.execute(select(SourceHealth))
-            }
-    except (OperationalError, InterfaceError) as e:
-        raise DatabaseUnavailable(f"cannot read source health: {first_line(e)}") from e

@@ -56,7 +56,7 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-class Article(Base):
+class ArticleRow(Base):
     """A news item as published to ``news.raw`` (the NewsItem of DESIGN.md)."""
 
     __tablename__ = "articles"
@@ -75,10 +75,10 @@ class Article(Base):
     duplicate_of: Mapped[str | None] = mapped_column(String(ITEM_ID_LENGTH), index=True)
     stored_at: Mapped[datetime] = mapped_column(server_default=text("CURRENT_TIMESTAMP"))
 
-    sentiment: Mapped[ArticleSentiment | None] = relationship(
+    sentiment: Mapped[ArticleSentimentRow | None] = relationship(
         back_populates="article", cascade="all, delete-orphan", passive_deletes=True
     )
-    topics: Mapped[list[ArticleTopic]] = relationship(
+    topics: Mapped[list[ArticleTopicRow]] = relationship(
         back_populates="article", cascade="all, delete-orphan", passive_deletes=True
     )
 
@@ -89,7 +89,7 @@ class Article(Base):
     )
 
 
-class ArticleSentiment(Base):
+class ArticleSentimentRow(Base):
     """The model's verdict on one article."""
 
     __tablename__ = "article_sentiment"
@@ -106,7 +106,7 @@ class ArticleSentiment(Base):
     model_revision: Mapped[str] = mapped_column(String(100))
     scored_at: Mapped[datetime]
 
-    article: Mapped[Article] = relationship(back_populates="sentiment")
+    article: Mapped[ArticleRow] = relationship(back_populates="sentiment")
 
     __table_args__ = (
         CheckConstraint(_in("label", LABELS), name="label"),
@@ -120,7 +120,7 @@ class ArticleSentiment(Base):
     )
 
 
-class ArticleTopic(Base):
+class ArticleTopicRow(Base):
     """Which watched topics an article is about. ``published_at`` is copied from the
     article so that "latest articles on a topic" is one index range scan."""
 
@@ -132,12 +132,12 @@ class ArticleTopic(Base):
     topic: Mapped[str] = mapped_column(String(TOPIC_LENGTH), primary_key=True)
     published_at: Mapped[datetime]
 
-    article: Mapped[Article] = relationship(back_populates="topics")
+    article: Mapped[ArticleRow] = relationship(back_populates="topics")
 
     __table_args__ = (Index("ix_article_topics_topic_published_at", "topic", "published_at"),)
 
 
-class TopicBucket(Base):
+class TopicBucketRow(Base):
     """Per-topic counters over one fixed-width time bucket (one row per topic per bucket)."""
 
     __tablename__ = "topic_buckets"
@@ -157,7 +157,7 @@ class TopicBucket(Base):
     )
 
 
-class Alert(Base):
+class AlertRow(Base):
     """One alert occurrence of a rule on a topic, from firing to resolved."""
 
     __tablename__ = "alerts"
@@ -184,7 +184,7 @@ class Alert(Base):
     )
 
 
-class WebhookDelivery(Base):
+class WebhookDeliveryRow(Base):
     """The outbox: one row per (event, receiver), with its retry state."""
 
     __tablename__ = "webhook_deliveries"
@@ -211,7 +211,7 @@ class WebhookDelivery(Base):
     )
 
 
-class SourceHealth(Base):
+class SourceHealthRow(Base):
     """What the last polls of one feed did."""
 
     __tablename__ = "source_health"
@@ -237,7 +237,7 @@ class SourceHealth(Base):
 PUBLISHED_STATES = ("pending", "stored", "given_up")
 
 
-class PublishedItem(Base):
+class PublishedItemRow(Base):
     """An item id the feed scheduler has already published to ``news.raw``.
 
     Remembered durably so that a scheduler restart, or two feeds carrying the same
@@ -270,7 +270,7 @@ class PublishedItem(Base):
     )
 
 
-class WorkerCounters(Base):
+class WorkerCountersRow(Base):
     """What one worker process's agents have counted since it started, flushed every
     few seconds so the dashboard (which reads only the database) can show them."""
 
@@ -314,7 +314,7 @@ class AlertStateRow(Base):
     __table_args__ = (CheckConstraint(_in("state", ALERT_STATES), name="state"),)
 
 
-class AlertEvent(Base):
+class AlertEventRow(Base):
     """A transition to firing or resolved, as sent: the alerts topic is fed from here."""
 
     __tablename__ = "alert_events"
@@ -333,7 +333,7 @@ class AlertEvent(Base):
     )
 
 
-class AlertEvaluator(Base):
+class AlertEvaluatorRow(Base):
     """One row: who evaluated the rules last and when, up to which bucket, and how many
     items came after their bucket had been evaluated (migration 0004)."""
 
@@ -348,7 +348,7 @@ class AlertEvaluator(Base):
     late_checked_at: Mapped[datetime | None]
 
 
-class WebhookReceiver(Base):
+class WebhookReceiverRow(Base):
     """A receiver's durable state: disabled after a 410 Gone until re-enabled."""
 
     __tablename__ = "webhook_receivers"
@@ -359,7 +359,7 @@ class WebhookReceiver(Base):
     updated_at: Mapped[datetime]
 
 
-class WebhookAttempt(Base):
+class WebhookAttemptRow(Base):
     """Every delivery attempt: when, how long, what came back."""
 
     __tablename__ = "webhook_attempts"

@@ -22,8 +22,8 @@ from sqlalchemy import Engine
 from alerts.delivery import Deliverer
 from alerts.evaluator import AlertingConfig, evaluate_once
 from alerts.formats import dumps
-from common.outage import Outage
-from storage.alerting import mark_published, unpublished_events
+from core.outage import Outage
+from storage.alerts import mark_published, unpublished_events
 from streams.app import WorkerConfig
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common.errors import ConfigFileError
+from core.errors import ConfigFileError
 from streams.exceptions import BrokerError, InvalidRecord
 from streams.records import NewsItem, parse_news_item, parse_time
 

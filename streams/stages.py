@@ -1,16 +1,32 @@
 """The pipeline's stages as plain functions: raw records in, clean records and dead
-letters out. No Faust, no Kafka client, no database: the agents call these."""
+letters out; and the agents' batches (``ClassifySink``, ``PersistSink``), which run
+them with their collaborators passed in. No Faust, no Kafka client, no database: the
+agents call these.
+
+No exception may leave a batch (Faust acknowledges a ``take`` batch even when its body
+raises): bad records become dead letters, and failures of the model, the database or
+the producer are retried while the batch is held (the worker stalls rather than drops).
+If the worker is stopped while it holds an unfinished batch, the process exits at once
+without acknowledging it, and the batch is redelivered.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+import functools
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 
-from storage.types import SavedBatch, ScoredArticle
+from core.errors import first_line
+from storage.articles import SavedBatch, ScoredArticle
 from streams.exceptions import InvalidRecord
 from streams.records import (
     DeadLetter,
@@ -24,16 +40,37 @@ from streams.records import (
 )
 from streams.tagging import Watchlist, tag
 
+if TYPE_CHECKING:
+    from streams.counters import PipelineObserver
+    from streams.topics import TopicNames
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Exit status when stopped while holding an unfinished batch (EX_SOFTWARE).
+EXIT_UNFINISHED = 70
+#: Header the classify agent puts on each scored record: the raw record's timestamp.
+RAW_TIMESTAMP_HEADER = "finsent-raw-ts"
+
+#: A record to send: key, value, headers.
+Outgoing = tuple[bytes | None, bytes, dict[str, bytes] | None]
+#: Sends records to the topic named by the first argument; returns once the broker has
+#: acknowledged them all, raises otherwise (``streams.agents.send_all``).
+Send = Callable[[str, Sequence[Outgoing]], Awaitable[None]]
+
 
 @dataclass(frozen=True, slots=True)
 class RawRecord:
-    """One Kafka record as it arrived: where from, and its bytes."""
+    """One Kafka record as it arrived: where from, and its bytes (and its timestamp, in
+    seconds, and headers, where the agent had them)."""
 
     topic: str
     partition: int | None
     offset: int | None
     key: bytes | None
     value: bytes | None
+    timestamp: float | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 class PredictionLike(Protocol):
@@ -47,6 +84,14 @@ class PredictionLike(Protocol):
     def neutral(self) -> float: ...
     @property
     def positive(self) -> float: ...
+
+
+class Scorer(Protocol):
+    """The classifier as the pipeline sees it."""
+
+    model: ModelRef
+
+    def predict(self, texts: Sequence[str]) -> Sequence[PredictionLike]: ...
 
 
 @dataclass(slots=True)
@@ -207,3 +252,162 @@ def save_isolating_rejects(
     new_a, bad_a = save_isolating_rejects(save, items[:half], rejected_error)
     new_b, bad_b = save_isolating_rejects(save, items[half:], rejected_error)
     return new_a + new_b, bad_a + bad_b
+
+
+def raw_timestamp_header(timestamp: float | None) -> dict[str, bytes] | None:
+    """The header that carries a raw record's timestamp (seconds) to the persist agent."""
+    return None if timestamp is None else {RAW_TIMESTAMP_HEADER: repr(float(timestamp)).encode()}
+
+
+def raw_timestamp(headers: Any) -> float | None:
+    """The raw record's timestamp from a scored record's headers (a list of pairs or a
+    mapping, as Faust gives them); None when absent or unreadable."""
+    pairs = headers.items() if isinstance(headers, dict) else (headers or ())
+    for name, value in pairs:
+        if name == RAW_TIMESTAMP_HEADER:
+            try:
+                return float(value.decode() if isinstance(value, bytes) else value)
+            except (UnicodeDecodeError, ValueError):
+                return None
+    return None
+
+
+def dead_records(dead: Sequence[DeadLetter]) -> list[Outgoing]:
+    """Dead letters as records for the dead-letter topic, keyed by the original key."""
+    return [(d.key.encode() if d.key is not None else None, d.to_json(), None) for d in dead]
+
+
+async def hold(
+    action: Callable[[], Awaitable[T]], what: str, on_retry: Callable[[], None], max_delay: float
+) -> T:
+    """Run ``action`` until it succeeds, backing off; never give the batch up."""
+    delay = 0.25
+    while True:
+        try:
+            return await action()
+        except asyncio.CancelledError:
+            log.error("stopped while %s was unfinished: exiting without acknowledging", what)
+            logging.shutdown()
+            os._exit(EXIT_UNFINISHED)
+        except Exception as e:
+            on_retry()
+            log.warning(
+                "%s failed (%s: %s); retrying in %.1fs",
+                what,
+                type(e).__name__,
+                first_line(e),
+                delay,
+            )
+        try:
+            await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            log.error("stopped while retrying %s: exiting without acknowledging", what)
+            logging.shutdown()
+            os._exit(EXIT_UNFINISHED)
+        delay = min(delay * 2, max_delay)
+
+
+@dataclass
+class ClassifySink:
+    """The classify agent's batch: check the raw records, score the good ones (the model
+    off the event loop), send the scored items and the dead letters, and tell the
+    observer. The model and the sends are retried while the batch is held."""
+
+    scorer: Scorer
+    watchlist: Watchlist
+    send: Send
+    observer: PipelineObserver
+    topics: TopicNames
+    #: Where the model runs; None: the event loop's default executor.
+    model_pool: Executor | None = None
+    max_retry_delay: float = 30.0
+
+    async def write(self, records: Sequence[RawRecord]) -> None:
+        topics, observer = self.topics, self.observer
+        observer.took("classify", topics.raw, len(records))
+        checked = check_raw(records)
+        items = [item for _, item in checked.items]
+        texts = [model_text(item) for item in items]
+        predictions = (
+            await hold(
+                lambda: self._predict(texts),
+                "classifying",
+                functools.partial(observer.retried, "classify", "model"),
+                self.max_retry_delay,
+            )
+            if texts
+            else []
+        )
+        scored = score(items, predictions, self.watchlist, self.scorer.model)
+        out: list[Outgoing] = [
+            (s.id.encode(), s.to_json(), raw_timestamp_header(record.timestamp))
+            for (record, _), s in zip(checked.items, scored, strict=True)
+        ]
+
+        async def publish() -> None:
+            await self.send(topics.scored, out)
+            await self.send(topics.deadletter, dead_records(checked.dead))
+
+        await hold(
+            publish,
+            "publishing scored items",
+            functools.partial(observer.retried, "classify", "kafka"),
+            self.max_retry_delay,
+        )
+        observer.classified(topics.raw, len(records), len(scored), checked.dead)
+
+    async def _predict(self, texts: list[str]) -> Sequence[PredictionLike]:
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        out = await loop.run_in_executor(self.model_pool, self.scorer.predict, texts)
+        self.observer.inferred(time.perf_counter() - started)
+        return out
+
+
+@dataclass
+class PersistSink:
+    """The persist agent's batch: check the scored records, store the good ones (one
+    transaction per batch, refused records isolated), send the dead letters, and tell the
+    observer. The database and the sends are retried while the batch is held."""
+
+    save: Callable[[list[ScoredArticle]], SavedBatch]
+    send: Send
+    observer: PipelineObserver
+    topics: TopicNames
+    #: The error ``save`` raises when it refuses a batch for its content.
+    rejected: type[Exception]
+    #: Where ``save`` runs; None: the event loop's default executor.
+    db_pool: Executor | None = None
+    max_retry_delay: float = 30.0
+
+    async def write(self, records: Sequence[RawRecord]) -> None:
+        topics, observer = self.topics, self.observer
+        observer.took("persist", topics.scored, len(records))
+        good, dead = check_scored(records)
+        pairs = [(record, to_article(item)) for record, item in good]
+
+        async def save() -> tuple[list[str], list[tuple[RawRecord, str]]]:
+            return await asyncio.get_running_loop().run_in_executor(
+                self.db_pool, save_isolating_rejects, self.save, pairs, self.rejected
+            )
+
+        new_ids, rejected = await hold(
+            save,
+            "saving to the database",
+            functools.partial(observer.retried, "persist", "database"),
+            self.max_retry_delay,
+        )
+        stored = time.time()
+        for record in records:
+            published = raw_timestamp(record.headers)
+            if published is not None:
+                observer.reached_store(max(0.0, stored - published))
+        dead += [dead_for(record, reason, "persist") for record, reason in rejected]
+        if dead:
+            await hold(
+                lambda: self.send(topics.deadletter, dead_records(dead)),
+                "publishing dead letters",
+                functools.partial(observer.retried, "persist", "kafka"),
+                self.max_retry_delay,
+            )
+        observer.stored(topics.scored, len(records), len(new_ids), dead)

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common.errors import ConfigFileError
-from common.yamlfile import LINE_KEY, load_yaml, where
+from core.errors import ConfigFileError
+from core.yamlfile import LINE_KEY, load_yaml, where
 
 DEFAULT_WATCHLIST = Path(__file__).resolve().parent / "data" / "watchlist.yaml"
 TOPIC_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")

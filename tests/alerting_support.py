@@ -12,9 +12,8 @@ from sqlalchemy import Engine
 
 from alerts.config import Receiver, RuleSet, load_rules
 from alerts.evaluator import AlertingConfig, evaluate_once
-from storage.types import ScoredArticle
-from storage.writes import save_scored_batch
-from tests import factories
+from storage.articles import ScoredArticle, save_scored_batch
+from testkit import factories
 
 SECRET = "whsec_" + base64.b64encode(b"finsent-test-secret-32-bytes-long").decode()
 

@@ -212,7 +212,7 @@ def topic_name(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(autouse=True)
 def reap_processes() -> Iterator[None]:
     """Kill any ``finsent`` process a test started and left running."""
-    from tests.processes import STARTED
+    from testkit.processes import STARTED
 
     yield
     while STARTED:
@@ -241,7 +241,7 @@ def pipeline_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real model with a one-layer MiniLM and a random head (the suite runs on two shared
     cores; the pipeline tests need a model that runs, the classifier's own tests train
     one)."""
-    from tests.classifier_support import random_head_model
+    from testkit.classifier_support import random_head_model
 
     return random_head_model(tmp_path_factory.mktemp("pipeline-model"))
 
@@ -251,7 +251,7 @@ def pipeline_env(
 ) -> dict[str, str]:
     """``cli_env`` for a worker on these brokers and database, with topics of its own and
     the small batches and short texts the suite runs with."""
-    from tests.processes import unique_prefix
+    from testkit.processes import unique_prefix
 
     cli_env.update(
         FINSENT_KAFKA_BOOTSTRAP_SERVERS=bootstrap_servers,

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine, insert
 
-from storage.models import Alert, SourceHealth, WebhookDelivery, WorkerCounters
-from storage.writes import save_scored_batch
-from tests.factories import article
+from storage.articles import save_scored_batch
+from storage.models import AlertRow, SourceHealthRow, WebhookDeliveryRow, WorkerCountersRow
+from testkit.factories import article
 
 SCRIPT_TITLE = "<script>document.title='pwned'</script> Oil slump hits refiners"
 OIL_ALERT = "alert-oil-1"
@@ -104,7 +104,7 @@ def seed(engine: Engine, now: datetime) -> None:
     save_scored_batch(engine, [*last_hour, copy, *earlier])
     with engine.begin() as conn:
         conn.execute(
-            insert(Alert),
+            insert(AlertRow),
             [
                 {
                     "id": OIL_ALERT,
@@ -154,7 +154,7 @@ def seed(engine: Engine, now: datetime) -> None:
             ],
         )
         conn.execute(
-            insert(WebhookDelivery),
+            insert(WebhookDeliveryRow),
             [
                 {
                     "event_id": "event-oil-firing",
@@ -181,7 +181,7 @@ def seed(engine: Engine, now: datetime) -> None:
             ],
         )
         conn.execute(
-            insert(SourceHealth),
+            insert(SourceHealthRow),
             [
                 {
                     "feed": "markets-rss",
@@ -210,7 +210,7 @@ def seed(engine: Engine, now: datetime) -> None:
             ],
         )
         conn.execute(
-            insert(WorkerCounters),
+            insert(WorkerCountersRow),
             [
                 {
                     "worker": "host-1:4242",

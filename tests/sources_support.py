@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from storage.types import SourcePoll
+from storage.feeds import SourcePoll
 
 
 class Memory:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import frames, loaders
 from dashboard.common import plain, require_data, signed
-from storage.views import match_deliveries
+from storage.alerts import match_deliveries
 
 DAYS = {"last 24 hours": 1, "last 7 days": 7, "last 30 days": 30}
 SHOWN = 30  # alerts with their details expanded below the table

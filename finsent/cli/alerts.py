@@ -5,19 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-from finsent.cli.app import UserError, cli, setting_option, settings_from, stop_on_signals
-
-if TYPE_CHECKING:
-    from finsent.settings import Settings
-
-
-def _settings(rules: Path | None = None, receivers: Path | None = None) -> Settings:
-    return settings_from({"alerts": {"rules": rules, "receivers": receivers}})
+from finsent.cli.app import UserError, cli, settings_options, stop_on_signals
+from finsent.settings import Settings, env_var
 
 
 def _when(value: datetime | None) -> str:
@@ -37,14 +29,12 @@ def alerts_group() -> None:
 @click.option("--limit", type=click.IntRange(min=1, max=10_000), default=20, show_default=True)
 @click.option("--status", type=click.Choice(["firing", "resolved"]), help="Only these alerts.")
 @click.option("--topic", help="Only alerts on this topic.")
-@setting_option("--receivers", concern="alerts", field="receivers", type=click.Path(path_type=Path))
-def list_command(limit: int, status: str | None, topic: str | None, receivers: Path | None) -> None:
+@settings_options("alerts.receivers")
+def list_command(limit: int, status: str | None, topic: str | None, settings: Settings) -> None:
     """The latest alerts, their events and deliveries, and the receivers' state."""
     from finsent.runtime import alerting_config, open_engine
-    from storage.alerting import disabled_receivers, evaluator_status, list_deliveries
-    from storage.queries import list_alerts
+    from storage.alerts import disabled_receivers, evaluator_status, list_alerts, list_deliveries
 
-    settings = _settings(receivers=receivers)
     config = alerting_config(settings)
     engine = open_engine(settings)
     evaluated = evaluator_status(engine)
@@ -90,8 +80,8 @@ def list_command(limit: int, status: str | None, topic: str | None, receivers: P
 @alerts_group.command("test")
 @click.argument("receiver")
 @click.option("--topic", default="test", show_default=True, help="Topic named in the test event.")
-@setting_option("--receivers", concern="alerts", field="receivers", type=click.Path(path_type=Path))
-def test_command(receiver: str, topic: str, receivers: Path | None) -> None:
+@settings_options("alerts.receivers")
+def test_command(receiver: str, topic: str, settings: Settings) -> None:
     """Send a signed test event to RECEIVER now (not through the outbox); exit 1 unless
     it answers 2xx."""
     from alerts.delivery import post
@@ -99,7 +89,6 @@ def test_command(receiver: str, topic: str, receivers: Path | None) -> None:
     from alerts.formats import render
     from finsent.runtime import alerting_config
 
-    settings = _settings(receivers=receivers)
     config = alerting_config(settings)
     target = config.receiver(receiver)
     if target is None:
@@ -112,8 +101,8 @@ def test_command(receiver: str, topic: str, receivers: Path | None) -> None:
         target,
         event,
         now=datetime.now(UTC),
-        resend=timedelta(seconds=settings.alerts.resend),
-        external_url=settings.alerts.dashboard_url,
+        resend=config.resend,
+        external_url=config.dashboard_url,
     )
 
     async def send() -> tuple[int | None, str | None, float]:
@@ -138,13 +127,12 @@ def test_command(receiver: str, topic: str, receivers: Path | None) -> None:
     multiple=True,
     help="Only to this receiver (repeatable). Default: every configured receiver.",
 )
-@setting_option("--receivers", concern="alerts", field="receivers", type=click.Path(path_type=Path))
-def replay_command(event_id: str, only: tuple[str, ...], receivers: Path | None) -> None:
+@settings_options("alerts.receivers")
+def replay_command(event_id: str, only: tuple[str, ...], settings: Settings) -> None:
     """Queue EVENT_ID for delivery again (same webhook id, a fresh retry horizon)."""
     from finsent.runtime import alerting_config, open_engine
-    from storage.alerting import get_event, requeue
+    from storage.alerts import get_event, requeue
 
-    settings = _settings(receivers=receivers)
     config = alerting_config(settings)
     names = [r.name for r in config.receivers]
     unknown = [n for n in only if n not in names]
@@ -152,13 +140,13 @@ def replay_command(event_id: str, only: tuple[str, ...], receivers: Path | None)
         raise UserError(f"no receiver {', '.join(unknown)} (receivers: {', '.join(names)})", 2)
     targets = list(only) or names
     if not targets:
-        raise UserError("no receivers configured (FINSENT_ALERTS_RECEIVERS)", exit_code=2)
+        raise UserError(f"no receivers configured ({env_var('alerts', 'receivers')})", 2)
     engine = open_engine(settings)
     event = get_event(engine, event_id)
     if event is None:
         raise UserError(f"no event {event_id!r} (see `finsent alerts list`)")
     now = datetime.now(UTC)
-    horizon = now + timedelta(seconds=settings.alerts.retry_horizon)
+    horizon = now + config.retry_horizon
     count = requeue(engine, event_id, {"alert_id": event.get("alert_id")}, targets, now, horizon)
     click.echo(
         f"queued {event_id} ({event.get('summary', '')}) for {', '.join(targets)}: {count} "
@@ -174,12 +162,12 @@ def replay_command(event_id: str, only: tuple[str, ...], receivers: Path | None)
     help="Also queue again the deliveries it missed while disabled (same webhook ids, a "
     "fresh retry horizon).",
 )
-def enable_command(receiver: str, requeue: bool) -> None:
+@settings_options()
+def enable_command(receiver: str, requeue: bool, settings: Settings) -> None:
     """Enable RECEIVER again after it answered 410 Gone (new events go to it again)."""
     from finsent.runtime import open_engine
-    from storage.alerting import requeue_disabled, set_receiver_enabled
+    from storage.alerts import requeue_disabled, set_receiver_enabled
 
-    settings = _settings()
     engine = open_engine(settings)
     now = datetime.now(UTC)
     if set_receiver_enabled(engine, receiver, now):
@@ -196,15 +184,14 @@ def enable_command(receiver: str, requeue: bool) -> None:
 
 
 @alerts_group.command("deliver")
-@setting_option("--receivers", concern="alerts", field="receivers", type=click.Path(path_type=Path))
-def deliver_command(receivers: Path | None) -> None:
+@settings_options("alerts.receivers")
+def deliver_command(settings: Settings) -> None:
     """Run a webhook deliverer until SIGTERM (besides or instead of the workers' own)."""
     from finsent.runtime import alerting_config, open_deliverer, open_engine
 
-    settings = _settings(receivers=receivers)
     config = alerting_config(settings)
     if not config.receivers:
-        raise UserError("no receivers configured (FINSENT_ALERTS_RECEIVERS)", exit_code=2)
+        raise UserError(f"no receivers configured ({env_var('alerts', 'receivers')})", 2)
     deliverer = open_deliverer(settings, open_engine(settings), config)
     stopped = stop_on_signals()
     click.echo(f"delivering to {', '.join(deliverer.names)}", err=True)
@@ -231,14 +218,12 @@ def deliver_command(receivers: Path | None) -> None:
     type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]),
     help="Evaluate as if it were this time (UTC unless it has an offset). Default: now.",
 )
-@setting_option("--rules", concern="alerts", field="rules", type=click.Path(path_type=Path))
-@setting_option("--receivers", concern="alerts", field="receivers", type=click.Path(path_type=Path))
-def evaluate_command(at: datetime | None, rules: Path | None, receivers: Path | None) -> None:
+@settings_options("alerts.rules", "alerts.receivers")
+def evaluate_command(at: datetime | None, settings: Settings) -> None:
     """Run one evaluation round now (or --at a time) and print its events."""
     from alerts.evaluator import evaluate_once
     from finsent.runtime import alerting_config, open_engine
 
-    settings = _settings(rules=rules, receivers=receivers)
     config = alerting_config(settings)
     now = datetime.now(UTC) if at is None else at.replace(tzinfo=at.tzinfo or UTC)
     outcome = evaluate_once(open_engine(settings), config, now)
@@ -253,9 +238,9 @@ def evaluate_command(at: datetime | None, rules: Path | None, receivers: Path | 
 @cli.command("webhook-echo")
 @click.option(
     "--secret",
-    envvar="FINSENT_ALERTS_SECRET",
+    envvar=env_var("alerts", "secret"),
     required=True,
-    help="Signing secret (whsec_ + base64). [env: FINSENT_ALERTS_SECRET]",
+    help=f"Signing secret (whsec_ + base64). [env: {env_var('alerts', 'secret')}]",
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=9000, show_default=True)

@@ -8,19 +8,32 @@ everything else we can explain. Errors about the database URL name where it came
 
 from __future__ import annotations
 
+import functools
 import signal
 import sys
 import threading
 from collections.abc import Callable
-from types import FrameType
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType, UnionType
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 import click
+from pydantic import SecretStr
 
 from finsent import __version__, logs
-from finsent.settings import CONCERNS, Settings, SettingsError, env_var, load_settings
+from finsent.settings import (
+    CONCERNS,
+    Settings,
+    SettingsError,
+    env_var,
+    load_settings,
+    option_flag,
+    setting_field,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
 
 #: Each package's root exception; anything else is a bug and keeps its traceback.
 EXPLAINED_ERRORS: tuple[type[BaseException], ...] = ()
@@ -29,7 +42,7 @@ EXPLAINED_ERRORS: tuple[type[BaseException], ...] = ()
 def explained_errors() -> tuple[type[BaseException], ...]:
     """The packages' root exceptions, imported lazily so ``--help`` stays fast."""
     from classifier.exceptions import ClassifierError
-    from common.errors import ConfigFileError
+    from core.errors import ConfigFileError
     from storage.exceptions import StorageError
     from streams.exceptions import StreamsError
 
@@ -85,15 +98,103 @@ class UserError(click.ClickException):
         click.echo(f"error: {self.format_message()}", err=True)
 
 
+@dataclass(frozen=True)
+class Option:
+    """A setting's option where a command shows it otherwise than the setting's Field:
+    ``Option("broker.port", "--broker-port")``. Unset parts come from the Field."""
+
+    setting: str
+    flag: str | None = None
+    help: str | None = None
+    metavar: str | None = None
+
+
+def settings_options(*settings: str | Option) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """Give a command one option per setting (``"concern.field"``) and its ``settings``.
+
+    Each option is derived from the setting's Field: its name (``--<field>``, or the
+    field's ``Flag``), its type, and its help (the description and the environment
+    variable). An option given overrides the environment; one not given leaves the
+    setting to the environment or its default. The command receives the settings, read
+    once (``settings_from``), as its ``settings`` argument; the options' values are not
+    passed on by themselves. Options appear in ``--help`` in the order given, where the
+    decorator stands among the command's other options.
+    """
+    options = [s if isinstance(s, Option) else Option(s) for s in settings]
+    for option in options:
+        setting_field(option.setting)  # an unknown name fails at import, naming it
+
+    def decorate(command: Callable[..., R]) -> Callable[..., R]:
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> R:
+            overrides: dict[str, dict[str, Any]] = {}
+            for option in options:
+                concern, field, _ = setting_field(option.setting)
+                overrides.setdefault(concern, {})[field] = kwargs.pop(_dest(option.setting))
+            return command(*args, settings=settings_from(overrides), **kwargs)
+
+        for option in reversed(options):  # click lists the last one applied first
+            run = _setting_click_option(option)(run)
+        return run
+
+    return decorate
+
+
+def _dest(setting: str) -> str:
+    """The click parameter that carries ``setting``'s option (no clash with the command's)."""
+    return "setting__" + setting.replace(".", "__")
+
+
+def _setting_click_option(option: Option) -> Callable[[F], F]:
+    concern, field, info = setting_field(option.setting)
+    flag = option.flag or option_flag(concern, field)
+    kind = _click_type(option.setting, info.annotation)
+    decls = [f"{flag}/--no-{flag.removeprefix('--')}" if kind is click.BOOL else flag]
+    return click.option(
+        *decls,
+        _dest(option.setting),
+        type=None if kind is click.BOOL else kind,
+        default=None,
+        show_default=False,
+        metavar=option.metavar,
+        help=_setting_help(concern, field, option.help),
+    )
+
+
+#: The click type of each setting type; a Literal is a choice of its values.
+_CLICK_TYPES: dict[Any, click.ParamType] = {
+    str: click.STRING,
+    SecretStr: click.STRING,
+    int: click.INT,
+    float: click.FLOAT,
+    bool: click.BOOL,
+    Path: click.Path(path_type=Path),
+}
+
+
+def _click_type(setting: str, annotation: Any) -> click.ParamType:
+    if get_origin(annotation) in (Union, UnionType):  # X | None: optional, X is the type
+        (annotation,) = (a for a in get_args(annotation) if a is not type(None))
+    if get_origin(annotation) is Literal:
+        return click.Choice([str(value) for value in get_args(annotation)])
+    if annotation not in _CLICK_TYPES:
+        raise TypeError(f"setting {setting} has a type no option takes: {annotation!r}")
+    return _CLICK_TYPES[annotation]
+
+
+def _setting_help(concern: str, field: str, help: str | None) -> str:
+    text = help or CONCERNS[concern].model_fields[field].description or ""
+    return f"{text} [env: {env_var(concern, field)}]"
+
+
 def setting_option(
     *param_decls: str, concern: str, field: str, help: str | None = None, **kwargs: Any
 ) -> Callable[[F], F]:
-    """A CLI option that overrides one setting; its help names the environment variable."""
-    model = CONCERNS[concern].model_fields[field]
-    text = help or model.description or ""
+    """One CLI option that overrides one setting, its value passed to the command, which
+    puts it into ``settings_from``'s overrides itself. Prefer ``settings_options``."""
     kwargs.setdefault("default", None)
     kwargs.setdefault("show_default", False)
-    return click.option(*param_decls, help=f"{text} [env: {env_var(concern, field)}]", **kwargs)
+    return click.option(*param_decls, help=_setting_help(concern, field, help), **kwargs)
 
 
 def settings_from(overrides: dict[str, dict[str, Any]] | None = None) -> Settings:
@@ -103,7 +204,7 @@ def settings_from(overrides: dict[str, dict[str, Any]] | None = None) -> Setting
     if settings.database_url is None:
         _database_url_source[0] = None
     elif (overrides or {}).get("database", {}).get("url") is not None:
-        _database_url_source[0] = "--database-url"
+        _database_url_source[0] = option_flag("database", "url")
     else:
         _database_url_source[0] = env_var("database", "url")
     return settings

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import click
 
-from finsent.cli.app import cli, setting_option, settings_from, stop_on_signals
+from finsent.cli.app import cli, settings_options, stop_on_signals
+from finsent.settings import Settings
 
 
 @cli.command("broker")
-@setting_option("--kind", concern="broker", field="kind", type=click.Choice(["embedded", "kafka"]))
-@setting_option("--port", concern="broker", field="port", type=int)
-@setting_option("--host", concern="broker", field="host")
-@setting_option("--startup-timeout", concern="broker", field="startup_timeout", type=float)
-def broker_command(
-    kind: str | None, port: int | None, host: str | None, startup_timeout: float | None
-) -> None:
+@settings_options("broker.kind", "broker.port", "broker.host", "broker.startup_timeout")
+def broker_command(settings: Settings) -> None:
     """Run the local broker until Ctrl-C or SIGTERM.
 
     kafka (the default): Apache Kafka from its Maven Central jars (downloaded once,
@@ -25,16 +21,6 @@ def broker_command(
     """
     from finsent.runtime import local_broker
 
-    settings = settings_from(
-        {
-            "broker": {
-                "kind": kind,
-                "port": port,
-                "host": host,
-                "startup_timeout": startup_timeout,
-            }
-        }
-    )
     stop = stop_on_signals()
     broker = local_broker(settings)
     with broker:

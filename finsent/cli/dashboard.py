@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from finsent.cli.app import UserError, cli, setting_option, settings_from, stop_on_signals
-from finsent.runtime import database_url, open_engine
-from finsent.settings import Settings
+from finsent.cli.app import UserError, cli, settings_options, stop_on_signals
+from finsent.runtime import dashboard_config, open_engine
+from finsent.settings import Settings, env_var
 
 
 def server_path() -> Path:
@@ -19,26 +19,6 @@ def server_path() -> Path:
     import dashboard
 
     return Path(dashboard.__file__).resolve().parent / "server.py"
-
-
-def dashboard_environ(settings: Settings) -> dict[str, str]:
-    """The plain values the dashboard process needs, as its environment variable."""
-    from dashboard.config import DashboardConfig
-
-    db, dash = settings.database, settings.dashboard
-    config = DashboardConfig(
-        database_url=database_url(settings),
-        refresh_interval=dash.refresh_interval,
-        password=dash.password.get_secret_value() if dash.password else None,
-        model_path=settings.model_path,
-        model_device=settings.model.device,
-        model_variant=settings.model.variant,
-        connect_retries=min(db.connect_retries, 2),
-        connect_retry_delay=db.connect_retry_delay,
-        connect_timeout=db.connect_timeout,
-        pool_size=db.pool_size,
-    )
-    return config.to_environ()
 
 
 def streamlit_argv(settings: Settings) -> list[str]:
@@ -74,22 +54,14 @@ def streamlit_argv(settings: Settings) -> list[str]:
 def check_port_free(host: str, port: int) -> None:
     from streams.broker_process import port_taken
 
-    problem = port_taken(host, port, "FINSENT_DASHBOARD_PORT")
+    problem = port_taken(host, port, env_var("dashboard", "port"))
     if problem is not None:
         raise UserError(problem)
 
 
 @cli.command("dashboard")
-@setting_option("--database-url", "db_url", concern="database", field="url")
-@setting_option("--host", concern="dashboard", field="host")
-@setting_option("--port", concern="dashboard", field="port", type=int)
-@setting_option("--refresh-interval", concern="dashboard", field="refresh_interval", type=float)
-def dashboard_command(
-    db_url: str | None,
-    host: str | None,
-    port: int | None,
-    refresh_interval: float | None,
-) -> None:
+@settings_options("database.url", "dashboard.host", "dashboard.port", "dashboard.refresh_interval")
+def dashboard_command(settings: Settings) -> None:
     """Serve the Streamlit dashboard until Ctrl-C or SIGTERM.
 
     Checks that the database answers first (a clear line if it does not); the pages
@@ -97,18 +69,12 @@ def dashboard_command(
     alerts, sources and the model. When FINSENT_DASHBOARD_PASSWORD is set, every route
     but the /_stcore/health probe asks for it first.
     """
-    settings = settings_from(
-        {
-            "database": {"url": db_url},
-            "dashboard": {"host": host, "port": port, "refresh_interval": refresh_interval},
-        }
-    )
     engine = open_engine(settings)  # fail now, with the host named, not in the browser
     engine.dispose()
     dash = settings.dashboard
     check_port_free(dash.host, dash.port)
     env = dict(os.environ)
-    env.update(dashboard_environ(settings))
+    env.update(dashboard_config(settings, engine).to_environ())
     click.echo(f"dashboard: http://{dash.host}:{dash.port}  (Ctrl-C stops it)", err=False)
     sys.stdout.flush()
     argv = streamlit_argv(settings)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from finsent.cli.app import cli, setting_option, settings_from
+from finsent.cli.app import cli, settings_options
 from finsent.datasets import tfns_csv
+from finsent.runtime import load_watchlist
 from finsent.settings import Settings
 
 
@@ -17,10 +18,9 @@ def make_demo(
 ) -> str:
     """Write the demo file; return a one-paragraph description of it."""
     from sources.demo import build_demo, read_labelled, write_jsonl
-    from streams.tagging import DEFAULT_WATCHLIST, load_watchlist
 
     source = csv_path or tfns_csv("valid")
-    watchlist = load_watchlist(settings.pipeline.watchlist or DEFAULT_WATCHLIST)
+    watchlist = load_watchlist(settings)
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=hours)
     plan = build_demo(
         read_labelled(source), watchlist, start=start, hours=hours, items=items, seed=seed
@@ -63,12 +63,9 @@ def make_demo(
     help="Background headlines (the surge comes on top).",
 )
 @click.option("--seed", type=int, default=7, show_default=True)
-@setting_option(
-    "--watchlist", concern="pipeline", field="watchlist", type=click.Path(path_type=Path)
-)
+@settings_options("pipeline.watchlist")
 def demo_data_command(
-    out: Path, csv_path: Path | None, hours: float, items: int, seed: int, watchlist: Path | None
+    out: Path, csv_path: Path | None, hours: float, items: int, seed: int, settings: Settings
 ) -> None:
     """Build a demo replay file with one planted surge of negative headlines on one topic."""
-    settings = settings_from({"pipeline": {"watchlist": watchlist}})
     click.echo(make_demo(settings, csv_path, out, hours, items, seed))

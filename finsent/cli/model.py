@@ -3,98 +3,121 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import fields
 from pathlib import Path
+from types import UnionType
+from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
 import click
 
+from classifier.train import HYPERPARAMETER, Hyperparameter, TrainConfig
 from finsent.cli.app import cli, setting_option, settings_from
+from finsent.settings import ModelSettings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The hyper-parameters `finsent train` offers, in its --help order. Each option is built
+#: from the field's declaration in TrainConfig (flag, type, bounds, help); unset, the
+#: profile's value holds, else the field's default.
+TRAIN_OPTIONS = (
+    "epochs",
+    "learning_rate",
+    "batch_size",
+    "max_length",
+    "seed",
+    "class_weighting",
+    "teachers",
+    "distill_weight",
+    "ema_decay",
+    "rdrop",
+    "ngram_weight",
+    "patience",
+)
+
+
+def config_option(name: str) -> Callable[[F], F]:
+    """The option for TrainConfig's field ``name``, from its declaration: ``--`` and the
+    field's name (or the declared flag), the field's type within its bounds or choices
+    (repeatable for a tuple), and its help with the default in place of ``{default}``.
+    The command gets the value under the field's name; None (or ``()``) when not given."""
+    spec = next(f for f in fields(TrainConfig) if f.name == name)
+    declared: Hyperparameter = spec.metadata[HYPERPARAMETER]
+    hint = get_type_hints(TrainConfig)[name]
+    if isinstance(hint, UnionType):  # X | None: X
+        hint = next(arg for arg in get_args(hint) if arg is not type(None))
+    multiple = get_origin(hint) is tuple
+    kind = get_args(hint)[0] if multiple else hint
+    default = f"{spec.default:g}" if isinstance(spec.default, float) else spec.default
+    return click.option(
+        declared.flag or "--" + name.replace("_", "-"),
+        name,
+        type=_checked_type(kind, declared),
+        multiple=multiple,
+        metavar=declared.metavar,
+        help=declared.help.format(default=default),
+    )
+
+
+def _checked_type(kind: Any, declared: Hyperparameter) -> Any:
+    """A field's type as click checks it: one of its choices, a number within its bounds,
+    or the type itself."""
+    if declared.choices:
+        return click.Choice(declared.choices)
+    if kind not in (int, float) or (declared.low is None and declared.high is None):
+        return kind
+    within = click.IntRange if kind is int else click.FloatRange
+    return within(
+        min=declared.low,
+        max=declared.high,
+        min_open=declared.low_open,
+        max_open=declared.high_open,
+    )
+
+
+def config_options(names: Sequence[str]) -> Callable[[F], F]:
+    """The options of these TrainConfig fields, in this order (``config_option``)."""
+
+    def decorate(command: F) -> F:
+        for name in reversed(names):
+            command = config_option(name)(command)
+        return command
+
+    return decorate
+
+
+def config_values(options: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    """The values of the TrainConfig options ``names``, taken out of a command's
+    ``options``: None for one not given (a repeatable one given no times included)."""
+    values = {name: options.pop(name) for name in names}
+    return {name: None if value == () else value for name, value in values.items()}
+
+
+def model_setting(flag: str, field: str, **kwargs: Any) -> Callable[[F], F]:
+    """An option that overrides the model setting ``field`` (FINSENT_MODEL_...); the
+    command gets its value under the field's name."""
+    return setting_option(flag, field, concern="model", field=field, **kwargs)
 
 
 @cli.command("train")
-@setting_option("--train", "train_csv", concern="model", field="train_csv", metavar="CSV")
-@setting_option("--valid", "valid_csv", concern="model", field="valid_csv", metavar="CSV")
-@setting_option(
-    "--base",
-    concern="model",
-    field="base",
-    metavar="MODEL",
-)
-@setting_option("--labels", concern="model", field="labels", metavar="MAP")
-@setting_option(
+@model_setting("--train", "train_csv", metavar="CSV")
+@model_setting("--valid", "valid_csv", metavar="CSV")
+@model_setting("--base", "base", metavar="MODEL")
+@model_setting("--labels", "labels", metavar="MAP")
+@model_setting(
     "--out",
-    concern="model",
-    field="path",
+    "path",
     metavar="DIR",
     help="Where the model goes. Unset: <data dir>/models/finsent-sentiment.",
 )
-@setting_option(
+@model_setting(
     "--profile",
-    concern="model",
-    field="train_profile",
-    type=click.Choice(["quick", "full", "smoke"]),
+    "train_profile",
+    type=click.Choice(get_args(ModelSettings.model_fields["train_profile"].annotation)),
 )
-@click.option("--epochs", type=click.IntRange(min=1), help="Epochs at most (default: profile's).")
-@click.option(
-    "--lr",
-    "learning_rate",
-    type=click.FloatRange(min=0, min_open=True),
-    help="Peak learning rate of AdamW (default: profile's).",
-)
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    help="Training batch size (default: profile's). Not the inference batch size.",
-)
-@click.option(
-    "--max-length",
-    type=click.IntRange(min=8),
-    help="Training tokens per text at most (default: profile's).",
-)
-@click.option("--seed", type=int, help="Random seed (default 42).")
-@click.option(
-    "--class-weighting",
-    type=click.Choice(["balanced", "sqrt", "none"]),
-    help="Loss weights against the label imbalance (default sqrt).",
-)
-@click.option(
-    "--teacher",
-    "teachers",
-    multiple=True,
-    metavar="MODEL",
-    help="Distil from this trained model (repeat for an ensemble): the student also "
-    "learns the teachers' averaged probabilities.",
-)
-@click.option(
-    "--distill-weight",
-    type=click.FloatRange(min=0, max=1),
-    help="Share of the loss that is the teachers' (default 0.5; with --teacher, or when "
-    "the training CSV has soft-label columns p_negative,p_neutral,p_positive).",
-)
-@click.option(
-    "--ema-decay",
-    type=click.FloatRange(min=0, max=1, max_open=True),
-    help="Keep a moving average of the weights with this decay (e.g. 0.998) and evaluate "
-    "and save the average; 0 turns it off (the profile's default).",
-)
-@click.option(
-    "--rdrop",
-    type=click.FloatRange(min=0, max=100),
-    help="Weight of R-Drop's consistency term: each batch runs twice under different "
-    "dropout and the two outputs are pulled together (twice the compute; 0: off).",
-)
-@click.option(
-    "--ngram-weight",
-    type=click.FloatRange(min=0, max=10),
-    help="Also fit an n-gram model on the training texts and serve it beside the "
-    "transformer at this weight (default 1; 0: the transformer alone).",
-)
-@click.option(
-    "--patience",
-    type=click.IntRange(min=0),
-    help="Stop after this many epochs without a better macro-F1; 0 never stops early.",
-)
-@setting_option("--device", concern="model", field="device")
-@setting_option("--threads", concern="model", field="threads", type=int)
+@config_options(TRAIN_OPTIONS)
+@model_setting("--device", "device")
+@model_setting("--threads", "threads", type=int)
 @click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
 @click.option(
     "--if-missing",
@@ -102,30 +125,7 @@ from finsent.cli.app import cli, setting_option, settings_from
     help="Do nothing when the output directory already holds a model (its config.json): "
     "for a one-shot service that trains only the first time.",
 )
-def train_command(
-    train_csv: str | None,
-    valid_csv: str | None,
-    base: str | None,
-    labels: str | None,
-    out: str | None,
-    profile: str | None,
-    epochs: int | None,
-    learning_rate: float | None,
-    batch_size: int | None,
-    max_length: int | None,
-    seed: int | None,
-    class_weighting: str | None,
-    teachers: tuple[str, ...],
-    distill_weight: float | None,
-    ema_decay: float | None,
-    rdrop: float | None,
-    ngram_weight: float | None,
-    patience: int | None,
-    device: str | None,
-    threads: int | None,
-    no_progress: bool,
-    if_missing: bool,
-) -> None:
+def train_command(no_progress: bool, if_missing: bool, **options: Any) -> None:
     """Fine-tune a sentiment classifier on labelled CSVs (columns text,label).
 
     Without --train and --valid it trains on the Twitter Financial News Sentiment set
@@ -135,20 +135,8 @@ def train_command(
     (README.md). The best epoch by validation macro-F1 is kept. An n-gram model fitted
     on the same rows is saved beside it and served with it (--ngram-weight).
     """
-    settings = settings_from(
-        {
-            "model": {
-                "train_csv": train_csv,
-                "valid_csv": valid_csv,
-                "base": base,
-                "labels": labels,
-                "path": out,
-                "train_profile": profile,
-                "device": device,
-                "threads": threads,
-            }
-        }
-    )
+    hyperparameters = config_values(options, TRAIN_OPTIONS)
+    settings = settings_from({"model": options})  # what is left: the model settings
     model = settings.model
     existing = Path(settings.model_path).expanduser() / "config.json"
     if if_missing and existing.is_file():
@@ -165,20 +153,9 @@ def train_command(
         out=settings.model_path,
         base=model.base,
         labels=model.labels,
-        epochs=epochs,
-        learning_rate=learning_rate,
-        batch_size=batch_size,
-        max_length=max_length,
-        seed=seed,
-        class_weighting=class_weighting,
-        teachers=teachers or None,
-        distill_weight=distill_weight,
-        ema_decay=ema_decay,
-        rdrop=rdrop,
-        ngram_weight=ngram_weight,
-        patience=patience,
         device=model.device,
         threads=model.threads,
+        **hyperparameters,
     )
     result = train(config, progress=not no_progress)
     m = result.metrics

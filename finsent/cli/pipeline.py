@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from finsent.cli.app import UserError, cli, setting_option, settings_from
+from finsent.cli.app import UserError, cli, settings_options
+from finsent.settings import Settings
 
 if TYPE_CHECKING:
     from streams.publish import Publisher
@@ -17,22 +18,15 @@ if TYPE_CHECKING:
 
 
 @cli.command("worker")
-@setting_option("--batch-size", concern="pipeline", field="batch_size", type=int)
-@setting_option("--max-wait", concern="pipeline", field="max_wait", type=float)
-@setting_option("--concurrency", concern="pipeline", field="concurrency", type=int)
-@setting_option("--partitions", concern="kafka", field="partitions", type=int)
-@setting_option(
-    "--watchlist", concern="pipeline", field="watchlist", type=click.Path(path_type=Path)
+@settings_options(
+    "pipeline.batch_size",
+    "pipeline.max_wait",
+    "pipeline.concurrency",
+    "kafka.partitions",
+    "pipeline.watchlist",
+    "kafka.bootstrap_servers",
 )
-@setting_option("--bootstrap-servers", concern="kafka", field="bootstrap_servers")
-def worker_command(
-    batch_size: int | None,
-    max_wait: float | None,
-    concurrency: int | None,
-    partitions: int | None,
-    watchlist: Path | None,
-    bootstrap_servers: str | None,
-) -> None:
+def worker_command(settings: Settings) -> None:
     """Run the Faust worker: classify news.raw, store news.scored, until SIGTERM.
 
     Several workers with the same group share the partitions; a worker that dies is
@@ -48,17 +42,6 @@ def worker_command(
     from streams.metrics import PipelineMetrics, serve_metrics
     from streams.worker import ensure_worker_topics, run_worker
 
-    settings = settings_from(
-        {
-            "pipeline": {
-                "batch_size": batch_size,
-                "max_wait": max_wait,
-                "concurrency": concurrency,
-                "watchlist": watchlist,
-            },
-            "kafka": {"partitions": partitions, "bootstrap_servers": bootstrap_servers},
-        }
-    )
     config = worker_config(settings)
     metrics = PipelineMetrics()
     if settings.metrics.worker_port:  # before the model loads: a taken port fails at once
@@ -67,9 +50,9 @@ def worker_command(
         click.echo(f"metrics on http://{host}:{port}/metrics", err=True)
     engine = open_engine(settings)  # one pool for the writer, the counters and alerting
     alerting = open_alerting(settings, engine, metrics)  # a bad rules file fails at once
-    check_worker_inputs(settings)  # a bad watchlist or a missing model fails at once
+    watchlist = check_worker_inputs(settings)  # a bad watchlist or a missing model fails at once
     ensure_worker_topics(config)  # before loading the model: so does an unreachable broker
-    pipeline = open_pipeline(settings, engine, metrics)
+    pipeline = open_pipeline(settings, engine, watchlist, metrics)
     metrics.ready.set(1)  # what the compose health check waits for
     click.echo(
         f"worker {config.app_id} on {config.bootstrap_servers}: {config.topics.raw} -> "
@@ -127,13 +110,10 @@ def _load(path: Path, source: str | None, skip_bad_lines: bool) -> list[NewsItem
     return items
 
 
-def _send(
-    bootstrap_servers: str | None, total: int, verb: str, send: Callable[[Publisher], None]
-) -> None:
+def _send(settings: Settings, total: int, verb: str, send: Callable[[Publisher], None]) -> None:
     """Open a producer, let ``send`` use it, wait for every acknowledgement, report."""
     from finsent.runtime import open_raw_publisher
 
-    settings = settings_from({"kafka": {"bootstrap_servers": bootstrap_servers}})
     publisher = open_raw_publisher(settings, client_id="finsent-publish")
     try:
         send(publisher)
@@ -154,9 +134,9 @@ def _send(
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--source", help="Source name for rows without one (default: the file name).")
 @skip_bad_lines_option
-@setting_option("--bootstrap-servers", concern="kafka", field="bootstrap_servers")
+@settings_options("kafka.bootstrap_servers")
 def publish_command(
-    file: Path, source: str | None, skip_bad_lines: bool, bootstrap_servers: str | None
+    file: Path, source: str | None, skip_bad_lines: bool, settings: Settings
 ) -> None:
     from tqdm import tqdm
 
@@ -166,7 +146,7 @@ def publish_command(
         for item in tqdm(items, desc="publish", unit="item", disable=None):
             publisher.send(item)
 
-    _send(bootstrap_servers, len(items), "published", send_all)
+    _send(settings, len(items), "published", send_all)
 
 
 publish_command.help = (
@@ -192,14 +172,14 @@ publish_command.help = (
 )
 @click.option("--source", help="Source name for rows without one (default: the file name).")
 @skip_bad_lines_option
-@setting_option("--bootstrap-servers", concern="kafka", field="bootstrap_servers")
+@settings_options("kafka.bootstrap_servers")
 def replay_command(
     file: Path,
     speed: float,
     keep_time: bool,
     source: str | None,
     skip_bad_lines: bool,
-    bootstrap_servers: str | None,
+    settings: Settings,
 ) -> None:
     from tqdm import tqdm
 
@@ -215,7 +195,7 @@ def replay_command(
         with tqdm(total=len(paced), desc="replay", unit="item", disable=None) as bar:
             replay(paced, publisher.send, speed=pace, on_sent=lambda n: bar.update(1))
 
-    _send(bootstrap_servers, len(paced), "replayed", send_paced)
+    _send(settings, len(paced), "replayed", send_paced)
 
 
 replay_command.help = (

@@ -6,25 +6,22 @@ import json
 import logging
 import signal
 from datetime import UTC, datetime
-from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from finsent.cli.app import UserError, cli, setting_option, settings_from, stop_on_signals
+from finsent.cli.app import UserError, cli, settings_options, stop_on_signals
 from finsent.runtime import open_engine, open_raw_publisher, scheduler_config
+from finsent.settings import Settings, env_var, option_flag
 
 if TYPE_CHECKING:
-    from storage.types import SourceHealthView
+    from storage.feeds import SourceHealthView
 
 
 @cli.command("scheduler")
-@setting_option(
-    "--feeds", "feeds_file", concern="sources", field="file", type=click.Path(path_type=Path)
-)
-@setting_option("--bootstrap-servers", concern="kafka", field="bootstrap_servers")
-def scheduler_command(feeds_file: Path | None, bootstrap_servers: str | None) -> None:
+@settings_options("sources.file", "kafka.bootstrap_servers")
+def scheduler_command(settings: Settings) -> None:
     """Poll the feeds of the feed file on their intervals and publish new items to
     news.raw, until SIGTERM or Ctrl-C.
 
@@ -37,14 +34,12 @@ def scheduler_command(feeds_file: Path | None, bootstrap_servers: str | None) ->
     from storage import migrate
     from streams.metrics import serve_metrics
 
-    settings = settings_from(
-        {"sources": {"file": feeds_file}, "kafka": {"bootstrap_servers": bootstrap_servers}}
-    )
     if settings.general.log_level != "DEBUG":  # two lines per poll otherwise
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
     path = settings.sources.file
     if path is None:
-        raise UserError("no feed file: set FINSENT_FEEDS_FILE or give --feeds", exit_code=2)
+        given = f"set {env_var('sources', 'file')} or give {option_flag('sources', 'file')}"
+        raise UserError(f"no feed file: {given}", exit_code=2)
     feeds = load_feeds(path)  # a malformed file stops here, naming the line
     engine = open_engine(settings)
     current, head = migrate.current_revision(engine), migrate.head_revision()
@@ -128,16 +123,15 @@ def render_table(rows: list[dict[str, str]]) -> str:
 
 
 @cli.command("sources")
-@setting_option("--database-url", concern="database", field="url")
+@settings_options("database.url")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def sources_command(database_url: str | None, as_json: bool) -> None:
+def sources_command(as_json: bool, settings: Settings) -> None:
     """Print each feed's health: last fetch and success, HTTP status, items seen, new
     (first published), dup (of the new: syndicated copies), refused, failures, back-off."""
     from dataclasses import asdict
 
     from storage import source_health
 
-    settings = settings_from({"database": {"url": database_url}})
     engine = open_engine(settings)
     try:
         views = source_health(engine)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import click
 
-from finsent.cli.app import UserError, cli, setting_option, settings_from, stop_on_signals
+from finsent.cli.app import Option, UserError, cli, settings_options, stop_on_signals
 from finsent.cli.dashboard import check_port_free as check_dashboard_port
 from finsent.cli.demo import make_demo
-from finsent.runtime import database_url, local_broker, open_engine, training_csvs
+from finsent.runtime import children_environ, local_broker, open_engine, training_csvs
 from finsent.settings import Settings
 from finsent.supervisor import Child, finsent_argv, supervise
 from streams.topics import TOPICS_CHANGED
@@ -83,8 +83,7 @@ def demo_alerting(settings: Settings, env: dict[str, str]) -> list[Child]:
 
 
 @cli.command("up")
-@setting_option("--database-url", "db_url", concern="database", field="url")
-@setting_option("--broker-port", concern="broker", field="port", type=int)
+@settings_options("database.url", Option("broker.port", "--broker-port"))
 @click.option(
     "--demo",
     is_flag=True,
@@ -106,13 +105,7 @@ def demo_alerting(settings: Settings, env: dict[str, str]) -> list[Child]:
     show_default=True,
     help="Time compression of the demo replay.",
 )
-def up_command(
-    db_url: str | None,
-    broker_port: int | None,
-    demo: bool,
-    demo_file: Path | None,
-    demo_speed: float,
-) -> None:
+def up_command(demo: bool, demo_file: Path | None, demo_speed: float, settings: Settings) -> None:
     """Run finsent on its embedded defaults until Ctrl-C.
 
     Migrates the database (an embedded PostgreSQL server under the data directory
@@ -126,7 +119,6 @@ def up_command(
     from storage import migrate
     from storage.db import describe
 
-    settings = settings_from({"database": {"url": db_url}, "broker": {"port": broker_port}})
     engine = open_engine(settings)  # an embedded server lives as long as this process
     migrate.upgrade(engine)
     click.echo(f"database: {describe(engine.url)} at revision {migrate.current_revision(engine)}")
@@ -151,7 +143,7 @@ def up_command(
     ensure_model(settings)
     history = demo and demo_file is None  # the built-in demo: 6 h of history ending now
     if history:
-        from storage.alerting import restart_data_clock
+        from storage.alerts import restart_data_clock
 
         demo_file = settings.general.data_dir / "demo.jsonl"
         click.echo(make_demo(settings, None, demo_file, hours=6.0, items=1500, seed=7))
@@ -168,11 +160,7 @@ def up_command(
         else:
             click.echo(f"kafka: external bootstrap {bootstrap}")
         env = dict(os.environ)
-        env.update(
-            FINSENT_KAFKA_BOOTSTRAP_SERVERS=bootstrap,
-            FINSENT_DATABASE_URL=database_url(settings),
-            FINSENT_MODEL_PATH=settings.model_path,
-        )
+        env.update(children_environ(settings, engine, bootstrap))
         children = []
         if history:
             children += demo_alerting(settings, env)

@@ -22,17 +22,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from storage.models import Article, ArticleSentiment
-from storage.queries import list_alerts
-from storage.writes import save_scored_batch
+from storage.alerts import list_alerts
+from storage.articles import save_scored_batch
+from storage.models import ArticleRow, ArticleSentimentRow
 from streams.kafka_cluster import KafkaCluster
 from streams.topics import topic_names
+from testkit.processes import FinsentProcess, consume_all, wait_until
 from tests.alerting_support import article, fast_alerting_env
 from tests.chaos.results import ChaosResult
 from tests.e2e.test_alerts_e2e import RULES, oil_news
 from tests.e2e.test_pipeline import count, item_id, news, produce
 from tests.integration.test_storage_writes import recount, stored_buckets
-from tests.processes import FinsentProcess, consume_all, wait_until
 from tests.webhook_receiver import ScriptedReceiver
 
 # Every scenario stops brokers under in-process clients (see tests/conftest.py).
@@ -99,7 +99,7 @@ class StoredSampler(threading.Thread):
 
     def run(self) -> None:
         while not self.done.is_set():
-            self.samples.append((time.monotonic(), count(self.db, Article)))
+            self.samples.append((time.monotonic(), count(self.db, ArticleRow)))
             self.done.wait(0.25)
 
     def first_at(self, n: int) -> float:
@@ -181,12 +181,12 @@ def verify(
     bootstrap = env["FINSENT_KAFKA_BOOTSTRAP_SERVERS"]
     prefix = env["FINSENT_KAFKA_TOPIC_PREFIX"]
     n = result.published
-    wait_until(lambda: count(db, Article) >= seeded + n, 420, f"{n:,} stored articles", every=1)
+    wait_until(lambda: count(db, ArticleRow) >= seeded + n, 420, f"{n:,} stored articles", every=1)
     time.sleep(3)  # anything replayed late must not change the counts
     sampler.done.set()
     sampler.join(timeout=10)
     stored_at = sampler.first_at(seeded + n)
-    result.stored = count(db, Article) - seeded
+    result.stored = count(db, ArticleRow) - seeded
     result.lost = n - result.stored
     result.drain_s = max(0.0, stored_at - published_at)
     result.longest_stall_s = sampler.longest_stall(fault_at, stored_at)
@@ -199,7 +199,7 @@ def verify(
     result.lag_after = group_lag(bootstrap, group)
     result.save()
     assert result.stored == n
-    assert count(db, ArticleSentiment) == seeded + n
+    assert count(db, ArticleSentimentRow) == seeded + n
     assert result.duplicate_records == 0
     assert result.miscounted_buckets == 0
 
@@ -279,7 +279,9 @@ def test_the_leader_of_a_busy_partition_killed_with_9_and_restarted(
     sampler.start()
     stream.start()
     try:
-        wait_until(lambda: count(db, Article) > 330, 120, "the first stored articles")  # 30 seeded
+        wait_until(
+            lambda: count(db, ArticleRow) > 330, 120, "the first stored articles"
+        )  # 30 seeded
         oil_burst(bootstrap, raw)  # its alert is evaluated and delivered during the fault
         victim = partition_leaders(bootstrap, raw)[0]
         fault_at = time.monotonic()
@@ -309,13 +311,13 @@ def test_a_broker_stopped_for_60_seconds(
     sampler.start()
     stream.start()
     try:
-        wait_until(lambda: count(db, Article) > 300, 120, "the first stored articles")
+        wait_until(lambda: count(db, ArticleRow) > 300, 120, "the first stored articles")
         victim = partition_leaders(bootstrap, raw)[1]
         fault_at = time.monotonic()
         result.notes["stop_s"] = round(timed(lambda: cluster.stop_node(victim)), 1)
-        during = count(db, Article)
+        during = count(db, ArticleRow)
         time.sleep(60 - (time.monotonic() - fault_at))
-        result.notes["stored_while_down"] = count(db, Article) - during
+        result.notes["stored_while_down"] = count(db, ArticleRow) - during
         result.notes["restart_s"] = round(timed(lambda: cluster.restart(victim)), 1)
         result.notes["stopped_node"] = victim
         assert result.notes["stored_while_down"] > 0  # two of three in sync: writes go on
@@ -346,9 +348,9 @@ def test_one_of_three_workers_killed_with_9_mid_drain(
     try:
         for worker in workers:
             worker.wait_for_log("[^Worker]: Ready", timeout=300)
-        wait_until(lambda: count(db, Article) > 1500, 300, "the drain under way")
+        wait_until(lambda: count(db, ArticleRow) > 1500, 300, "the drain under way")
         fault_at = time.monotonic()
-        result.notes["stored_at_kill"] = count(db, Article)
+        result.notes["stored_at_kill"] = count(db, ArticleRow)
         workers[1].kill()
         verify(result, db, chaos_env, sampler, fault_at, fault_at)
         assert workers[0].alive and workers[2].alive

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from tests.processes import FinsentProcess
+from testkit.processes import FinsentProcess
 
 
 @pytest.fixture

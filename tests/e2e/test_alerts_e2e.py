@@ -17,15 +17,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from storage.models import Article
-from storage.queries import list_alerts
-from storage.writes import save_scored_batch
+from storage.alerts import list_alerts
+from storage.articles import save_scored_batch
+from storage.models import ArticleRow
 from streams.broker_process import free_port
 from streams.topics import topic_names
+from testkit.processes import FinsentProcess, consume_all, wait_until
 from tests.alerting_support import SECRET, article, fast_alerting_env
 from tests.e2e.test_pipeline import produce
 from tests.e2e.test_worker_metrics import scrape
-from tests.processes import FinsentProcess, consume_all, wait_until
 from tests.webhook_receiver import Reply, ScriptedReceiver
 
 RULES = """
@@ -122,7 +122,7 @@ receivers:
 
         def stored() -> int:
             with db.connect() as conn:
-                return int(conn.execute(select(func.count()).select_from(Article)).scalar_one())
+                return int(conn.execute(select(func.count()).select_from(ArticleRow)).scalar_one())
 
         wait_until(lambda: stored() >= 70, 60, "the burst stored")
         wait_until(lambda: bool(list_alerts(db)), 120, "the alert firing")

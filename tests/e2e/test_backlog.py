@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from storage.models import Article
+from storage.models import ArticleRow
 from streams.broker_process import free_port
 from streams.topics import topic_names
+from testkit.processes import FinsentProcess, wait_until
 from tests.e2e.test_pipeline import count, news, produce
 from tests.e2e.test_worker_metrics import scrape
-from tests.processes import FinsentProcess, wait_until
 
 # On the embedded broker, whose fetches hand over a whole backlog at once: there an
 # unbounded worker classified 5,888 of 10,000 items before it stored the first.
@@ -55,8 +55,8 @@ def classified_when_first_stored(env: dict[str, str], tmp_path: Path, db: Engine
 
     try:
         wait_until(first_stored, 240, "the first stored article", every=0.05)
-        wait_until(lambda: count(db, Article) >= BACKLOG, 300, "the whole backlog", every=1)
-        assert count(db, Article) == BACKLOG
+        wait_until(lambda: count(db, ArticleRow) >= BACKLOG, 300, "the whole backlog", every=1)
+        assert count(db, ArticleRow) == BACKLOG
         assert worker.alive, worker.log()[-3000:]
     finally:
         worker.stop()

@@ -19,11 +19,11 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import Engine
 
-from storage.writes import save_scored_batch
+from storage.articles import save_scored_batch
 from streams.broker_process import free_port
+from testkit.factories import article
+from testkit.processes import FinsentProcess
 from tests.dashboard_seed import SCRIPT_TITLE, seed
-from tests.factories import article
-from tests.processes import FinsentProcess
 from tests.system_programs import program
 
 REPO = Path(__file__).resolve().parents[2]

@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 from streams.broker_process import free_port
+from testkit.processes import FinsentProcess, wait_until
 from tests.conftest import REPO
-from tests.processes import FinsentProcess, wait_until
 
 
 def clone_files(git: str) -> list[str]:

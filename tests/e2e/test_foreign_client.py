@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine
 
-from storage.models import Article
+from storage.models import ArticleRow
 from streams.records import stable_id
 from streams.topics import topic_names
+from testkit.processes import FinsentProcess, wait_until
 from tests.e2e.test_pipeline import count
-from tests.processes import FinsentProcess, wait_until
 
 confluent_kafka = pytest.importorskip("confluent_kafka")
 
@@ -37,8 +37,8 @@ def test_librdkafka_produces_and_consumes(
                 value=json.dumps({"title": title, "source": "librdkafka", "published_at": now}),
             )
         assert producer.flush(30) == 0
-    wait_until(lambda: count(db, Article) >= 50, 180, "50 articles from librdkafka")
-    assert count(db, Article) == 50
+    wait_until(lambda: count(db, ArticleRow) >= 50, 180, "50 articles from librdkafka")
+    assert count(db, ArticleRow) == 50
 
     consumer = confluent_kafka.Consumer(
         {

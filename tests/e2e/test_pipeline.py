@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, func, select
 
-from storage.models import Article, ArticleSentiment, ArticleTopic
+from storage.models import ArticleRow, ArticleSentimentRow, ArticleTopicRow
 from streams.topics import topic_names
+from testkit.processes import FinsentProcess, consume_all, wait_until
 from tests.integration.test_storage_writes import recount, stored_buckets
-from tests.processes import FinsentProcess, consume_all, wait_until
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -95,17 +95,17 @@ def test_every_valid_item_stored_once_every_bad_one_dead_lettered(
     assert len(records) == 2000
     produce(bootstrap, topics.raw, records)
 
-    wait_until(lambda: count(db, Article) >= 1700, 300, "1,700 stored articles")
+    wait_until(lambda: count(db, ArticleRow) >= 1700, 300, "1,700 stored articles")
     dead = consume_all(bootstrap, topics.deadletter, expect=150, timeout=120)
     # Give the worker time to (wrongly) store anything extra before counting exactly.
     consume_all(bootstrap, topics.scored, idle=3.0)
-    assert count(db, Article) == 1700
-    assert count(db, ArticleSentiment) == 1700
+    assert count(db, ArticleRow) == 1700
+    assert count(db, ArticleSentimentRow) == 1700
     with db.connect() as conn:
         topics_per_article = conn.execute(
-            select(ArticleTopic.article_id, func.count()).group_by(ArticleTopic.article_id)
+            select(ArticleTopicRow.article_id, func.count()).group_by(ArticleTopicRow.article_id)
         ).all()
-        titles = dict(conn.execute(select(Article.id, Article.title)).all())
+        titles = dict(conn.execute(select(ArticleRow.id, ArticleRow.title)).all())
     assert len(topics_per_article) == 1700 and all(n >= 1 for _, n in topics_per_article)
     assert titles[item_id(3)] == "Apple beats earnings estimates (story 3)"  # first one wins
     assert stored_buckets(db) == recount(db)

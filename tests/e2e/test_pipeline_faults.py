@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from storage.models import Article, ArticleSentiment
+from storage.models import ArticleRow, ArticleSentimentRow
 from streams.topics import topic_names
+from testkit.processes import FinsentProcess, wait_until
 from tests.chaos.results import ChaosResult
 from tests.e2e.test_pipeline import count, item_id, news, produce
 from tests.integration.test_storage_writes import recount, stored_buckets
 from tests.netproxy import CuttableProxy
-from tests.processes import FinsentProcess, wait_until
 
 # Long runs about the worker and the database, not the broker: on the production broker.
 pytestmark = [pytest.mark.broker_kinds("kafka"), pytest.mark.faults]
@@ -45,14 +45,14 @@ SIZES = FULL_SIZES if os.environ.get("FINSENT_CHAOS_SIZE") == "full" else CI_SIZ
 
 def result(scenario: str, db: Engine, published: int, started: float) -> ChaosResult:
     """What the run left in the database, as a row of the chaos table."""
-    stored = count(db, Article)
+    stored = count(db, ArticleRow)
     expected, actual = recount(db), stored_buckets(db)
     row = ChaosResult(
         scenario=scenario,
         published=published,
         stored=stored,
         lost=published - stored,
-        duplicate_records=count(db, ArticleSentiment) - stored,
+        duplicate_records=count(db, ArticleSentimentRow) - stored,
         miscounted_buckets=sum(actual.get(k) != v for k, v in expected.items())
         + len(actual.keys() - expected.keys()),
         drain_s=round(time.monotonic() - started, 1),
@@ -96,7 +96,7 @@ def test_kill_9_five_times_loses_nothing_and_counts_once(
             worker.kill()
             worker = FinsentProcess(["worker"], worker_env, log).start()
         producer.join(timeout=300)
-        wait_until(lambda: count(db, Article) >= n, 600, f"{n:,} stored articles", every=2)
+        wait_until(lambda: count(db, ArticleRow) >= n, 600, f"{n:,} stored articles", every=2)
         time.sleep(3)  # anything replayed late must not change the counts
         row = result(f"worker kill -9 x{SIZES.kills} mid-drain", db, n, started)
         assert (row.stored, row.lost, row.duplicate_records) == (n, 0, 0)
@@ -119,15 +119,15 @@ def test_a_30_second_database_outage_loses_nothing(
         n = SIZES.outage_items
         started = time.monotonic()
         producer = stream_in_background(bootstrap, topics.raw, n, chunks=10, pause=1.0)
-        wait_until(lambda: count(db, Article) > 200, 180, "the first stored articles")
+        wait_until(lambda: count(db, ArticleRow) > 200, 180, "the first stored articles")
         proxy.cut()
-        cut_at, log_at = count(db, Article), len(worker.log())
+        cut_at, log_at = count(db, ArticleRow), len(worker.log())
         time.sleep(SIZES.outage_s)
-        assert count(db, Article) == cut_at  # nothing got through while cut
+        assert count(db, ArticleRow) == cut_at  # nothing got through while cut
         during = worker.log()[log_at:]
         proxy.restore()
         producer.join(timeout=300)
-        wait_until(lambda: count(db, Article) >= n, 600, f"{n:,} stored articles", every=2)
+        wait_until(lambda: count(db, ArticleRow) >= n, 600, f"{n:,} stored articles", every=2)
         time.sleep(3)
         row = result(f"PostgreSQL cut off {SIZES.outage_s:.0f} s", db, n, started)
         assert (row.stored, row.lost, row.duplicate_records) == (n, 0, 0)

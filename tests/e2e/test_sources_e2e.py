@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, text
 
-from storage.models import Article
+from storage.models import ArticleRow
+from testkit.processes import FinsentProcess, wait_until
 from tests.integration.sources.feedserver import FeedServer, Reply, rss
-from tests.processes import FinsentProcess, wait_until
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_three_outlets_one_counted_article_two_duplicates(
     finally:
         scheduler.stop()
     with db.connect() as conn:
-        rows = conn.execute(select(Article.source, Article.id, Article.duplicate_of)).all()
+        rows = conn.execute(select(ArticleRow.source, ArticleRow.id, ArticleRow.duplicate_of)).all()
         counted = conn.execute(
             text(
                 "SELECT coalesce(sum(n_negative + n_neutral + n_positive), 0) FROM topic_buckets "
@@ -81,8 +81,8 @@ def test_up_polls_the_configured_feeds_instead_of_the_demo(
     feed_server: FeedServer, cli_env: dict[str, str], pipeline_model: Path, tmp_path: Path
 ) -> None:
 
+    from storage.articles import latest_articles
     from storage.db import make_engine
-    from storage.queries import latest_articles
     from streams.broker_process import free_port
 
     feed_server.serve_file("/rss2", "rss2.xml")
@@ -121,7 +121,7 @@ def test_up_refuses_a_malformed_feed_file_before_anything_starts(
 ) -> None:
     import subprocess
 
-    from tests.processes import FINSENT
+    from testkit.processes import FINSENT
 
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text("feeds:\n  - {name: a, url: 'https://a.example/', interval: never}\n")

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from storage.articles import latest_articles
 from storage.db import make_engine
-from storage.queries import latest_articles
 from streams.broker_process import answers_metadata, free_port
+from testkit.processes import FINSENT, FinsentProcess, wait_until
 from tests.conftest import BROKER_KINDS
-from tests.processes import FINSENT, FinsentProcess, wait_until
 
 
 @pytest.mark.parametrize("kind", BROKER_KINDS)

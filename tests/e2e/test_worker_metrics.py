@@ -14,11 +14,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, select
 
-from storage.models import WorkerCounters
+from storage.models import WorkerCountersRow
 from streams.broker_process import free_port
 from streams.topics import topic_names
+from testkit.processes import FinsentProcess, wait_until
 from tests.e2e.test_pipeline import news, produce
-from tests.processes import FinsentProcess, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -89,7 +89,7 @@ def test_metrics_move_while_the_worker_stores(
 
     def counters() -> dict[str, int]:
         with db.connect() as conn:
-            rows = conn.execute(select(WorkerCounters.agent, WorkerCounters.processed)).all()
+            rows = conn.execute(select(WorkerCountersRow.agent, WorkerCountersRow.processed)).all()
         return {agent: processed for agent, processed in rows}
 
     wait_until(

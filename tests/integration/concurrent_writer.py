@@ -13,9 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from storage.articles import save_scored_batch
 from storage.db import make_engine
-from storage.writes import save_scored_batch
-from tests.factories import random_articles
+from testkit.factories import random_articles
 
 
 def main() -> None:

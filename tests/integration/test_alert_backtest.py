@@ -24,10 +24,8 @@ from alerts.delivery import Deliverer, RetryPolicy
 from alerts.evaluator import AlertingConfig, evaluate_once
 from finsent.datasets import tfns_csv
 from sources.demo import DemoPlan, build_demo, read_labelled, write_jsonl
-from storage.alerting import list_events
-from storage.queries import list_alerts
-from storage.types import ScoredArticle
-from storage.writes import save_scored_batch
+from storage.alerts import list_alerts, list_events
+from storage.articles import ScoredArticle, save_scored_batch
 from streams.publish import prepare, read_rows
 from streams.records import ModelRef
 from streams.stages import score, to_article

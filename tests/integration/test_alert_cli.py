@@ -15,10 +15,10 @@ from sqlalchemy import Engine
 from standardwebhooks import Webhook
 
 from alerts.delivery import Deliverer, RetryPolicy, signed_headers
-from storage.alerting import list_deliveries
+from storage.alerts import list_deliveries
 from streams.broker_process import free_port
+from testkit.processes import FINSENT, FinsentProcess
 from tests.alerting_support import FAST_RULES, SECRET, config_for, fast_rules, fire, receiver
-from tests.processes import FINSENT, FinsentProcess
 from tests.webhook_receiver import Reply, ScriptedReceiver
 
 

@@ -16,10 +16,10 @@ from standardwebhooks import Webhook
 
 from alerts.delivery import Deliverer, RetryPolicy
 from alerts.evaluator import AlertingConfig, evaluate_once
-from storage.alerting import list_deliveries, requeue_disabled, set_receiver_enabled
-from storage.models import WebhookAttempt, WebhookDelivery
+from storage.alerts import list_deliveries, requeue_disabled, set_receiver_enabled
+from storage.models import WebhookAttemptRow, WebhookDeliveryRow
+from testkit.processes import FinsentProcess
 from tests.alerting_support import SECRET, config_for, fast_rules, fire, receiver
-from tests.processes import FinsentProcess
 from tests.webhook_receiver import Reply, ScriptedReceiver, until
 
 FAST = RetryPolicy(base=0.2, max_delay=1.0, jitter=0.5)
@@ -46,11 +46,11 @@ def deliver_until(
     asyncio.run(run())
 
 
-def rows(engine: Engine) -> list[WebhookDelivery]:
+def rows(engine: Engine) -> list[WebhookDeliveryRow]:
     from sqlalchemy.orm import Session
 
     with Session(engine) as s:
-        return list(s.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)))
+        return list(s.scalars(select(WebhookDeliveryRow).order_by(WebhookDeliveryRow.id)))
 
 
 def attempts(engine: Engine) -> list[tuple[int, int | None, str]]:
@@ -58,7 +58,9 @@ def attempts(engine: Engine) -> list[tuple[int, int | None, str]]:
         return [
             (r.attempt, r.status_code, r.outcome)
             for r in conn.execute(
-                select(WebhookAttempt).order_by(WebhookAttempt.delivery_id, WebhookAttempt.attempt)
+                select(WebhookAttemptRow).order_by(
+                    WebhookAttemptRow.delivery_id, WebhookAttemptRow.attempt
+                )
             )
         ]
 
@@ -138,7 +140,7 @@ def test_retry_after_is_honoured(db: Engine, tmp_path: Path) -> None:
 
 def test_410_disables_the_receiver_until_it_is_enabled(db: Engine, tmp_path: Path) -> None:
     from alerts.evaluator import evaluate_once
-    from storage.alerting import disabled_receivers
+    from storage.alerts import disabled_receivers
 
     with ScriptedReceiver([Reply(410)]) as gone, ScriptedReceiver() as fine:
         config = config_for(
@@ -157,8 +159,8 @@ def test_410_disables_the_receiver_until_it_is_enabled(db: Engine, tmp_path: Pat
         assert [e["status"] for e in outcome.events] == ["resolved"]
         with db.begin() as conn:  # that round ran six minutes ahead of the clock
             conn.execute(
-                update(WebhookDelivery)
-                .where(WebhookDelivery.status == "pending")
+                update(WebhookDeliveryRow)
+                .where(WebhookDeliveryRow.status == "pending")
                 .values(next_attempt_at=datetime.now(UTC))
             )
         deliver_until(
@@ -215,7 +217,9 @@ def test_a_slow_receiver_holds_up_neither_the_event_loop_nor_other_receivers(
 
         fast_after = asyncio.run(run())
     assert fast_after < 1.5  # not after the slow receiver's 4 s
-    assert max(lags) < 0.25, max(lags)  # the loop (Faust's, in the worker) stays free
+    # the loop (Faust's, in the worker) stays free: a blocking send would lag it ~4 s;
+    # a loaded 2-core CI machine lags it a few hundred ms now and then
+    assert max(lags) < 1.0, max(lags)
 
 
 def test_a_receiver_down_for_a_while_gets_it_after_a_deliverer_restart(
@@ -310,7 +314,7 @@ def test_two_deliverers_share_the_outbox_and_send_each_event_once(
         ids = sorted(r.headers["webhook-id"] for r in hook.requests)
     assert ids == sorted(e["id"] for e in events)  # each once, none twice
     with db.connect() as conn:
-        workers = set(conn.execute(select(WebhookAttempt.worker)).scalars())
+        workers = set(conn.execute(select(WebhookAttemptRow.worker)).scalars())
     assert workers == {"deliverer-1", "deliverer-2"}
 
 
@@ -371,8 +375,8 @@ def test_a_recovered_receiver_gets_its_queue_within_seconds(db: Engine, tmp_path
 def test_probes_never_take_a_leased_row_a_disabled_receiver_or_one_tried_lately(
     db: Engine, tmp_path: Path
 ) -> None:
-    from storage.alerting import AttemptResult, claim_probe, hurry_pending, record_attempt
-    from storage.models import WebhookReceiver
+    from storage.alerts import AttemptResult, claim_probe, hurry_pending, record_attempt
+    from storage.models import WebhookReceiverRow
 
     config = config_for(fast_rules(tmp_path), (receiver("ops", "http://127.0.0.1:9/hook"),))
     fire(db, config)
@@ -382,7 +386,7 @@ def test_probes_never_take_a_leased_row_a_disabled_receiver_or_one_tried_lately(
 
     def due_at(when: datetime) -> None:
         with db.begin() as conn:
-            conn.execute(update(WebhookDelivery).values(next_attempt_at=when))
+            conn.execute(update(WebhookDeliveryRow).values(next_attempt_at=when))
 
     assert claim_probe(db, "ops", lease, quiet) is None  # due now: claim_due's, or leased
     due_at(now + timedelta(minutes=10))
@@ -396,7 +400,7 @@ def test_probes_never_take_a_leased_row_a_disabled_receiver_or_one_tried_lately(
     due_at(now + timedelta(minutes=10))
     with db.begin() as conn:
         conn.execute(
-            WebhookReceiver.__table__.insert().values(
+            WebhookReceiverRow.__table__.insert().values(
                 name="ops", disabled_at=now, disabled_reason="410", updated_at=now
             )
         )

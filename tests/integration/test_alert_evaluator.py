@@ -10,16 +10,16 @@ from sqlalchemy import Engine, delete, text
 
 from alerts.config import load_rules
 from alerts.evaluator import evaluate_once
-from storage.alerting import (
+from storage.alerts import (
     EVALUATOR_LOCK_KEY,
+    list_alerts,
     list_deliveries,
     list_events,
     mark_published,
     unpublished_events,
 )
+from storage.articles import save_scored_batch
 from storage.models import AlertStateRow
-from storage.queries import list_alerts
-from storage.writes import save_scored_batch
 from tests.alerting_support import article, config_for, fast_rules, plant_surge, receiver
 
 

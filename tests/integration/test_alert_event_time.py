@@ -18,9 +18,8 @@ from alerts.clock import MAX_CATCH_UP
 from alerts.config import load_rules
 from alerts.evaluator import AlertingConfig, evaluate_once
 from finsent.datasets import tfns_csv
-from storage.alerting import evaluator_status, restart_data_clock
-from storage.types import ScoredArticle
-from storage.writes import save_scored_batch
+from storage.alerts import evaluator_status, restart_data_clock
+from storage.articles import ScoredArticle, save_scored_batch
 from tests.alerting_support import article, config_for, fast_rules
 from tests.integration.test_alert_backtest import (
     assert_the_demo_alert,

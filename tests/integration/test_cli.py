@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.processes import FINSENT
+from testkit.processes import FINSENT
 
 
 def run(
@@ -223,7 +223,7 @@ def test_config_masks_the_password(cli_env: dict[str, str]) -> None:
 @pytest.fixture
 def publish_to(broker: Any, cli_env: dict[str, str]) -> tuple[str, str]:
     """``cli_env`` aimed at the run's broker with topics of its own: (bootstrap, raw topic)."""
-    from tests.processes import unique_prefix
+    from testkit.processes import unique_prefix
 
     prefix = unique_prefix()
     cli_env["FINSENT_KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
@@ -237,7 +237,7 @@ def test_publish_sends_valid_rows_keyed_by_id(
     import json
 
     from streams.records import stable_id
-    from tests.processes import consume_all
+    from testkit.processes import consume_all
 
     bootstrap, raw_topic = publish_to
     path = tmp_path / "items.jsonl"
@@ -314,7 +314,7 @@ def test_replay_reads_the_time_formats_of_news_exports(
 ) -> None:
     import json
 
-    from tests.processes import consume_all
+    from testkit.processes import consume_all
 
     bootstrap, raw_topic = publish_to
     path = tmp_path / "export.csv"

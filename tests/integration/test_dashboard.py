@@ -14,7 +14,7 @@ from sqlalchemy import Engine, insert
 from streamlit.testing.v1 import AppTest
 
 from dashboard.config import DashboardConfig
-from storage.models import AlertEvaluator
+from storage.models import AlertEvaluatorRow
 from tests.dashboard_seed import BANKS_ALERT, OIL_ALERT, SCRIPT_TITLE, model_dir, seed
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
@@ -266,7 +266,7 @@ def test_alerts_page_shows_the_evaluator_and_its_late_items(seeded: datetime, db
     assert "The rules have not been evaluated yet." in [c.value for c in at.caption]
     with db.begin() as conn:
         conn.execute(
-            insert(AlertEvaluator).values(
+            insert(AlertEvaluatorRow).values(
                 id=1, holder="worker-1", last_run_at=seeded, as_of=seeded, late_items=3
             )
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 
-from tests.processes import FINSENT
+from testkit.processes import FINSENT
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -19,7 +19,7 @@ from websockets.typing import Origin, Subprotocol
 
 from dashboard.gate import COOKIE, LOGIN_PATH, LOGOUT_PATH, new_key, new_token
 from streams.broker_process import free_port
-from tests.processes import FinsentProcess
+from testkit.processes import FinsentProcess
 
 PASSWORD = "correct horse"
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}

@@ -12,7 +12,7 @@ import pytest
 from streams.broker_process import BrokerProcess, answers_metadata, free_port
 from streams.embedded_broker import EmbeddedBroker
 from streams.exceptions import BrokerPortInUse
-from tests.processes import FINSENT
+from testkit.processes import FINSENT
 
 
 def test_a_record_goes_through_the_broker(broker: BrokerProcess, topic_name: str) -> None:

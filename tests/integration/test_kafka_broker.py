@@ -11,8 +11,8 @@ import psutil
 import pytest
 
 from streams.broker_process import answers_metadata, free_port
+from testkit.processes import FINSENT, consume_all, unique_prefix
 from tests.conftest import KAFKA_JARS
-from tests.processes import FINSENT, consume_all, unique_prefix
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from streams.embedded_broker import EmbeddedBroker
-from tests.processes import FINSENT
+from testkit.processes import FINSENT
 
 # Publishers whose broker goes away: kafka-python leaves refused sockets (tests/conftest.py).
 pytestmark = pytest.mark.refused_sockets
@@ -87,8 +87,8 @@ def test_publish_creates_news_raw_with_the_configured_partitions(
 ) -> None:
     from kafka import KafkaAdminClient
 
+    from testkit.processes import unique_prefix
     from tests.integration.test_cli import run
-    from tests.processes import unique_prefix
 
     prefix = unique_prefix()
     path = tmp_path / "items.jsonl"
@@ -113,8 +113,8 @@ def test_publish_creates_news_raw_with_the_configured_partitions(
 def test_publish_compresses_as_configured_and_any_consumer_reads_it(
     broker: Any, cli_env: dict[str, str], tmp_path: Any, codec: str
 ) -> None:
+    from testkit.processes import consume_all, unique_prefix
     from tests.integration.test_cli import run
-    from tests.processes import consume_all, unique_prefix
 
     prefix = unique_prefix()
     path = tmp_path / "items.jsonl"
@@ -136,8 +136,8 @@ def test_publish_compresses_as_configured_and_any_consumer_reads_it(
 def test_more_replicas_than_brokers_is_one_clear_line(
     broker: Any, cli_env: dict[str, str], tmp_path: Any
 ) -> None:
+    from testkit.processes import unique_prefix
     from tests.integration.test_cli import run
-    from tests.processes import unique_prefix
 
     path = tmp_path / "items.jsonl"
     path.write_text('{"title": "Oil jumps", "source": "t"}\n')

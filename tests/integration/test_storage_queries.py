@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import Engine
 
-from storage.models import Alert
-from storage.queries import MAX_POINTS, latest_articles, list_alerts, source_health, topic_series
-from storage.types import SourcePoll
-from storage.writes import record_source_poll, save_scored_batch
-from tests.factories import article
+from storage.alerts import list_alerts
+from storage.articles import MAX_POINTS, latest_articles, save_scored_batch, topic_series
+from storage.feeds import SourcePoll, record_source_poll, source_health
+from storage.models import AlertRow
+from testkit.factories import article
 
 NEW_YORK_WINTER = timezone(timedelta(hours=-5))
 TOKYO = timezone(timedelta(hours=9))
@@ -169,7 +169,7 @@ def test_alerts_by_status_and_time(store: Engine) -> None:
             [("firing", at(10)), ("resolved", at(8)), ("firing", at(12))]
         ):
             s.add(
-                Alert(
+                AlertRow(
                     id=f"a{i}",
                     fingerprint=f"neg:{i}",
                     rule="negative_surge",

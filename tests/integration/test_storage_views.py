@@ -1,4 +1,5 @@
-"""The dashboard's reads in storage/views.py on PostgreSQL, with known data."""
+"""The dashboard's reads (storage/articles.py, alerts.py, workers.py) on PostgreSQL, with
+known data."""
 
 from __future__ import annotations
 
@@ -6,30 +7,32 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
-from storage import views
-from storage.writes import save_scored_batch
+from storage import alerts as alert_store
+from storage import articles as article_store
+from storage import workers as worker_store
+from storage.articles import save_scored_batch
+from testkit.factories import article
 from tests.dashboard_seed import BANKS_ALERT, OIL_ALERT, seed
-from tests.factories import article
 
 
 def test_an_empty_database_gives_empty_answers(db: Engine) -> None:
     now = datetime.now(UTC)
-    assert views.schema_ready(db)
-    assert not views.has_articles(db)
-    mood = views.market_mood(db, now)
+    assert article_store.schema_ready(db)
+    assert not article_store.has_articles(db)
+    mood = article_store.market_mood(db, now)
     assert mood.last_hour.n == 0 and mood.last_hour.mean_polarity is None
     assert mood.polarity_change is None
-    assert views.topic_summaries(db, now) == []
-    assert views.topic_names(db) == [] and views.source_names(db) == []
-    assert views.models_in_use(db) == []
-    assert views.freshness(db).newest_published_at is None
-    assert views.receiver_summaries(db) == []
+    assert article_store.topic_summaries(db, now) == []
+    assert article_store.topic_names(db) == [] and article_store.source_names(db) == []
+    assert article_store.models_in_use(db) == []
+    assert article_store.freshness(db).newest_published_at is None
+    assert alert_store.receiver_summaries(db) == []
 
 
 def test_names_walk_their_indexes(db: Engine) -> None:
     seed(db, datetime.now(UTC))
-    assert views.topic_names(db) == ["banks", "market", "oil"]
-    assert views.source_names(db) == ["syndicate-x", "wire-a", "wire-b", "wire-c"]
+    assert article_store.topic_names(db) == ["banks", "market", "oil"]
+    assert article_store.source_names(db) == ["syndicate-x", "wire-a", "wire-b", "wire-c"]
 
 
 def test_headlines_behind_a_point_exclude_copies_and_order_by_polarity(db: Engine) -> None:
@@ -62,7 +65,7 @@ def test_headlines_behind_a_point_exclude_copies_and_order_by_polarity(db: Engin
         article(6, label="negative", published_at=t0 + timedelta(minutes=5), topics=("gas",)),
     ]
     save_scored_batch(db, items)
-    found = views.headlines_between(db, "oil", t0, t0 + timedelta(hours=1), limit=2)
+    found = article_store.headlines_between(db, "oil", t0, t0 + timedelta(hours=1), limit=2)
     assert [a.title for a in found.most_negative] == ["Headline number 1", "Headline number 2"]
     assert [a.title for a in found.most_positive] == ["Headline number 3", "Headline number 2"]
     assert found.most_negative[0].topics == ("oil",)
@@ -72,40 +75,42 @@ def test_alerts_overlapping_a_range(db: Engine) -> None:
     now = datetime.now(UTC)
     seed(db, now)
     assert [
-        a.id for a in views.alerts_overlapping(db, ["oil", "banks"], now - timedelta(days=3), now)
+        a.id
+        for a in alert_store.alerts_overlapping(db, ["oil", "banks"], now - timedelta(days=3), now)
     ] == [
         BANKS_ALERT,
         OIL_ALERT,
     ]
     assert [
-        a.id for a in views.alerts_overlapping(db, ["oil", "banks"], now - timedelta(days=1), now)
+        a.id
+        for a in alert_store.alerts_overlapping(db, ["oil", "banks"], now - timedelta(days=1), now)
     ] == [OIL_ALERT]
-    assert views.alerts_overlapping(db, ["banks"], now - timedelta(days=1), now) == []
-    assert views.alerts_overlapping(db, [], now - timedelta(days=3), now) == []
+    assert alert_store.alerts_overlapping(db, ["banks"], now - timedelta(days=1), now) == []
+    assert alert_store.alerts_overlapping(db, [], now - timedelta(days=3), now) == []
 
 
 def test_deliveries_models_counters_and_freshness(db: Engine) -> None:
     now = datetime.now(UTC)
     seed(db, now)
-    receivers = {r.receiver: r for r in views.receiver_summaries(db)}
+    receivers = {r.receiver: r for r in alert_store.receiver_summaries(db)}
     assert (receivers["ops-hook"].delivered, receivers["ops-hook"].last_error) == (1, None)
     assert (receivers["chat"].failed, receivers["chat"].last_error) == (
         1,
         "HTTP 500 from chat.example",
     )
-    deliveries = views.deliveries_since(db, now - timedelta(hours=1))
+    deliveries = alert_store.deliveries_since(db, now - timedelta(hours=1))
     assert len(deliveries) == 2
-    matched = views.match_deliveries(
-        views.alerts_overlapping(db, ["oil"], now - timedelta(hours=1), now), deliveries
+    matched = alert_store.match_deliveries(
+        alert_store.alerts_overlapping(db, ["oil"], now - timedelta(hours=1), now), deliveries
     )
     assert len(matched[OIL_ALERT]) == 2
-    [model] = views.models_in_use(db)
+    [model] = article_store.models_in_use(db)
     assert (model.name, model.revision, model.articles) == ("test-model", "r1", 12)
-    fresh = views.freshness(db)
+    fresh = article_store.freshness(db)
     assert fresh.sample == 12
     assert fresh.newest_published_at is not None
     assert fresh.newest_published_at > now - timedelta(minutes=9)
-    assert {(c.agent, c.processed) for c in views.worker_counters(db)} == {
+    assert {(c.agent, c.processed) for c in worker_store.worker_counters(db)} == {
         ("classify", 1000),
         ("persist", 998),
     }

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, Numeric, func, select, text
 
+from storage.articles import save_scored_batch, save_scored_batch_checked
 from storage.exceptions import RejectedRecord
-from storage.models import Article, ArticleSentiment, ArticleTopic, TopicBucket
-from storage.writes import save_scored_batch, save_scored_batch_checked
-from tests.factories import article, random_articles
+from storage.models import ArticleRow, ArticleSentimentRow, ArticleTopicRow, TopicBucketRow
+from testkit.factories import article, random_articles
 
 HERE = Path(__file__).resolve().parent
 
@@ -23,27 +23,29 @@ def snapshot(engine: Engine) -> dict[str, object]:
     """Everything a replay could change, in a comparable form."""
     with engine.connect() as conn:
         return {
-            "articles": conn.execute(select(Article.id).order_by(Article.id)).scalars().all(),
+            "articles": conn.execute(select(ArticleRow.id).order_by(ArticleRow.id)).scalars().all(),
             "sentiment": conn.execute(
-                select(ArticleSentiment.article_id, ArticleSentiment.label).order_by(
-                    ArticleSentiment.article_id
+                select(ArticleSentimentRow.article_id, ArticleSentimentRow.label).order_by(
+                    ArticleSentimentRow.article_id
                 )
             ).all(),
             "topics": conn.execute(
-                select(ArticleTopic.article_id, ArticleTopic.topic).order_by(
-                    ArticleTopic.article_id, ArticleTopic.topic
+                select(ArticleTopicRow.article_id, ArticleTopicRow.topic).order_by(
+                    ArticleTopicRow.article_id, ArticleTopicRow.topic
                 )
             ).all(),
             "buckets": conn.execute(
                 select(
-                    TopicBucket.topic,
-                    TopicBucket.width_s,
-                    TopicBucket.bucket_start,
-                    TopicBucket.n_negative,
-                    TopicBucket.n_neutral,
-                    TopicBucket.n_positive,
-                    func.round(func.cast(TopicBucket.polarity_sum, Numeric), 9),
-                ).order_by(TopicBucket.topic, TopicBucket.width_s, TopicBucket.bucket_start)
+                    TopicBucketRow.topic,
+                    TopicBucketRow.width_s,
+                    TopicBucketRow.bucket_start,
+                    TopicBucketRow.n_negative,
+                    TopicBucketRow.n_neutral,
+                    TopicBucketRow.n_positive,
+                    func.round(func.cast(TopicBucketRow.polarity_sum, Numeric), 9),
+                ).order_by(
+                    TopicBucketRow.topic, TopicBucketRow.width_s, TopicBucketRow.bucket_start
+                )
             ).all(),
         }
 
@@ -73,12 +75,12 @@ def stored_buckets(engine: Engine) -> dict[tuple[str, int, object], tuple[int, i
     with engine.connect() as conn:
         rows = conn.execute(
             select(
-                TopicBucket.topic,
-                TopicBucket.width_s,
-                TopicBucket.bucket_start,
-                TopicBucket.n_negative,
-                TopicBucket.n_neutral,
-                TopicBucket.n_positive,
+                TopicBucketRow.topic,
+                TopicBucketRow.width_s,
+                TopicBucketRow.bucket_start,
+                TopicBucketRow.n_negative,
+                TopicBucketRow.n_neutral,
+                TopicBucketRow.n_positive,
             )
         )
         return {(r[0], r[1], r[2]): (r[3], r[4], r[5]) for r in rows}
@@ -136,7 +138,7 @@ def test_an_id_that_belongs_to_another_article_is_reported_not_silently_dropped(
     assert all(first.id in why and "not stored" in why for _, why in saved.conflicts)
     assert "A different story" in saved.conflicts[0][1]
     with db.connect() as conn:
-        title = conn.execute(select(Article.title).where(Article.id == first.id)).scalar_one()
+        title = conn.execute(select(ArticleRow.title).where(ArticleRow.id == first.id)).scalar_one()
     assert title == first.title  # the first report stays
     assert stored_buckets(db) == recount(db)
 
@@ -157,8 +159,8 @@ def test_bucket_polarity_sum_adds_up(db: Engine) -> None:
     save_scored_batch(db, items)
     with db.connect() as conn:
         total = conn.execute(
-            select(TopicBucket.polarity_sum).where(
-                TopicBucket.topic == "oil", TopicBucket.width_s == 3600
+            select(TopicBucketRow.polarity_sum).where(
+                TopicBucketRow.topic == "oil", TopicBucketRow.width_s == 3600
             )
         ).scalar_one()
     assert total == pytest.approx(3 * (0.05 - 0.9))

@@ -17,8 +17,8 @@ from dashboard.frames import (
     safe_link,
     sample_headlines,
 )
-from storage.types import AlertView, ArticleView
-from storage.views import DeliveryView, Headlines, match_deliveries
+from storage.alerts import AlertView, DeliveryView, match_deliveries
+from storage.articles import ArticleView, Headlines
 
 T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

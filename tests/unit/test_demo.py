@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from common.errors import ConfigFileError
+from core.errors import ConfigFileError
 from sources.demo import LabelledHeadline, build_demo, read_labelled
 from streams.tagging import load_watchlist, tag
 

@@ -274,10 +274,14 @@ def test_the_dashboard_is_published_on_8501(render: RenderFn) -> None:
 
 
 def test_health_checks_of_finsent_services_are_valid_python(render: RenderFn) -> None:
+    checked = []
     for name, service in render("*")["services"].items():
         test = service.get("healthcheck", {}).get("test", [])
         if test[:3] == ["CMD", "python", "-c"]:
             compile(test[3], f"{name} health check", "exec")
+            checked.append(name)
+    # every long-running finsent service has one (a renamed key must not skip them all)
+    assert sorted(checked) == ["dashboard", "demo-dashboard", "demo-worker", "scheduler", "worker"]
 
 
 # --- the worker's GPU and the CPU override --------------------------------------------

@@ -18,7 +18,7 @@ from xml.sax.saxutils import escape
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from common.errors import ConfigFileError
+from core.errors import ConfigFileError
 from sources.normalise import NotAFeed, normalise_feed, parse_feed
 from streams.exceptions import InvalidRecord
 from streams.publish import csv_rows, jsonl_rows, prepare

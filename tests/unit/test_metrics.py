@@ -7,9 +7,9 @@ import urllib.request
 
 import pytest
 
-from streams.agents import RAW_TIMESTAMP_HEADER, raw_timestamp, raw_timestamp_header
 from streams.exceptions import MetricsUnavailable
 from streams.metrics import PipelineMetrics, serve_metrics
+from streams.stages import RAW_TIMESTAMP_HEADER, raw_timestamp, raw_timestamp_header
 
 pytestmark = pytest.mark.unit
 

@@ -7,7 +7,7 @@ import logging
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from common.outage import Outage
+from core.outage import Outage
 
 log = logging.getLogger("test.outage")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from common.errors import ConfigFileError
+from core.errors import ConfigFileError
 from streams.exceptions import InvalidRecord
 from streams.publish import (
     BadLine,

@@ -1,8 +1,21 @@
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
 
-from finsent.settings import SettingsError, env_var, load_settings, masked
+from finsent.cli.app import Option, settings_options
+from finsent.settings import (
+    BrokerSettings,
+    PipelineSettings,
+    Settings,
+    SettingsError,
+    env_var,
+    load_settings,
+    masked,
+    option_flag,
+    setting_field,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -101,3 +114,88 @@ def test_env_var_names() -> None:
     assert env_var("database", "url") == "FINSENT_DATABASE_URL"
     assert env_var("general", "data_dir") == "FINSENT_DATA_DIR"
     assert env_var("kafka", "bootstrap_servers") == "FINSENT_KAFKA_BOOTSTRAP_SERVERS"
+
+
+def test_an_option_is_named_after_its_field_unless_the_field_names_another() -> None:
+    assert option_flag("kafka", "partitions") == "--partitions"
+    assert option_flag("kafka", "bootstrap_servers") == "--bootstrap-servers"
+    assert option_flag("database", "url") == "--database-url"
+    assert option_flag("sources", "file") == "--feeds"
+
+
+def test_a_setting_is_named_concern_dot_field() -> None:
+    concern, field, info = setting_field("kafka.partitions")
+    assert (concern, field, info.default) == ("kafka", "partitions", 8)
+    with pytest.raises(ValueError, match=r"no setting 'kafka\.partition'"):
+        setting_field("kafka.partition")
+
+
+def _show(**kwargs: object) -> click.Command:
+    """A command with the given settings' options that prints what it received."""
+
+    @click.command()
+    @click.option("--before", default="b")
+    @settings_options(
+        "kafka.partitions",
+        "broker.kind",
+        "database.echo",
+        "pipeline.watchlist",
+        Option("broker.port", "--broker-port"),
+    )
+    def show(before: str, settings: Settings) -> None:
+        click.echo(
+            f"{before} {settings.kafka.partitions} {settings.broker.kind} "
+            f"{settings.database.echo} {settings.pipeline.watchlist} {settings.broker.port}"
+        )
+
+    return show
+
+
+def test_settings_options_derive_name_type_and_help_from_the_fields() -> None:
+    shown = [
+        (param.opts + param.secondary_opts, param.type.name, param.help)
+        for param in _show().params
+        if isinstance(param, click.Option)
+    ]
+    kind, watchlist = (
+        BrokerSettings.model_fields["kind"],
+        PipelineSettings.model_fields["watchlist"],
+    )
+    assert shown == [  # in the order given, where the decorator stands
+        (["--before"], "text", None),
+        (["--partitions"], "integer", "Partitions of new topics. [env: FINSENT_KAFKA_PARTITIONS]"),
+        (["--kind"], "choice", f"{kind.description} [env: FINSENT_BROKER_KIND]"),
+        (
+            ["--echo", "--no-echo"],
+            "boolean",
+            "Log every SQL statement. [env: FINSENT_DATABASE_ECHO]",
+        ),
+        (["--watchlist"], "path", f"{watchlist.description} [env: FINSENT_PIPELINE_WATCHLIST]"),
+        (["--broker-port"], "integer", "Port of the local broker. [env: FINSENT_BROKER_PORT]"),
+    ]
+    assert "[embedded|kafka]" in CliRunner().invoke(_show(), ["--help"]).output
+
+
+def test_an_option_given_overrides_the_environment_one_not_given_leaves_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FINSENT_KAFKA_PARTITIONS", "3")
+    monkeypatch.setenv("FINSENT_DATABASE_ECHO", "true")
+    run = CliRunner().invoke
+    assert run(_show(), []).output == "b 3 kafka True None 9092\n"
+    given = ["--partitions", "5", "--kind", "embedded", "--no-echo", "--watchlist", "w.yaml"]
+    assert run(_show(), [*given, "--broker-port", "1"]).output == "b 5 embedded False w.yaml 1\n"
+    assert run(_show(), ["--kind", "zookeeper"]).exit_code == 2  # click refuses the choice
+
+
+def test_an_unknown_setting_fails_when_the_command_is_declared() -> None:
+    with pytest.raises(ValueError, match=r"no setting 'kafka\.partition'"):
+        settings_options("kafka.partition")
+
+
+def test_a_bad_option_value_is_one_line_naming_the_variable() -> None:
+    from finsent.cli import cli
+
+    result = CliRunner().invoke(cli, ["broker", "--port", "99999"])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: option for FINSENT_BROKER_PORT=99999 is not valid")

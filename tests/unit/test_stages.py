@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from storage.articles import SavedBatch
 from storage.exceptions import RejectedRecord
-from storage.types import SavedBatch
 from streams.records import ModelRef
 from streams.stages import (
     RawRecord,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from common.errors import ConfigFileError
+from core.errors import ConfigFileError
 from finsent.datasets import tfns_csv
 from streams.tagging import DEFAULT_WATCHLIST, Watchlist, find_tickers, load_watchlist, tag
 

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select
 
 from sources.pending import Republisher, check_every
 from sources.service import DatabaseStore
+from storage.articles import save_scored_batch
 from storage.feeds import (
     PublishedRecord,
     already_published,
@@ -19,9 +20,8 @@ from storage.feeds import (
     published_states,
     remember_published,
 )
-from storage.models import PublishedItem
-from storage.writes import save_scored_batch
-from tests.factories import article
+from storage.models import PublishedItemRow
+from testkit.factories import article
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -69,7 +69,7 @@ def publish(db: Engine, clock: Clock, n: int, after_s: float = 120) -> list[str]
 
 def states(db: Engine) -> dict[str, str]:
     with db.connect() as conn:
-        return dict(conn.execute(select(PublishedItem.id, PublishedItem.state)).all())
+        return dict(conn.execute(select(PublishedItemRow.id, PublishedItemRow.state)).all())
 
 
 def test_stored_items_settle_and_lost_ones_are_published_again(db: Engine) -> None:
@@ -90,7 +90,7 @@ def test_stored_items_settle_and_lost_ones_are_published_again(db: Engine) -> No
     assert published_states(db) == {"stored": 4, "pending": 2}
     with db.connect() as conn:
         kept = conn.execute(
-            select(PublishedItem.id, PublishedItem.record, PublishedItem.attempts)
+            select(PublishedItemRow.id, PublishedItemRow.record, PublishedItemRow.attempts)
         ).all()
     assert {r.id: (r.record, r.attempts) for r in kept if r.id in sent[:4]} == {
         i: (None, 1)
@@ -128,7 +128,7 @@ def test_an_item_never_stored_is_given_up_after_the_last_try(
     clock.advance(3600)
     assert republisher.run_once().republished == 0  # never sent again
     with db.connect() as conn:
-        assert conn.scalar(select(PublishedItem.record)) is None
+        assert conn.scalar(select(PublishedItemRow.record)) is None
 
 
 def test_syndicated_copies_are_stored_articles_and_settle(db: Engine) -> None:

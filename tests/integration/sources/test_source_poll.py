@@ -22,13 +22,13 @@ from sources.poll import FeedState, PollContext, poll_feed
 from sources.scheduler import FeedScheduler, ScheduleOptions
 from sources.service import DatabaseStore
 from storage import source_health
-from storage.models import PublishedItem
-from storage.types import SourceHealthView, SourcePoll
+from storage.feeds import SourceHealthView, SourcePoll
+from storage.models import PublishedItemRow
 from streams.publish import Publisher
 from streams.records import NewsItem
 from streams.topics import ensure_topics
+from testkit.processes import consume_all
 from tests.integration.sources.feedserver import FEEDS, FeedServer, Reply, Seen, gzip_bomb, rss
-from tests.processes import consume_all
 
 
 @dataclass
@@ -103,7 +103,7 @@ def test_new_items_reach_kafka_once(harness: Harness) -> None:
         assert (h.items_seen, h.items_new, h.items_duplicate, h.last_status) == (2 * n, n, 0, 200)
         assert h.last_success_at == h.last_fetch_at and h.consecutive_failures == 0
     with harness.engine.connect() as conn:
-        assert len(conn.scalars(select(PublishedItem.id)).all()) == 7
+        assert len(conn.scalars(select(PublishedItemRow.id)).all()) == 7
 
 
 def test_an_unchanged_feed_costs_a_304(harness: Harness) -> None:
@@ -316,7 +316,7 @@ def test_three_outlets_one_story(harness: Harness) -> None:
     assert len(own_items) == 3 and all(i.duplicate_of is None for i in own_items)
     assert [harness.health(n).items_duplicate for n in stories] == [0, 1, 1]
     with harness.engine.connect() as conn:
-        links = dict(conn.execute(select(PublishedItem.id, PublishedItem.duplicate_of)).all())
+        links = dict(conn.execute(select(PublishedItemRow.id, PublishedItemRow.duplicate_of)).all())
     assert links[items["https://wire-c.example/oil"].id] == first.id
 
 

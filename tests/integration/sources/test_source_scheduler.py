@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import Engine
 
 from storage import source_health
-from storage.types import SourceHealthView
+from storage.feeds import SourceHealthView
+from testkit.processes import FINSENT, FinsentProcess, consume_all, unique_prefix, wait_until
 from tests.integration.sources.feedserver import FEEDS, FeedServer, Reply, gzip_bomb
-from tests.processes import FINSENT, FinsentProcess, consume_all, unique_prefix, wait_until
 
 GOOD = ("rss2", "atom")
 HOSTILE = {

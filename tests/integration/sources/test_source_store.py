@@ -10,13 +10,13 @@ from sources.service import load_index, restore_states
 from storage import record_source_poll, source_health
 from storage.feeds import (
     PublishedRecord,
+    SourcePoll,
     already_published,
     feed_states,
     forget_published_before,
     recent_published,
     remember_published,
 )
-from storage.types import SourcePoll
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from alerts.config import load_receivers, load_rules, parse_duration
-from common.errors import ConfigFileError
+from core.errors import ConfigFileError
 from tests.alerting_support import SECRET
 
 

@@ -22,7 +22,7 @@ from alerts.delivery import (
     signed_headers,
 )
 from alerts.formats import am_api_url, render, slack_escape
-from storage.alerting import DeliveryJob
+from storage.alerts import DeliveryJob
 from tests.alerting_support import SECRET, receiver
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ from alerts.config import RuleSet, RuleSpec
 from alerts.evaluation import closed_until, evaluate_round
 from alerts.lifecycle import AlertState, Transition, advance, event_id, initial
 from alerts.rules import Observation, Rule, Totals
-from storage.types import SeriesPoint
+from storage.articles import SeriesPoint
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)

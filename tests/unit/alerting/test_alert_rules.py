@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from alerts.rules import Rule, observe, poisson_log10_sf, two_proportion_z
-from storage.types import SeriesPoint
+from storage.articles import SeriesPoint
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from classifier.train import TrainResult, train
-from tests.classifier_support import tiny_config
+from testkit.classifier_support import tiny_config
 
 COMPANIES = [
     "Apple",

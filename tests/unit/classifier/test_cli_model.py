@@ -50,6 +50,51 @@ def test_train_refuses_a_decay_of_one(runner: CliRunner, data_dir: Path, tmp_pat
     assert not (tmp_path / "m").exists()
 
 
+def test_train_options_reach_the_training_config(
+    runner: CliRunner, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import classifier.train
+    from classifier.train import PROFILES, TrainConfig, TrainResult
+
+    configs: list[tuple[TrainConfig, bool]] = []
+
+    def fake_train(config: TrainConfig, *, progress: bool = True) -> TrainResult:
+        configs.append((config, progress))
+        scores = {"accuracy": 0.5, "macro_f1": 0.5}
+        metrics = {**scores, "transformer_alone": scores, "ngram": None, "best_epoch": 1}
+        return TrainResult(out=config.out, metrics={**metrics, "epochs_run": 1, "wall_time_s": 1})
+
+    monkeypatch.setattr(classifier.train, "train", fake_train)
+    data = ["--train", str(data_dir / "train.csv"), "--valid", str(data_dir / "valid.csv")]
+    given = [
+        *("--out", str(tmp_path / "m"), "--profile", "quick", "--no-progress"),
+        *("--epochs", "3", "--lr", "2e-4", "--batch-size", "16", "--max-length", "20"),
+        *("--seed", "7", "--class-weighting", "none", "--teacher", "a", "--teacher", "b"),
+        *("--distill-weight", "0.3", "--ema-decay", "0.99", "--rdrop", "1.5"),
+        *("--ngram-weight", "0", "--patience", "0", "--device", "cpu", "--threads", "1"),
+    ]
+    result = runner.invoke(cli, ["train", *data, *given])
+    assert result.exit_code == 0, result.output
+    config, progress = configs.pop()
+    assert not progress and config.profile == "quick" and config.out == str(tmp_path / "m")
+    want = {
+        **{"epochs": 3, "learning_rate": 2e-4, "batch_size": 16, "max_length": 20, "seed": 7},
+        **{"class_weighting": "none", "teachers": ("a", "b"), "distill_weight": 0.3},
+        **{"ema_decay": 0.99, "rdrop": 1.5, "ngram_weight": 0, "patience": 0},
+        **{"device": "cpu", "threads": 1},
+    }
+    assert {k: getattr(config, k) for k in want} == want
+
+    # none given: the profile's values, then the fields' defaults
+    result = runner.invoke(
+        cli, ["train", *data, "--out", str(tmp_path / "m"), "--profile", "smoke"]
+    )
+    assert result.exit_code == 0, result.output
+    config, progress = configs.pop()
+    assert progress and config.teachers == () and config.seed == 42
+    assert {k: getattr(config, k) for k in PROFILES["smoke"]} == PROFILES["smoke"]
+
+
 def test_evaluate_help_names_every_setting(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["evaluate", "--help"])
     assert result.exit_code == 0

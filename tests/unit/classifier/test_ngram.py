@@ -18,7 +18,7 @@ from classifier.labels import DEFAULT_LABEL_MAP, parse_label_map
 from classifier.loading import load_engine
 from classifier.metrics import classification_metrics
 from classifier.train import train
-from tests.classifier_support import tiny_config
+from testkit.classifier_support import tiny_config
 
 TRAIN = [
     ("Acme shares plunge after profit warning", 0),

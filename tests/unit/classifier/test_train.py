@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ import pytest
 from classifier.exceptions import DataError, TrainingError
 from classifier.labels import CANONICAL
 from classifier.train import (
+    HYPERPARAMETER,
     PROFILES,
     TrainConfig,
     TrainResult,
@@ -23,7 +26,7 @@ from classifier.train import (
     profile_config,
     train,
 )
-from tests.classifier_support import tiny_config
+from testkit.classifier_support import tiny_config
 
 
 def test_the_directory_reloads_offline_with_canonical_labels(tiny_model: Path) -> None:
@@ -246,6 +249,28 @@ def test_an_rdrop_run_trains_a_different_model_and_records_its_weight(
     assert result.history[0].train_loss > 0
     with pytest.raises(TrainingError, match="R-Drop weight"):
         train(replace(config, rdrop=-1.0), progress=False)
+
+
+def test_every_bounded_hyperparameter_admits_its_default_and_names_its_error() -> None:
+    from dataclasses import fields
+
+    for spec in fields(TrainConfig):
+        declared = spec.metadata.get(HYPERPARAMETER)
+        if declared is None:
+            continue
+        assert declared.help and declared.admits(spec.default), spec.name
+        bounded = declared.low is not None or declared.high is not None or declared.choices
+        assert bool(declared.problem) == bool(bounded), spec.name
+
+
+def test_the_config_loads_without_numpy_or_torch() -> None:
+    """`finsent train`'s options come from TrainConfig when the command line loads: the
+    module stays light (numpy, torch and the n-gram model load when a run starts)."""
+    script = "import sys, classifier.train; print('numpy' in sys.modules, 'torch' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.split() == ["False", "False"]
 
 
 def test_profiles() -> None:

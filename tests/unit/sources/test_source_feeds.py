@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from common.errors import ConfigFileError
+from core.errors import ConfigFileError
 from sources.feeds import EXAMPLE_FEEDS, Feed, load_feeds, parse_duration
 
 

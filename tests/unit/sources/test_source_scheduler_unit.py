@@ -18,7 +18,7 @@ from sources.metrics import SourceMetrics
 from sources.neardup import NearDupIndex
 from sources.poll import FeedState, PollContext
 from sources.scheduler import FeedScheduler, ScheduleOptions, jitter_for
-from storage.types import SourceHealthView, SourcePoll
+from storage.feeds import SourceHealthView, SourcePoll
 from tests.sources_support import Memory, Sink
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from common.errors import ConfigFileError
+from core.errors import ConfigFileError
 
 LINE_KEY = "__line__"
 

@@ -6,7 +6,7 @@ import hashlib
 import random
 from datetime import UTC, datetime, timedelta
 
-from storage.types import ScoredArticle
+from storage.articles import ScoredArticle
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 LABELS = ("negative", "neutral", "positive")

@@ -14,7 +14,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from common.errors import first_line
+from core.errors import first_line
 
 
 @dataclass

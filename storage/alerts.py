@@ -1,4 +1,5 @@
-"""Reads and writes of the alert evaluator and the webhook outbox. Plain data in and out.
+"""Alerts, the alert evaluator's state and events, and the webhook outbox: reads and
+writes, and the plain data they take and return.
 
 - The evaluator takes ``evaluation_lock`` first in its transaction: a
   transaction-scoped advisory lock (a second evaluator skips the round).
@@ -12,31 +13,53 @@ from __future__ import annotations
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, func, select, text, update
+from sqlalchemy import Connection, Engine, and_, case, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
+from storage.articles import SeriesPoint
+from storage.buckets import require_aware
+from storage.bulk import table_of
 from storage.models import (
-    Alert,
-    AlertEvaluator,
-    AlertEvent,
+    AlertEvaluatorRow,
+    AlertEventRow,
+    AlertRow,
     AlertStateRow,
-    Article,
-    ArticleSentiment,
-    ArticleTopic,
-    TopicBucket,
-    WebhookAttempt,
-    WebhookDelivery,
-    WebhookReceiver,
+    ArticleRow,
+    ArticleSentimentRow,
+    ArticleTopicRow,
+    TopicBucketRow,
+    WebhookAttemptRow,
+    WebhookDeliveryRow,
+    WebhookReceiverRow,
 )
-from storage.types import SeriesPoint
 
 #: The advisory-lock key of the alert evaluator (any constant 64-bit number).
 EVALUATOR_LOCK_KEY = zlib.crc32(b"finsent.alert-evaluator")
+
+
+# --- plain data in and out -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    id: str
+    fingerprint: str
+    rule: str
+    topic: str
+    severity: str
+    status: str
+    starts_at: datetime
+    ends_at: datetime | None
+    updated_at: datetime
+    value: float | None
+    baseline: float | None
+    threshold: float | None
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +110,14 @@ class NewAlert:
 
 
 @dataclass(frozen=True, slots=True)
+class EvaluatorStatus:
+    holder: str
+    last_run_at: datetime
+    as_of: datetime | None
+    late_items: int
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryJob:
     """A claimed outbox row."""
 
@@ -112,30 +143,107 @@ class AttemptResult:
 
 
 @dataclass(frozen=True, slots=True)
-class DeliveryRecord:
+class DeliveryView:
+    """One outbox row (an event for one receiver) as a reader sees it. ``payload`` is
+    the payload queued where the read asks for it (``deliveries_since``);
+    ``list_deliveries`` leaves it empty."""
+
     id: int
     event_id: str
     receiver: str
     status: str
     attempts: int
-    next_attempt_at: datetime | None
     last_status: int | None
     last_error: str | None
     created_at: datetime
     delivered_at: datetime | None
+    next_attempt_at: datetime | None
+    payload: dict[str, Any] = field(default_factory=dict)
 
 
-def _table(model: type[Any]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
+@dataclass(frozen=True, slots=True)
+class ReceiverSummary:
+    """Delivery state of one webhook receiver, over every event."""
+
+    receiver: str
+    pending: int
+    delivered: int
+    failed: int
+    disabled: int
+    last_delivered_at: datetime | None
+    last_error: str | None
 
 
 def _insert(conn: Connection, model: type[Any]) -> Any:
-    return postgresql.insert(_table(model))
+    return postgresql.insert(table_of(model))
 
 
-# --- the evaluator -------------------------------------------------------------------
+# --- alerts ----------------------------------------------------------------------------
+
+
+def list_alerts(
+    engine: Engine,
+    *,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    topic: str | None = None,
+    limit: int = 100,
+) -> list[AlertView]:
+    """Alerts newest first; ``since``/``until`` bound when they started."""
+    query = select(AlertRow)
+    if status is not None:
+        query = query.where(AlertRow.status == status)
+    if topic is not None:
+        query = query.where(AlertRow.topic == topic)
+    if since is not None:
+        query = query.where(AlertRow.starts_at >= require_aware(since, "since"))
+    if until is not None:
+        query = query.where(AlertRow.starts_at < require_aware(until, "until"))
+    query = query.order_by(AlertRow.starts_at.desc(), AlertRow.id).limit(limit)
+    with Session(engine) as session:
+        return [alert_view(a) for a in session.scalars(query)]
+
+
+def alert_view(a: AlertRow) -> AlertView:
+    return AlertView(
+        id=a.id,
+        fingerprint=a.fingerprint,
+        rule=a.rule,
+        topic=a.topic,
+        severity=a.severity,
+        status=a.status,
+        starts_at=a.starts_at,
+        ends_at=a.ends_at,
+        updated_at=a.updated_at,
+        value=a.value,
+        baseline=a.baseline,
+        threshold=a.threshold,
+        details=dict(a.details or {}),
+    )
+
+
+def alerts_overlapping(
+    engine: Engine, topics: Sequence[str], start: datetime, end: datetime
+) -> list[AlertView]:
+    """Alerts on ``topics`` that were firing at some time in [start, end)."""
+    start, end = require_aware(start, "start"), require_aware(end, "end")
+    if not topics:
+        return []
+    query = (
+        select(AlertRow)
+        .where(
+            AlertRow.topic.in_(list(topics)),
+            AlertRow.starts_at < end,
+            or_(AlertRow.ends_at.is_(None), AlertRow.ends_at >= start),
+        )
+        .order_by(AlertRow.starts_at, AlertRow.id)
+    )
+    with Session(engine) as session:
+        return [alert_view(a) for a in session.scalars(query)]
+
+
+# --- the evaluator ---------------------------------------------------------------------
 
 
 def evaluation_lock(conn: Connection, holder: str, now: datetime) -> bool:
@@ -145,7 +253,7 @@ def evaluation_lock(conn: Connection, holder: str, now: datetime) -> bool:
     ).scalar()
     if not got:
         return False
-    stmt = _insert(conn, AlertEvaluator).values(id=1, holder=holder, last_run_at=now, as_of=None)
+    stmt = _insert(conn, AlertEvaluatorRow).values(id=1, holder=holder, last_run_at=now, as_of=None)
     conn.execute(
         stmt.on_conflict_do_update(
             index_elements=["id"], set_={"holder": holder, "last_run_at": now}
@@ -156,20 +264,20 @@ def evaluation_lock(conn: Connection, holder: str, now: datetime) -> bool:
 
 def set_evaluated_until(conn: Connection, as_of: datetime) -> None:
     """Record the end of the last closed bucket this round evaluated."""
-    conn.execute(update(AlertEvaluator).where(AlertEvaluator.id == 1).values(as_of=as_of))
+    conn.execute(update(AlertEvaluatorRow).where(AlertEvaluatorRow.id == 1).values(as_of=as_of))
 
 
 def restart_data_clock(engine: Engine) -> None:
     """Forget how far the rules evaluated: the next data-clock round starts over from the
     data (a new replay of history, whose times may fall before the last one's end)."""
     with engine.begin() as conn:
-        conn.execute(update(AlertEvaluator).where(AlertEvaluator.id == 1).values(as_of=None))
+        conn.execute(update(AlertEvaluatorRow).where(AlertEvaluatorRow.id == 1).values(as_of=None))
 
 
 def evaluated_until(conn: Connection) -> datetime | None:
     """The end of the last closed bucket a round evaluated (None before the first)."""
     value: datetime | None = conn.execute(
-        select(AlertEvaluator.as_of).where(AlertEvaluator.id == 1)
+        select(AlertEvaluatorRow.as_of).where(AlertEvaluatorRow.id == 1)
     ).scalar()
     return value
 
@@ -177,7 +285,7 @@ def evaluated_until(conn: Connection) -> datetime | None:
 def source_event_times(conn: Connection, idle: timedelta) -> dict[str, datetime]:
     """The newest ``published_at`` of every source that stored an article within the
     last ``idle`` of the database's clock (``stored_at`` is the database's time too)."""
-    a = Article
+    a = ArticleRow
     rows = conn.execute(
         select(a.source, func.max(a.published_at))
         .where(a.stored_at >= func.now() - idle)
@@ -188,7 +296,7 @@ def source_event_times(conn: Connection, idle: timedelta) -> dict[str, datetime]
 
 def newest_event_time(conn: Connection) -> datetime | None:
     """The newest ``published_at`` of all articles."""
-    value: datetime | None = conn.execute(select(func.max(Article.published_at))).scalar()
+    value: datetime | None = conn.execute(select(func.max(ArticleRow.published_at))).scalar()
     return value
 
 
@@ -201,7 +309,7 @@ def count_late(conn: Connection, evaluated: datetime | None) -> int:
     Times are the database's (``stored_at`` is a writer transaction's start): a batch
     whose transaction began before the previous count and committed after it is missed.
     """
-    e, a = AlertEvaluator, Article
+    e, a = AlertEvaluatorRow, ArticleRow
     checked, mark = conn.execute(select(e.late_checked_at, func.now()).where(e.id == 1)).one()
     late = 0
     if evaluated is not None and checked is not None:
@@ -221,18 +329,10 @@ def count_late(conn: Connection, evaluated: datetime | None) -> int:
     return int(late)
 
 
-@dataclass(frozen=True, slots=True)
-class EvaluatorStatus:
-    holder: str
-    last_run_at: datetime
-    as_of: datetime | None
-    late_items: int
-
-
 def evaluator_status(engine: Engine) -> EvaluatorStatus | None:
     """Who evaluated the rules last, when, up to which bucket, and how many items came
     after their bucket had been evaluated (None before the first round)."""
-    e = AlertEvaluator
+    e = AlertEvaluatorRow
     with engine.connect() as conn:
         row = conn.execute(select(e.holder, e.last_run_at, e.as_of, e.late_items)).first()
     return EvaluatorStatus(row[0], row[1], row[2], int(row[3])) if row else None
@@ -289,7 +389,7 @@ def write_states(conn: Connection, states: Iterable[StoredState], now: datetime)
 def observed_since(conn: Connection, width_s: int = 60) -> datetime | None:
     """The oldest bucket of any topic: when observation began."""
     value: datetime | None = conn.execute(
-        select(func.min(TopicBucket.bucket_start)).where(TopicBucket.width_s == width_s)
+        select(func.min(TopicBucketRow.bucket_start)).where(TopicBucketRow.width_s == width_s)
     ).scalar()
     return value
 
@@ -298,7 +398,7 @@ def read_buckets(
     conn: Connection, start: datetime, end: datetime, width_s: int = 60
 ) -> dict[str, list[SeriesPoint]]:
     """Every topic's stored buckets starting in [start, end), sparse, by topic, in time order."""
-    b = TopicBucket
+    b = TopicBucketRow
     rows = conn.execute(
         select(b.topic, b.bucket_start, b.n_negative, b.n_neutral, b.n_positive, b.polarity_sum)
         .where(b.width_s == width_s, b.bucket_start >= start, b.bucket_start < end)
@@ -324,7 +424,7 @@ def window_articles(
 ) -> list[WindowArticle]:
     """Articles (first reports only) on ``topic`` published in [start, end), most
     negative first."""
-    a, s, t = Article, ArticleSentiment, ArticleTopic
+    a, s, t = ArticleRow, ArticleSentimentRow, ArticleTopicRow
     rows = conn.execute(
         select(
             a.id,
@@ -353,7 +453,7 @@ def store_transition(
     """Write the alert row, its event and one outbox row per receiver (idempotent)."""
     if alert.status == "firing":
         conn.execute(
-            _insert(conn, Alert)
+            _insert(conn, AlertRow)
             .values(
                 id=alert.alert_id,
                 fingerprint=alert.fingerprint,
@@ -372,10 +472,12 @@ def store_transition(
             .on_conflict_do_nothing(index_elements=["id"])
         )
     else:
-        details = conn.execute(select(Alert.details).where(Alert.id == alert.alert_id)).scalar()
+        details = conn.execute(
+            select(AlertRow.details).where(AlertRow.id == alert.alert_id)
+        ).scalar()
         conn.execute(
-            update(Alert)
-            .where(Alert.id == alert.alert_id)
+            update(AlertRow)
+            .where(AlertRow.id == alert.alert_id)
             .values(
                 status="resolved",
                 ends_at=alert.ends_at,
@@ -384,7 +486,7 @@ def store_transition(
             )
         )
     conn.execute(
-        _insert(conn, AlertEvent)
+        _insert(conn, AlertEventRow)
         .values(
             id=alert.event_id,
             alert_id=alert.alert_id,
@@ -412,8 +514,8 @@ def enqueue(
         return
     disabled = set(
         conn.execute(
-            select(WebhookReceiver.name).where(
-                WebhookReceiver.name.in_(receivers), WebhookReceiver.disabled_at.is_not(None)
+            select(WebhookReceiverRow.name).where(
+                WebhookReceiverRow.name.in_(receivers), WebhookReceiverRow.disabled_at.is_not(None)
             )
         ).scalars()
     )
@@ -431,7 +533,7 @@ def enqueue(
         for name in sorted(receivers)
     ]
     conn.execute(
-        _insert(conn, WebhookDelivery).on_conflict_do_nothing(
+        _insert(conn, WebhookDeliveryRow).on_conflict_do_nothing(
             index_elements=["event_id", "receiver"]
         ),
         rows,
@@ -442,9 +544,9 @@ def unpublished_events(engine: Engine, limit: int = 500) -> list[tuple[str, dict
     """Events not yet sent to the alerts topic, oldest first."""
     with engine.connect() as conn:
         rows = conn.execute(
-            select(AlertEvent.id, AlertEvent.payload)
-            .where(AlertEvent.published_at.is_(None))
-            .order_by(AlertEvent.created_at, AlertEvent.id)
+            select(AlertEventRow.id, AlertEventRow.payload)
+            .where(AlertEventRow.published_at.is_(None))
+            .order_by(AlertEventRow.created_at, AlertEventRow.id)
             .limit(limit)
         )
         return [(row[0], dict(row[1])) for row in rows]
@@ -454,12 +556,16 @@ def mark_published(engine: Engine, ids: Sequence[str], now: datetime) -> None:
     if not ids:
         return
     with engine.begin() as conn:
-        conn.execute(update(AlertEvent).where(AlertEvent.id.in_(ids)).values(published_at=now))
+        conn.execute(
+            update(AlertEventRow).where(AlertEventRow.id.in_(ids)).values(published_at=now)
+        )
 
 
 def get_event(engine: Engine, event_id: str) -> dict[str, Any] | None:
     with engine.connect() as conn:
-        payload = conn.execute(select(AlertEvent.payload).where(AlertEvent.id == event_id)).scalar()
+        payload = conn.execute(
+            select(AlertEventRow.payload).where(AlertEventRow.id == event_id)
+        ).scalar()
     return dict(payload) if payload is not None else None
 
 
@@ -467,9 +573,9 @@ def latest_event(engine: Engine, alert_id: str) -> dict[str, Any] | None:
     """The alert's latest event (resolved if it has resolved): its current truth."""
     with engine.connect() as conn:
         payload = conn.execute(
-            select(AlertEvent.payload)
-            .where(AlertEvent.alert_id == alert_id)
-            .order_by((AlertEvent.status == "resolved").desc(), AlertEvent.created_at.desc())
+            select(AlertEventRow.payload)
+            .where(AlertEventRow.alert_id == alert_id)
+            .order_by((AlertEventRow.status == "resolved").desc(), AlertEventRow.created_at.desc())
             .limit(1)
         ).scalar()
     return dict(payload) if payload is not None else None
@@ -479,14 +585,14 @@ def list_events(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:
     """The latest events, newest first."""
     with engine.connect() as conn:
         rows = conn.execute(
-            select(AlertEvent.payload)
-            .order_by(AlertEvent.created_at.desc(), AlertEvent.id)
+            select(AlertEventRow.payload)
+            .order_by(AlertEventRow.created_at.desc(), AlertEventRow.id)
             .limit(limit)
         )
         return [dict(row[0]) for row in rows]
 
 
-# --- the outbox ----------------------------------------------------------------------
+# --- the outbox ------------------------------------------------------------------------
 
 
 def claim_due(
@@ -504,7 +610,7 @@ def claim_due(
     sent, or retried), so a ``resolved`` never overtakes its ``firing``."""
     if not receivers or limit <= 0:
         return []
-    d = WebhookDelivery
+    d = WebhookDeliveryRow
     due = (
         select(d.id)
         .where(
@@ -524,8 +630,8 @@ def claim_due(
 def _waits_for_earlier() -> Any:
     """True for a row of ``WebhookDelivery`` while an earlier row of the same alert for
     the same receiver is still pending (the per-alert order)."""
-    d = WebhookDelivery
-    earlier = aliased(WebhookDelivery)
+    d = WebhookDeliveryRow
+    earlier = aliased(WebhookDeliveryRow)
     return (
         select(earlier.id)
         .where(
@@ -541,7 +647,7 @@ def _waits_for_earlier() -> Any:
 def _lease(conn: Connection, ids: list[int], lease_until: datetime) -> list[DeliveryJob]:
     if not ids:
         return []
-    d = WebhookDelivery
+    d = WebhookDeliveryRow
     conn.execute(update(d).where(d.id.in_(ids)).values(next_attempt_at=lease_until))
     rows = conn.execute(
         select(d.id, d.event_id, d.receiver, d.payload, d.attempts, d.created_at, d.give_up_at)
@@ -565,8 +671,8 @@ def claim_probe(
     started after ``quiet_since`` (that was a probe already), or when no row qualifies.
     Rows due before ``lease_until`` are never probed: they may be leased (being sent by
     a deliverer) and are due soon anyway."""
-    d = WebhookDelivery
-    w = WebhookAttempt
+    d = WebhookDeliveryRow
+    w = WebhookAttemptRow
     tried = (
         select(w.id)
         .join(d, d.id == w.delivery_id)
@@ -574,8 +680,8 @@ def claim_probe(
         .exists()
     )
     disabled = (
-        select(WebhookReceiver.name)
-        .where(WebhookReceiver.name == receiver, WebhookReceiver.disabled_at.is_not(None))
+        select(WebhookReceiverRow.name)
+        .where(WebhookReceiverRow.name == receiver, WebhookReceiverRow.disabled_at.is_not(None))
         .exists()
     )
     row = (
@@ -602,7 +708,7 @@ def hurry_pending(engine: Engine, receiver: str, now: datetime, leased_until: da
     back-off times (their per-alert order still holds). Rows due before
     ``leased_until`` keep their time: they may be leased (being sent), and are due soon
     anyway. Returns how many were moved."""
-    d = WebhookDelivery
+    d = WebhookDeliveryRow
     with engine.begin() as conn:
         result = conn.execute(
             update(d)
@@ -617,14 +723,14 @@ def record_attempt(
 ) -> None:
     """Record one attempt and move the delivery on; a 410 disables the receiver and
     every delivery still pending for it."""
-    d = WebhookDelivery
+    d = WebhookDeliveryRow
     status = {"delivered": "delivered", "retry": "pending", "failed": "failed"}.get(
         result.outcome, "disabled"
     )
     attempt = job.attempts + 1
     with engine.begin() as conn:
         conn.execute(
-            _insert(conn, WebhookAttempt).values(
+            _insert(conn, WebhookAttemptRow).values(
                 delivery_id=job.id,
                 attempt=attempt,
                 started_at=result.started_at,
@@ -652,7 +758,7 @@ def record_attempt(
 
 
 def _disable(conn: Connection, receiver: str, now: datetime, reason: str) -> None:
-    stmt = _insert(conn, WebhookReceiver).values(
+    stmt = _insert(conn, WebhookReceiverRow).values(
         name=receiver, disabled_at=now, disabled_reason=reason, updated_at=now
     )
     conn.execute(
@@ -661,7 +767,7 @@ def _disable(conn: Connection, receiver: str, now: datetime, reason: str) -> Non
             set_={"disabled_at": now, "disabled_reason": reason, "updated_at": now},
         )
     )
-    d = WebhookDelivery
+    d = WebhookDeliveryRow
     conn.execute(
         update(d)
         .where(d.receiver == receiver, d.status == "pending")
@@ -673,8 +779,8 @@ def set_receiver_enabled(engine: Engine, receiver: str, now: datetime) -> bool:
     """Enable a disabled receiver; True if it was disabled."""
     with engine.begin() as conn:
         result = conn.execute(
-            update(WebhookReceiver)
-            .where(WebhookReceiver.name == receiver, WebhookReceiver.disabled_at.is_not(None))
+            update(WebhookReceiverRow)
+            .where(WebhookReceiverRow.name == receiver, WebhookReceiverRow.disabled_at.is_not(None))
             .values(disabled_at=None, disabled_reason=None, updated_at=now)
         )
         return bool(result.rowcount)
@@ -683,7 +789,7 @@ def set_receiver_enabled(engine: Engine, receiver: str, now: datetime) -> bool:
 def requeue_disabled(engine: Engine, receiver: str, now: datetime, give_up_at: datetime) -> int:
     """Queue again every delivery left ``disabled`` for ``receiver`` (the events it missed
     while disabled), due now with a fresh retry horizon. Returns how many."""
-    d = WebhookDelivery
+    d = WebhookDeliveryRow
     with engine.begin() as conn:
         result = conn.execute(
             update(d)
@@ -697,8 +803,10 @@ def disabled_receivers(engine: Engine) -> dict[str, tuple[datetime, str | None]]
     with engine.connect() as conn:
         rows = conn.execute(
             select(
-                WebhookReceiver.name, WebhookReceiver.disabled_at, WebhookReceiver.disabled_reason
-            ).where(WebhookReceiver.disabled_at.is_not(None))
+                WebhookReceiverRow.name,
+                WebhookReceiverRow.disabled_at,
+                WebhookReceiverRow.disabled_reason,
+            ).where(WebhookReceiverRow.disabled_at.is_not(None))
         )
         return {row[0]: (row[1], row[2]) for row in rows if row[1] is not None}
 
@@ -713,7 +821,7 @@ def requeue(
 ) -> int:
     """Send an event again to ``receivers``: reset their rows to pending (same webhook
     id), or create them. Returns how many rows are now pending."""
-    d = WebhookDelivery
+    d = WebhookDeliveryRow
     with engine.begin() as conn:
         enqueue(conn, event_id, payload, receivers, now, give_up_at)
         result = conn.execute(
@@ -726,8 +834,8 @@ def requeue(
 
 def list_deliveries(
     engine: Engine, *, event_id: str | None = None, status: str | None = None, limit: int = 50
-) -> list[DeliveryRecord]:
-    d = WebhookDelivery
+) -> list[DeliveryView]:
+    d = WebhookDeliveryRow
     query = select(
         d.id,
         d.event_id,
@@ -746,4 +854,102 @@ def list_deliveries(
         query = query.where(d.status == status)
     query = query.order_by(d.created_at.desc(), d.id.desc()).limit(limit)
     with engine.connect() as conn:
-        return [DeliveryRecord(**row._mapping) for row in conn.execute(query)]
+        return [DeliveryView(**row._mapping) for row in conn.execute(query)]
+
+
+def deliveries_since(engine: Engine, since: datetime, limit: int = 5000) -> list[DeliveryView]:
+    """Webhook deliveries created at or after ``since``, newest first."""
+    query = (
+        select(WebhookDeliveryRow)
+        .where(WebhookDeliveryRow.created_at >= require_aware(since, "since"))
+        .order_by(WebhookDeliveryRow.created_at.desc(), WebhookDeliveryRow.id.desc())
+        .limit(limit)
+    )
+    with Session(engine) as session:
+        return [
+            DeliveryView(
+                id=d.id,
+                event_id=d.event_id,
+                receiver=d.receiver,
+                status=d.status,
+                attempts=d.attempts,
+                last_status=d.last_status,
+                last_error=d.last_error,
+                created_at=d.created_at,
+                delivered_at=d.delivered_at,
+                next_attempt_at=d.next_attempt_at,
+                payload=dict(d.payload or {}),
+            )
+            for d in session.scalars(query)
+        ]
+
+
+def receiver_summaries(engine: Engine) -> list[ReceiverSummary]:
+    """Per receiver: deliveries by status, the last success and the latest error."""
+    d = WebhookDeliveryRow
+    counts = select(
+        d.receiver,
+        *(func.sum(case((d.status == s, 1), else_=0)) for s in ("pending", "delivered")),
+        *(func.sum(case((d.status == s, 1), else_=0)) for s in ("failed", "disabled")),
+        func.max(d.delivered_at),
+    ).group_by(d.receiver)
+    latest_error = (
+        select(d.receiver, d.last_error)
+        .where(d.last_error.is_not(None))
+        .order_by(d.receiver, d.created_at.desc(), d.id.desc())
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(counts.order_by(d.receiver)).all()
+        errors: dict[str, str] = {}
+        for receiver, error in conn.execute(latest_error):
+            if error is not None:
+                errors.setdefault(receiver, error)
+    return [
+        ReceiverSummary(
+            receiver=r[0],
+            pending=int(r[1] or 0),
+            delivered=int(r[2] or 0),
+            failed=int(r[3] or 0),
+            disabled=int(r[4] or 0),
+            last_delivered_at=r[5],
+            last_error=errors.get(r[0]),
+        )
+        for r in rows
+    ]
+
+
+def match_deliveries(
+    alerts: Sequence[AlertView], deliveries: Sequence[DeliveryView]
+) -> dict[str, list[DeliveryView]]:
+    """The deliveries of each alert's events: an event id that is the alert id or one
+    the alert's details name (``event_id``, ``event_ids``), or a payload that names
+    the alert (``alert_id``, or its fingerprint and start time)."""
+    out: dict[str, list[DeliveryView]] = {a.id: [] for a in alerts}
+    by_event: dict[str, str] = {}
+    by_fingerprint: dict[tuple[str, str], str] = {}
+    for a in alerts:
+        by_event[a.id] = a.id
+        details = a.details or {}
+        named = details.get("event_ids") or []
+        if isinstance(details.get("event_id"), str):
+            named = [*named, details["event_id"]]
+        for event_id in named if isinstance(named, list) else []:
+            by_event[str(event_id)] = a.id
+        by_fingerprint[(a.fingerprint, a.starts_at.isoformat())] = a.id
+    for d in deliveries:
+        alert_id = by_event.get(d.event_id) or by_event.get(str(d.payload.get("alert_id", "")))
+        if alert_id is None:
+            key = (str(d.payload.get("fingerprint", "")), _iso(d.payload.get("starts_at")))
+            alert_id = by_fingerprint.get(key)
+        if alert_id is not None:
+            out[alert_id].append(d)
+    return out
+
+
+def _iso(value: Any) -> str:
+    if not isinstance(value, str):
+        return ""
+    try:
+        return require_aware(datetime.fromisoformat(value.replace("Z", "+00:00")), "t").isoformat()
+    except ValueError:
+        return ""
