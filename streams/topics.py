@@ -6,8 +6,12 @@ import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from streams.exceptions import BrokerError
+
+if TYPE_CHECKING:
+    from kafka.admin import KafkaAdminClient
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,22 @@ def topic_names(prefix: str = "") -> TopicNames:
     )
 
 
+def open_admin(bootstrap_servers: str, timeout: float) -> KafkaAdminClient:
+    """An admin client; ``timeout`` bounds reaching the broker and each request."""
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    try:
+        return KafkaAdminClient(
+            bootstrap_servers=bootstrap_servers.split(","),
+            client_id="finsent-admin",
+            request_timeout_ms=int(timeout * 1000),
+            bootstrap_timeout_ms=int(timeout * 1000),
+        )
+    except KafkaError as e:
+        raise BrokerError(f"cannot reach Kafka at {bootstrap_servers}: {e}") from None
+
+
 def ensure_topics(
     bootstrap_servers: str,
     names: list[str],
@@ -49,22 +69,14 @@ def ensure_topics(
     created. (Auto-created topics would get the broker's default partition count.)
     ``min_insync_replicas`` None keeps the broker's default; ``timeout`` bounds reaching
     the broker and each request, in seconds. Topics that exist are left as they are."""
-    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.admin import NewTopic
     from kafka.errors import (
         InvalidReplicationFactorError,
         KafkaError,
         TopicAlreadyExistsError,
     )
 
-    try:
-        admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap_servers.split(","),
-            client_id="finsent-admin",
-            request_timeout_ms=int(timeout * 1000),
-            bootstrap_timeout_ms=int(timeout * 1000),
-        )
-    except KafkaError as e:
-        raise BrokerError(f"cannot reach Kafka at {bootstrap_servers}: {e}") from None
+    admin = open_admin(bootstrap_servers, timeout)
     try:
         existing = set(admin.list_topics())
         missing = [n for n in names if n not in existing]
@@ -114,18 +126,9 @@ def describe_topics(
     """The shape of each of ``names`` the broker knows now; a topic it does not know is
     left out. The request does not create topics (auto-creation off), so looking never
     changes what is looked at."""
-    from kafka.admin import KafkaAdminClient
     from kafka.errors import KafkaError
 
-    try:
-        admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap_servers.split(","),
-            client_id="finsent-admin",
-            request_timeout_ms=int(timeout * 1000),
-            bootstrap_timeout_ms=int(timeout * 1000),
-        )
-    except KafkaError as e:
-        raise BrokerError(f"cannot reach Kafka at {bootstrap_servers}: {e}") from None
+    admin = open_admin(bootstrap_servers, timeout)
     try:
         described = admin.describe_topics(names)
     except KafkaError as e:
@@ -158,3 +161,57 @@ def topic_changes(before: Mapping[str, TopicShape], now: Mapping[str, TopicShape
         elif was.partitions != shape.partitions:
             changes.append(f"{name} has {shape.partitions} partitions, not {was.partitions}")
     return changes
+
+
+def recreated_topics(before: Mapping[str, TopicShape], now: Mapping[str, TopicShape]) -> list[str]:
+    """The topics of ``before`` that are gone ``now`` or have another id: a position or
+    committed offset kept for them points into a log that no longer exists (and may
+    skip records of the new one that lie below it)."""
+    return [
+        name
+        for name, was in before.items()
+        if (shape := now.get(name)) is None
+        or (was.topic_id and shape.topic_id and was.topic_id != shape.topic_id)
+        or shape.partitions < was.partitions
+    ]
+
+
+def rewind_group(
+    bootstrap_servers: str, group_id: str, topics: list[str], *, timeout: float = 10.0
+) -> bool:
+    """Make ``group_id``'s next member read ``topics`` from their start (storing is
+    idempotent): commit the first offset of each of their partitions, from outside the
+    group. A broker takes that only while the group has no member; the embedded one
+    keeps a member that left, so then the group is deleted instead, and its next member
+    reads every topic from the start. True: rewound; False: deleted."""
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.errors import CommitFailedError, KafkaError
+    from kafka.structs import OffsetAndMetadata
+
+    shapes = describe_topics(bootstrap_servers, topics, timeout=timeout)
+    parts = [TopicPartition(t, p) for t, shape in shapes.items() for p in range(shape.partitions)]
+    try:
+        consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap_servers.split(","),
+            group_id=group_id,
+            client_id="finsent-admin",
+            enable_auto_commit=False,
+            request_timeout_ms=int(timeout * 1000),
+        )
+        try:
+            first = consumer.beginning_offsets(parts, timeout_ms=int(timeout * 1000))
+            offsets = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in first.items()}
+            consumer.commit(offsets, timeout_ms=int(timeout * 1000))
+            return True
+        except CommitFailedError:
+            pass
+        finally:
+            consumer.close()
+        admin = open_admin(bootstrap_servers, timeout)
+        try:
+            admin.delete_groups([group_id])
+        finally:
+            admin.close()
+        return False
+    except KafkaError as e:
+        raise BrokerError(f"cannot rewind {group_id} on {bootstrap_servers}: {e}") from None

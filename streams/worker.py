@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,8 @@ from streams.topics import (
     TopicShape,
     describe_topics,
     ensure_topics,
+    recreated_topics,
+    rewind_group,
     topic_changes,
 )
 
@@ -63,6 +65,8 @@ class TopicWatch:
     before: dict[str, TopicShape]
     seen: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
+    #: Topics gone or re-created, when ``lost`` was confirmed.
+    recreated: list[str] = field(default_factory=list)
 
     def look(self, now: Mapping[str, TopicShape]) -> list[str]:
         """Compare ``now`` with the start; the changes, once two looks in a row saw one."""
@@ -71,6 +75,7 @@ class TopicWatch:
         self.seen = changes
         if confirmed and not self.lost:
             self.lost = confirmed
+            self.recreated = recreated_topics(self.before, now)
         return confirmed
 
 
@@ -104,7 +109,7 @@ def register_topic_watch(app: faust.App, config: WorkerConfig, watch: TopicWatch
             # the gone ones, with the configured partitions: sends in flight can end
             with contextlib.suppress(BrokerError):
                 await asyncio.to_thread(ensure_worker_topics, config)
-            exit_if_not_stopped(STOP_GRACE)
+            exit_if_not_stopped(STOP_GRACE, lambda: rewind_recreated(config, watch))
             os.kill(os.getpid(), signal.SIGTERM)
 
 
@@ -112,13 +117,14 @@ def register_topic_watch(app: faust.App, config: WorkerConfig, watch: TopicWatch
 STOP_GRACE = 30.0
 
 
-def exit_if_not_stopped(grace: float) -> None:
-    """Exit with ``TOPICS_CHANGED`` in ``grace`` seconds if the process still runs then:
-    a send to a broker that lost its state may never end. What the worker had not
-    committed is read again by the next one, and storing is idempotent."""
+def exit_if_not_stopped(grace: float, last: Callable[[], None]) -> None:
+    """Exit with ``TOPICS_CHANGED`` in ``grace`` seconds if the process still runs then,
+    after ``last()``: a send to a broker that lost its state may never end. What the
+    worker had not committed is read again by the next one; storing is idempotent."""
 
     def exit_now() -> None:
         log.error("the worker did not stop within %gs: exiting now", grace)
+        last()
         logging.shutdown()
         os._exit(TOPICS_CHANGED)
 
@@ -135,6 +141,36 @@ def quiet_failed_sends(loop: asyncio.AbstractEventLoop, context: dict[str, Any])
     if isinstance(context.get("future"), FutureMessage):
         return
     loop.default_exception_handler(context)
+
+
+def rewind_recreated(config: WorkerConfig, watch: TopicWatch) -> None:
+    """After the worker stopped: the group reads the re-created topics from their start.
+
+    Until the watch noticed, the consumer fetched the new topics at the positions it had
+    in the old ones: where a new partition already held more records than that, those
+    below were skipped, and their offsets may have been committed. Storing is
+    idempotent, so reading them all again loses nothing and stores nothing twice."""
+    if not watch.recreated:
+        return
+    try:
+        rewound = rewind_group(
+            config.bootstrap_servers, config.app_id, watch.recreated, timeout=config.connect_timeout
+        )
+    except BrokerError as e:
+        log.error(
+            "%s; items of the re-created topics below the old positions may never be read "
+            "(publish them again: `finsent replay`)",
+            e,
+        )
+        return
+    if rewound:
+        log.info("the next worker reads %s from the start", ", ".join(watch.recreated))
+    else:
+        log.warning(
+            "the broker still counts this worker in group %s: the group is deleted, and the "
+            "next worker reads every topic from the start",
+            config.app_id,
+        )
 
 
 def run_worker(
@@ -171,5 +207,6 @@ def run_worker(
         worker.execute_from_commandline()
     except SystemExit:
         if watch is not None and watch.lost:
+            rewind_recreated(config, watch)
             raise SystemExit(TOPICS_CHANGED) from None
         raise

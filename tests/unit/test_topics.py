@@ -38,3 +38,16 @@ def test_the_watch_stops_only_after_two_looks_in_a_row_saw_a_change() -> None:
         "news.scored is gone",
     ]
     assert watch.lost == ["news.raw was re-created (4 partitions)", "news.scored is gone"]
+
+
+def test_gone_re_created_and_shrunk_topics_are_read_again_from_the_start() -> None:
+    from streams.topics import recreated_topics
+
+    now = {
+        "news.raw": TopicShape("c3", 8),  # another id: a new log
+        "news.scored": TopicShape("b2", 16),  # more partitions: the old ones are intact
+    }
+    assert recreated_topics(BEFORE, now) == ["news.raw"]
+    assert recreated_topics(BEFORE, {"news.raw": TopicShape("a1", 8)}) == ["news.scored"]
+    assert recreated_topics({"t": TopicShape(None, 8)}, {"t": TopicShape(None, 4)}) == ["t"]
+    assert recreated_topics(BEFORE, dict(BEFORE)) == []
