@@ -28,19 +28,12 @@ from streams.stages import (
 )
 from streams.tagging import load_watchlist
 from streams.topics import topic_names
+from tests.unit.test_stages import P  # the fake prediction both test the stages with
 
 pytestmark = pytest.mark.unit
 
 NAMES = topic_names("")
 MODEL = ModelRef(name="m", revision="r1")
-
-
-@dataclass
-class P:
-    label: str
-    negative: float
-    neutral: float
-    positive: float
 
 
 @dataclass
