@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Kafka's error code UNKNOWN_TOPIC_OR_PARTITION.
+UNKNOWN_TOPIC = 3
+
 #: A worker's exit status when its topics changed under it (``os.EX_TEMPFAIL``):
 #: ``finsent up`` starts it again, as compose's restart policy does.
 TOPICS_CHANGED = 75
@@ -135,6 +138,11 @@ def describe_topics(
         raise BrokerError(f"cannot describe topics on {bootstrap_servers}: {e}") from None
     finally:
         admin.close()
+    # Only "unknown topic" means gone: another error (a broker still starting, a leader
+    # moving) says nothing about the topic, so the look is not an answer.
+    unclear = [t["name"] for t in described if t["error_code"] not in (0, UNKNOWN_TOPIC)]
+    if unclear:
+        raise BrokerError(f"the broker could not describe {', '.join(unclear)} just now")
     return {
         t["name"]: TopicShape(_topic_id(t.get("topic_id")), len(t["partitions"]))
         for t in described

@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,6 +174,18 @@ def rewind_recreated(config: WorkerConfig, watch: TopicWatch) -> None:
         )
 
 
+def first_look(config: WorkerConfig, tries: int = 5) -> dict[str, TopicShape]:
+    """The topics as the worker starts on them (a look that is no answer is tried again,
+    a second apart)."""
+    names = config.topics.all()
+    for _ in range(tries - 1):
+        try:
+            return describe_topics(config.bootstrap_servers, names, timeout=config.connect_timeout)
+        except BrokerError:
+            time.sleep(1.0)
+    return describe_topics(config.bootstrap_servers, names, timeout=config.connect_timeout)
+
+
 def run_worker(
     config: WorkerConfig,
     pipeline: Pipeline,
@@ -186,10 +199,7 @@ def run_worker(
     register_agents(app, config, pipeline)
     watch = None
     if config.topic_check_interval > 0:
-        names = config.topics.all()
-        watch = TopicWatch(
-            describe_topics(config.bootstrap_servers, names, timeout=config.connect_timeout)
-        )
+        watch = TopicWatch(first_look(config))
         register_topic_watch(app, config, watch)
     if alerting is not None:
         from streams.alerting import register_alerting
