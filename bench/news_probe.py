@@ -39,7 +39,7 @@ def cells(engine: Classifier, data: LabelledData) -> str:
     predicted = engine.predict_proba(data.texts).argmax(axis=1).tolist()
     m = classification_metrics(data.labels, predicted)
     recalls = " | ".join(f"{m['per_class'][name]['recall']:.3f}" for name in CANONICAL)
-    return f"{m['accuracy']:.4f} | {m['macro_f1']:.4f} | {recalls}"
+    return f"{m['accuracy']:.4f} | {m['macro_f1']:.4f} | {m['weighted_f1']:.4f} | {recalls}"
 
 
 def main() -> None:
@@ -60,8 +60,8 @@ def main() -> None:
     for name, data in sets.items():
         print(f"- {name}: {data.path}, {len(data)} rows {data.counts()}")
     recall_heads = " | ".join(f"recall {name}" for name in CANONICAL)
-    print(f"\n| model | as | data | accuracy | macro-F1 | {recall_heads} |")
-    print("|---|---|---|---:|---:|" + "---:|" * len(CANONICAL))
+    print(f"\n| model | as | data | accuracy | macro-F1 | weighted F1 | {recall_heads} |")
+    print("|---|---|---|---:|---:|---:|" + "---:|" * len(CANONICAL))
     for model in args.models:
         for label, weight in (("transformer alone", 0.0), ("served (with n-gram)", None)):
             engine = load_engine(model, variant="fp32", threads=args.threads, ngram_weight=weight)

@@ -50,7 +50,7 @@ def render_card(metrics: dict[str, Any]) -> str:
         "",
         f"Best epoch {metrics['best_epoch']} of {metrics['epochs_run']} run "
         f"(kept by the macro-F1 of what is served): **accuracy {metrics['accuracy']:.4f}**, "
-        f"**macro-F1 {metrics['macro_f1']:.4f}**"
+        f"**macro-F1 {metrics['macro_f1']:.4f}**, weighted F1 {metrics['weighted_f1']:.4f}"
         + (
             f" with the n-gram model; the transformer alone: accuracy "
             f"{metrics['transformer_alone']['accuracy']:.4f}, macro-F1 "

@@ -9,7 +9,8 @@ from classifier.labels import CANONICAL
 
 
 def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int]) -> dict[str, Any]:
-    """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix.
+    """Accuracy, macro-F1, weighted F1 (each class's F1 weighted by its support, as public
+    model cards quote it), per-class precision/recall/F1/support and the confusion matrix.
 
     Labels are canonical indices; the confusion matrix has true labels as rows and
     predicted labels as columns, both in ``CANONICAL`` order.
@@ -32,6 +33,7 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int]) -> dict
     return {
         "accuracy": correct / len(y_true),
         "macro_f1": float(sum(f1) / len(f1)),
+        "weighted_f1": float(sum(f * n for f, n in zip(f1, support, strict=True)) / len(y_true)),
         "per_class": {
             name: {
                 "precision": float(precision[i]),
@@ -64,6 +66,7 @@ def format_report(metrics: dict[str, Any]) -> str:
     lines.append("")
     lines.append(f"{'accuracy':>10} {metrics['accuracy']:>9.3f}   ({total} texts)")
     lines.append(f"{'macro-F1':>10} {metrics['macro_f1']:>9.3f}")
+    lines.append(f"{'weighted-F1':>10} {metrics['weighted_f1']:>9.3f}")
     lines.append("")
     lines.append("confusion matrix (rows: true, columns: predicted)")
     lines.append(f"{'':>10} " + " ".join(f"{n:>9}" for n in CANONICAL))

@@ -1112,5 +1112,5 @@ def write_report(out: Path, metrics: dict[str, Any]) -> None:
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, float]:
-    """Accuracy and macro-F1 of a classification report."""
-    return {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
+    """Accuracy, macro-F1 and weighted F1 of a classification report."""
+    return {k: metrics[k] for k in ("accuracy", "macro_f1", "weighted_f1")}

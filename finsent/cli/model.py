@@ -162,7 +162,7 @@ def train_command(no_progress: bool, if_missing: bool, **options: Any) -> None:
     alone = m["transformer_alone"]
     click.echo(
         f"model written to {result.out}: validation accuracy {m['accuracy']:.4f}, "
-        f"macro-F1 {m['macro_f1']:.4f}"
+        f"macro-F1 {m['macro_f1']:.4f}, weighted F1 {m['weighted_f1']:.4f}"
         + (
             f" with its n-gram model (transformer alone {alone['accuracy']:.4f}, "
             f"{alone['macro_f1']:.4f})"

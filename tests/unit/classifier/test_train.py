@@ -80,6 +80,8 @@ def test_the_card_states_the_same_facts(tiny_model: Path, tiny_run: TrainResult)
     assert card.startswith("---\n")
     assert f"accuracy {m['accuracy']:.4f}" in card
     assert f"macro-F1 {m['macro_f1']:.4f}" in card
+    assert f"weighted F1 {m['weighted_f1']:.4f}" in card
+    assert set(m["transformer_alone"]) == {"accuracy", "macro_f1", "weighted_f1"}
     for name in CANONICAL:
         scores = m["per_class"][name]
         assert f"| {name} | {scores['precision']:.4f} | {scores['recall']:.4f} |" in card
