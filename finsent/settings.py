@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -691,11 +691,35 @@ def load_settings(overrides: dict[str, dict[str, Any]] | None = None) -> Setting
     built: dict[str, _Concern] = {}
     for name, cls in CONCERNS.items():
         given = {k: v for k, v in overrides.get(name, {}).items() if v is not None}
+        given = {**secrets_from_files(name, cls), **given}
         try:
             built[name] = cls(**given)
         except ValidationError as e:
             raise SettingsError(_describe(name, given, e)) from None
     return Settings(**built)
+
+
+def secrets_from_files(concern: str, cls: type[_Concern]) -> dict[str, str]:
+    """The secret settings of ``concern`` given as files: for a secret ``FINSENT_X``,
+    ``FINSENT_X_FILE`` names a file holding it (a systemd credential, a compose or
+    Kubernetes secret), read here without its trailing newline, so the value is in no
+    process environment. Setting both is an error, as an unreadable file is."""
+    found: dict[str, str] = {}
+    for field, info in cls.model_fields.items():
+        if SecretStr not in (info.annotation, *get_args(info.annotation)):
+            continue
+        var = env_var(concern, field)
+        path = os.environ.get(f"{var}_FILE")
+        if path is None:
+            continue
+        if os.environ.get(var):
+            raise SettingsError(f"both {var} and {var}_FILE are set: set one")
+        try:
+            found[field] = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as e:
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            raise SettingsError(f"{var}_FILE={path!r}: cannot read it ({reason})") from None
+    return found
 
 
 def _describe(concern: str, given: dict[str, Any], error: ValidationError) -> str:

@@ -159,8 +159,10 @@ def up_command(demo: bool, demo_file: Path | None, demo_speed: float, settings: 
             click.echo(f"kafka: {broker.kind_name} at {bootstrap} ({broker.persistence()})")
         else:
             click.echo(f"kafka: external bootstrap {bootstrap}")
-        env = dict(os.environ)
-        env.update(children_environ(settings, engine, bootstrap))
+        given = children_environ(settings, engine, bootstrap)
+        # what up gives wins over a secret file the user named for it (NAME_FILE)
+        env = {k: v for k, v in os.environ.items() if k.removesuffix("_FILE") not in given}
+        env.update(given)
         children = []
         if history:
             children += demo_alerting(settings, env)

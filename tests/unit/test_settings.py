@@ -199,3 +199,37 @@ def test_a_bad_option_value_is_one_line_naming_the_variable() -> None:
     result = CliRunner().invoke(cli, ["broker", "--port", "99999"])
     assert result.exit_code == 2
     assert result.output.startswith("error: option for FINSENT_BROKER_PORT=99999 is not valid")
+
+
+def test_a_secret_can_come_from_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = tmp_path / "webhook-secret"
+    secret.write_text("whsec_abc\n")
+    password = tmp_path / "dashboard-password"
+    password.write_text("pa ss\r\n")
+    monkeypatch.setenv("FINSENT_ALERTS_SECRET_FILE", str(secret))
+    monkeypatch.setenv("FINSENT_DASHBOARD_PASSWORD_FILE", str(password))
+    s = load_settings()
+    assert s.alerts.secret is not None and s.alerts.secret.get_secret_value() == "whsec_abc"
+    assert s.dashboard.password is not None
+    assert s.dashboard.password.get_secret_value() == "pa ss"  # inner spaces kept
+    assert "whsec_abc" not in str(masked(s))
+
+
+def test_a_secret_file_that_cannot_be_used_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FINSENT_DATABASE_URL_FILE", str(tmp_path / "missing"))
+    with pytest.raises(SettingsError, match=r"FINSENT_DATABASE_URL_FILE='.*missing': cannot read"):
+        load_settings()
+    (tmp_path / "missing").write_text("postgresql://u:p@h/db")
+    monkeypatch.setenv("FINSENT_DATABASE_URL", "postgresql://other/db")
+    with pytest.raises(SettingsError, match=r"both FINSENT_DATABASE_URL and .*_FILE are set"):
+        load_settings()
+
+
+def test_only_secrets_are_read_from_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    feeds = tmp_path / "feeds.yaml"
+    monkeypatch.setenv("FINSENT_SOURCES_FILE_FILE", str(feeds))  # not a secret: ignored
+    monkeypatch.setenv("FINSENT_KAFKA_PARTITIONS_FILE", str(feeds))
+    s = load_settings()
+    assert s.kafka.partitions == 8
