@@ -545,7 +545,11 @@ def test_finsent_variables_are_real_settings_with_valid_values(
         for key in [k for k in os.environ if k.startswith("FINSENT_")]:
             monkeypatch.delenv(key)
         for key, value in env.items():
-            monkeypatch.setenv(key, value)
+            if key.removesuffix("_FILE") in SECRET_SETTINGS and key.endswith("_FILE"):
+                # the image's entry point reads the file into the setting first
+                monkeypatch.setenv(key.removesuffix("_FILE"), "the secret file's content")
+            else:
+                monkeypatch.setenv(key, value)
         settings = load_settings()  # a SettingsError names a bad value
         if "FINSENT_DATABASE_URL" in env:
             # no password in the URL: libpq reads PGPASSWORD, from the secret file

@@ -60,7 +60,7 @@ def test_train_options_reach_the_training_config(
 
     def fake_train(config: TrainConfig, *, progress: bool = True) -> TrainResult:
         configs.append((config, progress))
-        scores = {"accuracy": 0.5, "macro_f1": 0.5}
+        scores = {"accuracy": 0.5, "macro_f1": 0.5, "weighted_f1": 0.5}
         metrics = {**scores, "transformer_alone": scores, "ngram": None, "best_epoch": 1}
         return TrainResult(out=config.out, metrics={**metrics, "epochs_run": 1, "wall_time_s": 1})
 

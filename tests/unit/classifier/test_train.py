@@ -71,7 +71,7 @@ def test_metrics_json_is_complete(tiny_model: Path, tiny_run: TrainResult) -> No
     assert kept["transformer_accuracy"] == pytest.approx(metrics["transformer_alone"]["accuracy"])
     assert metrics["ngram"]["weight"] == 1.0
     assert metrics["ngram"]["features"] > 100
-    assert set(metrics["ngram"]["alone"]) == {"accuracy", "macro_f1"}
+    assert set(metrics["ngram"]["alone"]) == {"accuracy", "macro_f1", "weighted_f1"}
 
 
 def test_the_card_states_the_same_facts(tiny_model: Path, tiny_run: TrainResult) -> None:
