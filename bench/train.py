@@ -25,7 +25,8 @@ sys.path.insert(0, str(REPO))
 from bench.machine import header  # noqa: E402
 from classifier.metrics import format_report  # noqa: E402
 from classifier.train import PROFILES, profile_config, train  # noqa: E402
-from finsent.datasets import TFNS_DIR  # noqa: E402
+from finsent.datasets import NEWS_EVAL_CSV, TFNS_DIR  # noqa: E402
+from finsent.settings import default_data_dir  # noqa: E402
 
 DATA = TFNS_DIR
 
@@ -38,7 +39,7 @@ def main() -> None:
     parser.add_argument(
         "--out", default=None, help="model directory (default /tmp/finsent-bench-<profile>)"
     )
-    parser.add_argument("--base", default=None)
+    parser.add_argument("--base", default=None, help="model id, directory or named base")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--lr", type=float, dest="learning_rate")
     parser.add_argument("--batch-size", type=int)
@@ -66,6 +67,8 @@ def main() -> None:
         valid_csv=args.valid,
         out=args.out or str(Path(tempfile.gettempdir()) / f"finsent-bench-{args.profile}"),
         base=args.base,
+        bases_dir=str(default_data_dir() / "bases"),
+        checks=(str(NEWS_EVAL_CSV),),
         epochs=args.epochs,
         learning_rate=args.learning_rate,
         batch_size=args.batch_size,

@@ -94,6 +94,7 @@ class Classifier:
         normalise_text: bool = True,
         model_name: str = "",
         ngram: NgramModel | None = None,
+        temperature: float = 1.0,
     ) -> None:
         if max_length < 2:
             raise ValueError(f"max_length must be at least 2, not {max_length}")
@@ -107,6 +108,9 @@ class Classifier:
         self.normalise_text = normalise_text
         self.model_name = model_name
         self.ngram = ngram if ngram is not None and ngram.weight > 0 else None
+        if not temperature > 0:
+            raise ValueError(f"temperature must be positive, not {temperature}")
+        self.temperature = temperature  # classifier.calibration: 1 leaves probabilities be
         pad = tokenizer.pad_token_id
         self.pad_id = int(pad) if pad is not None else 0
 
@@ -122,7 +126,8 @@ class Classifier:
         return (
             f"model={self.model_name or '?'} variant={self.variant} device={self.device} "
             f"batch_size={self.batch_size} max_length={self.max_length} "
-            f"ngram={self.ngram.weight if self.ngram is not None else 'off'}"
+            f"ngram={self.ngram.weight if self.ngram is not None else 'off'} "
+            f"temperature={self.temperature:g}"
         )
 
     # --- the three steps ----------------------------------------------------------
@@ -184,6 +189,10 @@ class Classifier:
             from classifier.ngram import blend
 
             result = blend(result, self.ngram.log_proba(texts), self.ngram.weight)
+        if self.temperature != 1.0:
+            from classifier.calibration import scaled
+
+            result = scaled(result, self.temperature)
         return result
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:

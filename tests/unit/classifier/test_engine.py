@@ -19,9 +19,16 @@ from classifier.loading import load_engine
 
 @pytest.fixture(scope="module")
 def engine(tiny_model: Path) -> Classifier:
-    """The transformer alone (its n-gram partner has tests of its own)."""
+    """The transformer alone (its n-gram partner and its calibration have tests of their
+    own): the model's raw probabilities."""
     return load_engine(
-        str(tiny_model), variant="fp32", batch_size=4, max_length=64, threads=2, ngram_weight=0
+        str(tiny_model),
+        variant="fp32",
+        batch_size=4,
+        max_length=64,
+        threads=2,
+        ngram_weight=0,
+        calibrated=False,
     )
 
 
@@ -126,7 +133,9 @@ def test_models_with_other_label_conventions_predict_the_same(
     labels: str | None,
 ) -> None:
     other = _relabelled(tiny_model, tmp_path / "other", order, names)
-    relabelled = load_engine(str(other), variant="fp32", batch_size=4, max_length=64, labels=labels)
+    relabelled = load_engine(
+        str(other), variant="fp32", batch_size=4, max_length=64, labels=labels, calibrated=False
+    )
     np.testing.assert_allclose(
         relabelled.predict_proba(texts), engine.predict_proba(texts), atol=1e-5
     )
@@ -136,7 +145,14 @@ def test_models_with_other_label_conventions_predict_the_same(
 def test_torch_int8_stays_close_to_fp32(
     tiny_model: Path, engine: Classifier, texts: list[str]
 ) -> None:
-    int8 = load_engine(str(tiny_model), variant="int8", batch_size=4, max_length=64, ngram_weight=0)
+    int8 = load_engine(
+        str(tiny_model),
+        variant="int8",
+        batch_size=4,
+        max_length=64,
+        ngram_weight=0,
+        calibrated=False,
+    )
     assert int8.variant == "int8"
     np.testing.assert_allclose(int8.predict_proba(texts), engine.predict_proba(texts), atol=0.05)
 
@@ -146,14 +162,11 @@ def test_onnx_variants_are_built_once_and_match_fp32(
 ) -> None:
     model_dir = tmp_path / "model"
     shutil.copytree(tiny_model, model_dir)
-    fp32 = load_engine(
-        str(model_dir), variant="onnx-fp32", batch_size=4, max_length=64, ngram_weight=0
-    )
+    raw = {"batch_size": 4, "max_length": 64, "ngram_weight": 0, "calibrated": False}
+    fp32 = load_engine(str(model_dir), variant="onnx-fp32", **raw)
     np.testing.assert_allclose(fp32.predict_proba(texts), engine.predict_proba(texts), atol=1e-3)
 
-    int8 = load_engine(
-        str(model_dir), variant="onnx-int8", batch_size=4, max_length=64, ngram_weight=0
-    )
+    int8 = load_engine(str(model_dir), variant="onnx-int8", **raw)
     np.testing.assert_allclose(int8.predict_proba(texts), engine.predict_proba(texts), atol=0.05)
     built = model_dir / "onnx" / "model-int8.onnx"
     assert built.is_file()
@@ -170,9 +183,7 @@ def test_onnx_variants_are_built_once_and_match_fp32(
     assert "QAttention" in ops("model-int8.onnx")
 
     mtime = built.stat().st_mtime_ns
-    again = load_engine(
-        str(model_dir), variant="onnx-int8", batch_size=4, max_length=64, ngram_weight=0
-    )
+    again = load_engine(str(model_dir), variant="onnx-int8", **raw)
     assert built.stat().st_mtime_ns == mtime  # reused, not rebuilt
     np.testing.assert_allclose(again.predict_proba(texts), int8.predict_proba(texts), atol=1e-6)
 

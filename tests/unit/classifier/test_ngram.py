@@ -149,14 +149,15 @@ def test_the_blend_is_a_renormalised_product_of_experts() -> None:
 def test_the_engine_serves_the_pair_the_model_directory_holds(
     tiny_model: Path, tmp_path: Path, texts: list[str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    alone = load_engine(str(tiny_model), variant="fp32", max_length=64, ngram_weight=0)
-    paired = load_engine(str(tiny_model), variant="fp32", max_length=64)
+    raw = {"variant": "fp32", "max_length": 64, "calibrated": False}
+    alone = load_engine(str(tiny_model), **raw, ngram_weight=0)
+    paired = load_engine(str(tiny_model), **raw)
     beside = ngram.load(tiny_model)
     assert beside is not None and paired.ngram is not None and alone.ngram is None
     assert "ngram=1.0" in paired.describe() and "ngram=off" in alone.describe()
     expected = ngram.blend(alone.predict_proba(texts), beside.log_proba(texts), 1.0)
     np.testing.assert_allclose(paired.predict_proba(texts), expected, atol=1e-9)
-    heavier = load_engine(str(tiny_model), variant="fp32", max_length=64, ngram_weight=3)
+    heavier = load_engine(str(tiny_model), **raw, ngram_weight=3)
     np.testing.assert_allclose(
         heavier.predict_proba(texts),
         ngram.blend(alone.predict_proba(texts), beside.log_proba(texts), 3.0),

@@ -90,6 +90,33 @@ def test_the_card_states_the_same_facts(tiny_model: Path, tiny_run: TrainResult)
     assert f"Wall time {m['wall_time_s']:.0f} s" in card
 
 
+def test_the_check_set_is_scored_as_the_kept_model_serves_it(
+    data_dir: Path, tiny_model: Path, tiny_run: TrainResult
+) -> None:
+    from classifier.data import load_csv
+    from classifier.labels import parse_label_map
+    from classifier.loading import load_engine
+    from classifier.metrics import classification_metrics
+
+    check = tiny_run.metrics["checks"]["check"]
+    assert check["rows"] == 60 and check["path"] == str(data_dir / "check.csv")
+    data = load_csv(data_dir / "check.csv", parse_label_map("0=negative,1=positive,2=neutral"))
+    expected = {}
+    for weight in (None, 0):  # as served (with the n-gram model), the transformer alone
+        engine = load_engine(str(tiny_model), variant="fp32", max_length=32, ngram_weight=weight)
+        predicted = engine.predict_proba(data.texts).argmax(axis=1).tolist()
+        expected[weight] = classification_metrics(data.labels, predicted)
+    for scores, report in ((check, expected[None]), (check["transformer_alone"], expected[0])):
+        assert scores["accuracy"] == pytest.approx(report["accuracy"])
+        assert scores["macro_f1"] == pytest.approx(report["macro_f1"])
+    served_recall = {n: expected[None]["per_class"][n]["recall"] for n in CANONICAL}
+    assert check["recall"] == pytest.approx(served_recall)
+    card = (tiny_model / "README.md").read_text(encoding="utf-8")
+    assert (
+        f"| check (`check.csv`) | 60 | {check['accuracy']:.4f} | {check['macro_f1']:.4f} |" in card
+    )
+
+
 def test_bad_settings_fail_before_any_work(data_dir: Path, tmp_path: Path) -> None:
     base = {"train_csv": str(data_dir / "train.csv"), "valid_csv": str(data_dir / "valid.csv")}
     with pytest.raises(TrainingError, match="epochs must be at least 1"):
