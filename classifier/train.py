@@ -284,6 +284,19 @@ PROFILES: dict[str, dict[str, Any]] = {
         # the training time
         "rdrop": 2.0,
     },
+    # the larger base on a GPU (bf16 autocast where the card has it, else fp16): the
+    # teacher to distil the served student from, or a model a GPU worker serves in
+    # fp16/bf16. Its learning rate, epochs and length were measured on the CPU with the
+    # same base (BENCHMARKS.md, "A stronger teacher"); the batch is a GPU's
+    "gpu": {
+        "base": "all-mpnet-base-v2",
+        "epochs": 3,
+        "learning_rate": 3e-5,
+        "batch_size": 64,
+        "max_length": 128,
+        "patience": 1,
+        "eval_batch_size": 256,
+    },
 }
 
 
@@ -340,6 +353,13 @@ def train(
         config = run.config
         # the device, threads and seeds; the student: the base with a fresh 3-way head
         device = resolve_device(config.device)
+        if config.profile == "gpu" and not device.startswith("cuda"):
+            log.warning(
+                "profile gpu on %s: sized for a GPU (110M parameters, batch %d); on 2 CPU "
+                "cores an epoch of the shipped set takes about 15 minutes",
+                device,
+                config.batch_size,
+            )
         if config.threads:
             torch.set_num_threads(config.threads)
         random.seed(config.seed)

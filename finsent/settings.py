@@ -286,12 +286,13 @@ class ModelSettings(_Concern):
         description="Validation CSV (columns text,label) for `finsent train` and a first "
         "model. Unset (with the training CSV unset too): the set that ships with finsent.",
     )
-    train_profile: Literal["quick", "full", "smoke"] = Field(
+    train_profile: Literal["quick", "full", "smoke", "gpu"] = Field(
         default="full",
         description=(
             "`finsent train`'s hyper-parameters: full (~30 min on 2 CPU cores), quick "
-            "(~10 min there) or smoke (well under a minute: proves the path, not a model "
-            "to serve)."
+            "(~10 min there), smoke (well under a minute: proves the path, not a model "
+            "to serve) or gpu (the all-mpnet-base-v2 base at a GPU's batch size: a "
+            "teacher, or a model for a GPU worker)."
         ),
     )
     first_profile: Literal["quick", "full", "smoke"] = Field(

@@ -19,6 +19,7 @@ from classifier.train import (
     PROFILES,
     TrainConfig,
     TrainResult,
+    _check,
     class_weights,
     consistency_loss,
     distillation_loss,
@@ -308,6 +309,12 @@ def test_profiles() -> None:
     full = profile_config("full", train_csv="t", valid_csv="v", out="o", epochs=3)
     assert full.epochs == 3 and full.rdrop == PROFILES["full"]["rdrop"] > 0
     assert quick.rdrop == 0  # the first-run profile keeps to its 10 minutes
+    gpu = profile_config("gpu", train_csv="t", valid_csv="v", out="o", base=None)
+    assert gpu.base == "all-mpnet-base-v2" and gpu.batch_size > quick.batch_size
+    own = profile_config("gpu", train_csv="t", valid_csv="v", out="o", base="ProsusAI/finbert")
+    assert own.base == "ProsusAI/finbert"  # --base wins over the profile's
+    for name in PROFILES:  # every profile within the declared bounds
+        _check(profile_config(name, train_csv="t", valid_csv="v", out="o"))
     with pytest.raises(TrainingError, match="profile 'slow'"):
         profile_config("slow", train_csv="t", valid_csv="v", out="o")
 
