@@ -65,6 +65,7 @@ COPY alerts ./alerts
 COPY core ./core
 COPY classifier ./classifier
 COPY storage ./storage
+COPY entities ./entities
 COPY dashboard ./dashboard
 RUN --mount=type=cache,target=/root/.cache/pip \
     pip install --no-deps . && finsent --version
