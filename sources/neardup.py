@@ -2,7 +2,10 @@
 
 MinHash over character 5-gram shingles of a normalised title, with locality-sensitive
 hashing (bands of rows) to find candidates in constant time, then the estimated Jaccard
-similarity decides. Pure and in memory: the caller decides where the index lives.
+similarity decides. A title with CJK characters (Chinese, Japanese, Korean) is shingled
+by character 3-grams of its CJK runs and by its other words: a Chinese headline is short
+and each character a word, so one edit would change five of a few 5-grams. Pure and in
+memory: the caller decides where the index lives.
 """
 
 from __future__ import annotations
@@ -17,20 +20,33 @@ from datetime import datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
+from streams.tagging import CJK
+
 _PRIME = np.uint64(4_294_967_311)  # the first prime above 2**32
 _MAX = np.uint64(2**32 - 1)
 _SOURCE_SUFFIX = re.compile(r"\s+[-|–—:]\s+[^-|–—:]{2,40}$")
 _NON_WORD = re.compile(r"[^\w\s]+")
 _SPACES = re.compile(r"\s+")
+_CJK_RUN = re.compile(f"[{CJK}]+")
+_LATIN_WORD = re.compile(f"[^\\W{CJK}]+")
+#: Kana voicing marks: combining, but they make another syllable (か, が), not an accent.
+_KANA_MARKS = frozenset("\u3099\u309a")
 
 Signature = npt.NDArray[np.uint64]
 
 
+def has_cjk(text: str) -> bool:
+    return not text.isascii() and _CJK_RUN.search(text) is not None
+
+
 def normalise_title(title: str) -> str:
-    """Lower case, accents folded, punctuation and an outlet suffix (" - Reuters") gone."""
+    """Lower case, accents folded, punctuation and an outlet suffix (" - Reuters") gone;
+    full-width forms as ASCII, Hangul and kana whole again (NFC) where there are CJK."""
     text = _SOURCE_SUFFIX.sub("", title.strip())
     text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    text = "".join(ch for ch in text if not unicodedata.combining(ch) or ch in _KANA_MARKS).lower()
+    if has_cjk(text):
+        text = unicodedata.normalize("NFC", text)
     text = _NON_WORD.sub(" ", text)
     return _SPACES.sub(" ", text).strip()
 
@@ -40,6 +56,18 @@ def shingles(text: str, k: int = 5) -> set[int]:
     if len(text) <= k:
         return {zlib.crc32(text.encode())} if text else set()
     return {zlib.crc32(text[i : i + k].encode()) for i in range(len(text) - k + 1)}
+
+
+def title_shingles(text: str) -> set[int]:
+    """The shingles of a normalised title: its character 5-grams (``shingles``); for a
+    title with CJK characters, the character 3-grams of its CJK characters run together
+    (a colon or a space more or less, or a figure, breaks no 3-gram) and each of its
+    other words (tickers, figures, Latin names)."""
+    if not has_cjk(text):
+        return shingles(text)
+    hashes = shingles("".join(_CJK_RUN.findall(text)), 3)
+    hashes.update(zlib.crc32(word.encode()) for word in _LATIN_WORD.findall(text))
+    return hashes
 
 
 @dataclass(frozen=True)
@@ -154,7 +182,7 @@ class NearDupIndex:
     def signature_of(self, title: str) -> Signature:
         """The title's MinHash signature: the costly part of a check, and one that needs
         no state of the index (callers may compute it outside their locks)."""
-        return self.hasher.signature(shingles(normalise_title(title)))
+        return self.hasher.signature(title_shingles(normalise_title(title)))
 
     def check(
         self, item_id: str, title: str, at: datetime, signature: Signature | None = None
@@ -202,7 +230,7 @@ class NearDupIndex:
         self._evict(at)
         if item_id in self._by_id:
             return
-        signature = self.hasher.signature(shingles(normalise_title(title)))
+        signature = self.signature_of(title)
         self._add(Entry(item_id, root or item_id, at, signature), self._keys(signature))
         self._evict(at)  # past max_entries
 

@@ -13,6 +13,7 @@ from finsent.cli import (  # noqa: F401
     model,
     pipeline,
     scheduler,
+    tag,
     up,
 )
 from finsent.cli.app import cli, main

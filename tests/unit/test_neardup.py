@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import zlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sources.neardup import MinHasher, NearDupIndex, normalise_title, shingles, similarity
+from sources.neardup import (
+    MinHasher,
+    NearDupIndex,
+    normalise_title,
+    shingles,
+    similarity,
+    title_shingles,
+)
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -16,6 +24,22 @@ def test_normalise_title_drops_outlet_case_accents_and_punctuation() -> None:
         "oil prices jump as opec cuts output"
     )
     assert normalise_title("Café stocks rally | MarketWatch") == "cafe stocks rally"
+
+
+def test_normalise_a_chinese_title() -> None:
+    assert normalise_title("【快讯】贵州茅台：一季度净利润增长２０％，股价大涨 - 新浪财经") == (
+        "快讯 贵州茅台 一季度净利润增长20 股价大涨"
+    )
+    assert normalise_title("トヨタが決算") == "トヨタが決算"  # kana keep their voicing mark
+    assert normalise_title("삼성전자 실적") == "삼성전자 실적"  # Hangul stays whole
+
+
+def test_chinese_titles_are_shingled_by_characters_english_ones_as_before() -> None:
+    english = normalise_title("Oil prices jump as OPEC cuts output")
+    assert title_shingles(english) == shingles(english)
+    chinese = normalise_title("贵州茅台：一季度净利润，增长20%")
+    # the 3-grams of the CJK characters run together, and the other words whole
+    assert title_shingles(chinese) == shingles("贵州茅台一季度净利润增长", 3) | {zlib.crc32(b"20")}
 
 
 def test_similarity_estimates_jaccard() -> None:
@@ -40,6 +64,22 @@ def test_three_outlets_one_story() -> None:
         "d", "Apple beats earnings estimates on iPhone sales", T0 + timedelta(minutes=10)
     )
     assert (first, second, third, other) == (None, "r", "r", None)
+
+
+def test_reposts_of_a_chinese_headline_are_one_story() -> None:
+    index = NearDupIndex(threshold=0.6)
+    titles = [
+        ("a", "贵州茅台一季度净利润同比增长20%，股价大涨"),
+        ("b", "贵州茅台一季度净利润同比增长20% 股价大涨 - 新浪财经"),  # another outlet
+        ("c", "贵州茅台一季度净利同比增长20%，股价大涨"),  # a word shortened
+        ("d", "贵州茅台：一季度净利润同比增长２０％，股价应声大涨"),  # full width, a word more
+        ("e", "某公司因财务造假被证监会立案调查，股价跌停"),  # other stories
+        ("f", "贵州茅台一季度营收同比下降5%，股价跌停"),
+        ("g", "贵州茅台股价创历史新高"),
+        ("h", "某公司因财务造假被证监会立案调查 股价跌停｜财联社"),
+    ]
+    roots = [index.check(i, t, T0 + timedelta(minutes=n)) for n, (i, t) in enumerate(titles)]
+    assert roots == [None, "a", "a", "a", None, None, None, "e"]
 
 
 def test_the_window_forgets_old_stories() -> None:
