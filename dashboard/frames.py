@@ -381,6 +381,7 @@ def counters_frame(counters: Sequence[WorkerCountersView], now: datetime) -> pd.
         "dead-lettered",
         "retried",
         "batches",
+        "lag",
         "started",
         "updated",
         "seconds since update",
@@ -393,6 +394,7 @@ def counters_frame(counters: Sequence[WorkerCountersView], now: datetime) -> pd.
             c.dead_lettered,
             c.retried,
             c.batches,
+            c.lag,
             c.started_at,
             c.updated_at,
             round((now - c.updated_at).total_seconds(), 1),
@@ -400,6 +402,15 @@ def counters_frame(counters: Sequence[WorkerCountersView], now: datetime) -> pd.
         for c in counters
     )
     return _table(columns, rows, times=("started", "updated"))
+
+
+def group_lag(counters: pd.DataFrame, stale_s: float) -> int | None:
+    """The consumer group's lag: the sum of the lag the worker agents reported within
+    ``stale_s`` seconds (each over the partitions it holds); None when none did."""
+    if counters.empty:
+        return None
+    fresh = counters[(counters["seconds since update"] <= stale_s) & counters["lag"].notna()]
+    return None if fresh.empty else int(fresh["lag"].sum())
 
 
 def card_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:

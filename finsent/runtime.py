@@ -189,6 +189,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
         compression=kafka.compression,
         connect_timeout=kafka.connect_timeout,
         topic_check_interval=kafka.topic_check_interval,
+        lag_interval=settings.metrics.lag_interval,
         send_timeout=kafka.publish_timeout,
         concurrency=pipeline.concurrency,
         prefetch_batches=pipeline.prefetch_batches,

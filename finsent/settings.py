@@ -367,6 +367,13 @@ class MetricsSettings(_Concern):
         description="Seconds between writes of the worker's counters to the database "
         "(for the dashboard).",
     )
+    lag_interval: float = Field(
+        default=15.0,
+        ge=0,
+        le=3600,
+        description="Seconds between two readings of the consumer group's lag on the "
+        "partitions a worker holds (finsent_consumer_lag); 0 turns it off.",
+    )
 
 
 class DashboardSettings(_Concern):

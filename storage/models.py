@@ -284,6 +284,9 @@ class WorkerCountersRow(Base):
     dead_lettered: Mapped[int] = mapped_column(BigInteger, default=0)
     retried: Mapped[int] = mapped_column(BigInteger, default=0)
     batches: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: the group's lag on the partitions of the agent's topic the worker holds (migration
+    #: 0006); None until the worker has read it
+    lag: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     __table_args__ = (Index("ix_worker_counters_updated_at", "updated_at"),)
 

@@ -24,6 +24,9 @@ class AgentCounts:
     dead_lettered: int = 0
     retried: int = 0
     batches: int = 0
+    #: the group's lag on the partitions of the agent's topic this worker holds (None:
+    #: not read yet)
+    lag: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +39,7 @@ class WorkerCountersView:
     dead_lettered: int
     retried: int
     batches: int
+    lag: int | None = None
 
 
 def save_worker_counters(
@@ -53,6 +57,7 @@ def save_worker_counters(
             "dead_lettered": c.dead_lettered,
             "retried": c.retried,
             "batches": c.batches,
+            "lag": c.lag,
         }
         for c in sorted(counts, key=lambda c: c.agent)
     ]
@@ -69,6 +74,7 @@ def save_worker_counters(
                     "dead_lettered",
                     "retried",
                     "batches",
+                    "lag",
                 )
             },
         )
@@ -93,6 +99,7 @@ def worker_counters(engine: Engine) -> list[WorkerCountersView]:
                 dead_lettered=w.dead_lettered,
                 retried=w.retried,
                 batches=w.batches,
+                lag=w.lag,
             )
             for w in session.scalars(query)
         ]

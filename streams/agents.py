@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+from prometheus_client import Gauge
 
 from core.outage import Outage
 from storage.articles import SavedBatch, ScoredArticle
@@ -25,6 +26,8 @@ from storage.exceptions import RejectedRecord
 from storage.workers import AgentCounts
 from streams.app import WorkerConfig
 from streams.counters import PipelineCounters, PipelineObserver
+from streams.exceptions import BrokerError
+from streams.lag import PartitionLag, group_lag
 from streams.metrics import PipelineMetrics
 from streams.stages import (
     EXIT_UNFINISHED,
@@ -157,6 +160,9 @@ def register_agents(app: faust.App, config: WorkerConfig, pipeline: Pipeline) ->
         async def flush_counters() -> None:
             await write_counters(save_counters, pipeline.counters, outage)
 
+    if pipeline.metrics is not None and config.lag_interval > 0:
+        register_lag_gauge(app, config, pipeline.metrics.consumer_lag, pipeline.counters)
+
     @app.agent(raw_topic, name="classify", concurrency=config.concurrency)
     async def classify(stream: Any) -> None:
         async for events in stream.take_events(config.batch_size, within=config.max_wait):
@@ -166,6 +172,62 @@ def register_agents(app: faust.App, config: WorkerConfig, pipeline: Pipeline) ->
     async def persist(stream: Any) -> None:
         async for events in stream.take_events(config.batch_size, within=config.max_wait):
             await guarded(persist_sink.write, events, "persist")
+
+
+def register_lag_gauge(
+    app: faust.App, config: WorkerConfig, gauge: Gauge, counters: PipelineCounters
+) -> None:
+    """Every ``config.lag_interval`` seconds, read the group's lag and set ``gauge`` for
+    the partitions this worker holds (so the workers' sum is the group's), and each
+    agent's total in ``counters`` (written with them for the dashboard); a broker that
+    does not answer is logged once per outage and the last values stay."""
+    topics = [config.topics.raw, config.topics.scored]
+    agents = {config.topics.raw: "classify", config.topics.scored: "persist"}
+    outage = Outage("reading the consumer group's lag", log)
+    timeout = min(config.connect_timeout, max(1.0, config.lag_interval / 2))
+
+    @app.timer(interval=config.lag_interval)  # type: ignore[untyped-decorator]
+    async def read_lag() -> None:
+        held = held_partitions(app)
+        try:
+            rows = await asyncio.to_thread(
+                group_lag, config.bootstrap_servers, config.app_id, topics, timeout=timeout
+            )
+        except BrokerError as e:
+            outage.failed(e)
+            return
+        outage.succeeded()
+        set_lag_gauge(gauge, rows, held)
+        counters.lag = held_lag(rows, held, agents)
+
+
+def held_partitions(app: faust.App) -> set[tuple[str, int]]:
+    """The (topic, partition) pairs the app's consumer is assigned now (none before it
+    has joined its group)."""
+    try:
+        assigned = app.consumer.assignment()
+    except Exception:  # not started yet, or stopping: Faust raises its own kinds
+        return set()
+    return {(tp.topic, tp.partition) for tp in assigned}
+
+
+def held_lag(
+    rows: Sequence[PartitionLag], held: set[tuple[str, int]], agents: Mapping[str, str]
+) -> dict[str, int]:
+    """Per agent (by its topic in ``agents``), the lag summed over the held partitions."""
+    totals = dict.fromkeys(agents.values(), 0)
+    for row in rows:
+        if row.lag is not None and (row.topic, row.partition) in held and row.topic in agents:
+            totals[agents[row.topic]] += row.lag
+    return totals
+
+
+def set_lag_gauge(gauge: Gauge, rows: Sequence[PartitionLag], held: set[tuple[str, int]]) -> None:
+    """The gauge holds exactly the held partitions that have a lag (a commit)."""
+    gauge.clear()
+    for row in rows:
+        if row.lag is not None and (row.topic, row.partition) in held:
+            gauge.labels(row.topic, str(row.partition)).set(row.lag)
 
 
 def log_counters(c: PipelineCounters) -> None:
@@ -207,6 +269,7 @@ def agent_counts(counters: PipelineCounters) -> list[AgentCounts]:
             dead_lettered=c.dead_lettered,
             retried=c.retried,
             batches=c.batches,
+            lag=counters.lag.get(name),
         )
         for name, c in (("classify", counters.classify), ("persist", counters.persist))
     ]

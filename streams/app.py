@@ -43,6 +43,9 @@ class WorkerConfig:
     #: Seconds between two looks at whether the topics are still those the worker
     #: started on (``streams.worker.TopicWatch``); 0: never.
     topic_check_interval: float = 10.0
+    #: Seconds between two readings of the group's lag on this worker's partitions, for
+    #: the metrics (``finsent_consumer_lag``); 0: never.
+    lag_interval: float = 15.0
     #: Where Faust keeps its local state; None: Faust's default (under the working directory).
     datadir: str | None = None
 

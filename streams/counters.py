@@ -27,6 +27,9 @@ class PipelineCounters:
     classify: AgentCounters = field(default_factory=AgentCounters)
     persist: AgentCounters = field(default_factory=AgentCounters)
     stored_new: int = 0
+    #: agent -> the group's lag on the partitions of its topic this worker holds, as last
+    #: read (``streams.agents.register_lag_gauge``); absent: not read yet
+    lag: dict[str, int] = field(default_factory=dict)
 
     def agent(self, name: str) -> AgentCounters:
         """The counters of the agent ``name`` ("classify" or "persist")."""

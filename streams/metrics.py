@@ -11,6 +11,9 @@ Names are stable (dashboards and alert rules depend on them):
   outcome (delivered, retry, failed, disabled);
 - ``finsent_alert_late_items_total``: items stored after the alert rules had evaluated
   their bucket (later than ``FINSENT_ALERTS_SETTLE``), counted by this worker's rounds;
+- ``finsent_consumer_lag{topic, partition}``: the consumer group's lag on each partition
+  this worker holds (log end offset minus the committed offset, ``streams.lag``), so
+  the sum over the workers is the group's;
 - ``finsent_batch_size{agent}``, ``finsent_inference_seconds``,
   ``finsent_publish_to_stored_seconds``: histograms.
 """
@@ -43,6 +46,7 @@ class PipelineMetrics:
     inference_seconds: Histogram = field(init=False)
     publish_to_stored_seconds: Histogram = field(init=False)
     ready: Gauge = field(init=False)
+    consumer_lag: Gauge = field(init=False)
 
     def __post_init__(self) -> None:
         r = self.registry
@@ -50,6 +54,14 @@ class PipelineMetrics:
             "finsent_worker_ready",
             "1 once the model has loaded and the pipeline is built (the endpoint answers "
             "before: it starts first, so a taken port fails at once); 0 until then.",
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "finsent_consumer_lag",
+            "Records of a partition this worker holds that its group has not committed "
+            "yet: the log end offset minus the committed offset (the embedded broker "
+            "reports batched partitions' ends short: exact on Apache Kafka).",
+            ["topic", "partition"],
             registry=r,
         )
         self.items = Counter(

@@ -221,8 +221,12 @@ def seed(engine: Engine, now: datetime) -> None:
                     "dead_lettered": dead,
                     "retried": 1,
                     "batches": 10,
+                    "lag": lag,
                 }
-                for agent, processed, dead in (("classify", 1000, 2), ("persist", 998, 0))
+                for agent, processed, dead, lag in (
+                    ("classify", 1000, 2, 40),
+                    ("persist", 998, 0, 2),
+                )
             ],
         )
 

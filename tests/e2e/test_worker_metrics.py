@@ -44,6 +44,7 @@ def metered_worker(
         **worker_env,
         "FINSENT_METRICS_WORKER_PORT": str(port),
         "FINSENT_METRICS_FLUSH_INTERVAL": "0.5",
+        "FINSENT_METRICS_LAG_INTERVAL": "0.5",
     }
     proc = FinsentProcess(["worker"], env, tmp_path / "worker.log").start()
     proc.wait_for_log("[^Worker]: Ready", timeout=180)
@@ -87,13 +88,32 @@ def test_metrics_move_while_the_worker_stores(
     assert after[("finsent_inference_seconds_count", ())] >= 1
     assert after[("finsent_batch_size_sum", (("agent", "classify"),))] == 302
 
-    def counters() -> dict[str, int]:
+    # the group's lag on the partitions this worker holds (it holds them all): a series
+    # per partition of news.raw it has committed, back to 0 once the offsets are
+    def lag() -> dict[int, float]:
+        return {
+            int(dict(labels)["partition"]): value
+            for (name, labels), value in scrape(port).items()
+            if name == "finsent_consumer_lag" and dict(labels)["topic"] == names.raw
+        }
+
+    partitions = int(worker_env["FINSENT_KAFKA_PARTITIONS"])
+    wait_until(
+        lambda: lag() and sum(lag().values()) == 0, 60, "finsent_consumer_lag of news.raw at 0"
+    )
+    assert set(lag()) <= set(range(partitions))
+
+    def counters() -> dict[str, tuple[int, int | None]]:
         with db.connect() as conn:
-            rows = conn.execute(select(WorkerCountersRow.agent, WorkerCountersRow.processed)).all()
-        return {agent: processed for agent, processed in rows}
+            rows = conn.execute(
+                select(WorkerCountersRow.agent, WorkerCountersRow.processed, WorkerCountersRow.lag)
+            ).all()
+        return {agent: (processed, lag) for agent, processed, lag in rows}
 
     wait_until(
-        lambda: counters() == {"classify": 302, "persist": 300}, 30, "counters in the database"
+        lambda: counters() == {"classify": (302, 0), "persist": (300, 0)},
+        30,
+        "counters and the drained lag in the database",
     )
 
 

@@ -303,8 +303,10 @@ def test_sources_page_shows_feeds_model_and_counters(seeded: datetime) -> None:
     assert metric(at, "Revision").value == "r1"
     assert metric(at, "Accuracy").value == "0.866"
     assert metric(at, "Macro-F1").value == "0.831"
+    assert metric(at, "Consumer lag").value == "42"
     counters = frame_with(at, "dead-lettered")
     assert sorted(counters["agent"]) == ["classify", "persist"]
+    assert sorted(counters["lag"]) == [2, 40]
 
 
 # --- access control ----------------------------------------------------------------
