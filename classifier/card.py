@@ -217,7 +217,13 @@ def _ngram_lines(ngram: dict[str, Any] | None) -> list[str]:
         f"{ngram['features']} word 1-2-gram and character 2-5-gram TF-IDF features, fitted "
         "on the same training rows. finsent serves the product of the two models' "
         f"probabilities, the n-gram model's log-probabilities at weight {ngram['weight']} "
-        "(`FINSENT_MODEL_NGRAM_WEIGHT`; 0 serves the transformer alone).",
+        "(`FINSENT_MODEL_NGRAM_WEIGHT`; 0 serves the transformer alone)"
+        + (
+            ", on tweet-like texts only (a URL, a cashtag, an @handle or a #tag: on news it "
+            "costs accuracy)."
+            if ngram.get("gate") == "tweets"
+            else "."
+        ),
         "",
     ]
 

@@ -126,7 +126,8 @@ class Classifier:
         return (
             f"model={self.model_name or '?'} variant={self.variant} device={self.device} "
             f"batch_size={self.batch_size} max_length={self.max_length} "
-            f"ngram={self.ngram.weight if self.ngram is not None else 'off'} "
+            f"ngram={self.ngram.weight if self.ngram is not None else 'off'}"
+            f"{'' if self.ngram is None or self.ngram.gate == 'all' else ' (tweets only)'} "
             f"temperature={self.temperature:g}"
         )
 
@@ -188,7 +189,8 @@ class Classifier:
         if self.ngram is not None:
             from classifier.ngram import blend
 
-            result = blend(result, self.ngram.log_proba(texts), self.ngram.weight)
+            weights = self.ngram.row_weights(texts)
+            result = blend(result, self.ngram.log_proba(texts), weights)
         if self.temperature != 1.0:
             from classifier.calibration import scaled
 

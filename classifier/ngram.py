@@ -48,7 +48,19 @@ MIN_DF = 2
 C = 10.0
 #: The default weight of the n-gram model's log-probabilities in the blend.
 DEFAULT_WEIGHT = 1.0
+#: Which texts the n-gram model votes on: ``tweets`` (those with a URL, a cashtag, an
+#: @handle or a #hashtag: the surface it learned from the shipped tweets, where it helps)
+#: or ``all``. On news it makes the served pair worse than the transformer alone
+#: (BENCHMARKS.md, "The served default on news"), so models trained now gate it.
+GATES = ("tweets", "all")
+DEFAULT_GATE = "tweets"
+TWEET_MARKERS = re.compile(r"https?://|www\.|(?<![\w$])\$[A-Za-z]|(?<!\w)[@#]\w")
 _WORD = re.compile(r"\b\w\w+\b")
+
+
+def tweet_like(text: str) -> bool:
+    """Whether ``text`` carries a tweet's marks: a URL, a cashtag, an @handle, a #tag."""
+    return TWEET_MARKERS.search(text[:MAX_CHARS]) is not None
 
 
 def word_features(text: str) -> list[str]:
@@ -87,6 +99,7 @@ class NgramModel:
     coef: Floats  # (3, columns), canonical label order
     intercept: Floats  # (3,)
     weight: float = DEFAULT_WEIGHT
+    gate: str = "all"
     columns: _Columns = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -106,6 +119,15 @@ class NgramModel:
             raise ValueError(f"intercept has shape {self.intercept.shape}, not (3,)")
         if self.weight < 0 or not math.isfinite(self.weight):
             raise ValueError(f"weight must be a finite number >= 0, not {self.weight}")
+        if self.gate not in GATES:
+            raise ValueError(f"gate {self.gate!r} is not one of {', '.join(GATES)}")
+
+    def row_weights(self, texts: Sequence[str]) -> Floats:
+        """The weight of this model's vote on each text: ``weight``, or 0 where the gate
+        keeps it out (a text without a tweet's marks, for the ``tweets`` gate)."""
+        if self.gate == "all":
+            return np.full(len(texts), self.weight)
+        return np.array([self.weight if tweet_like(t) else 0.0 for t in texts])
 
     def matrix(self, texts: Sequence[str]) -> Any:
         """The TF-IDF rows of ``texts`` (a scipy CSR matrix), each block unit length."""
@@ -182,10 +204,12 @@ def log_softmax(scores: Floats) -> Floats:
     return out
 
 
-def blend(probs: Floats, ngram_log_proba: Floats, weight: float) -> Floats:
-    """The product of experts: ``log probs + weight * ngram``, renormalised per row."""
+def blend(probs: Floats, ngram_log_proba: Floats, weight: float | Floats) -> Floats:
+    """The product of experts: ``log probs + weight * ngram``, renormalised per row;
+    ``weight`` one number, or one per row (``NgramModel.row_weights``)."""
+    w = np.asarray(weight, dtype=np.float64)
     with np.errstate(divide="ignore"):
-        joint = np.log(probs) + weight * ngram_log_proba
+        joint = np.log(probs) + (w[:, None] if w.ndim else w) * ngram_log_proba
     out: Floats = np.exp(log_softmax(joint))
     return out
 
@@ -197,6 +221,7 @@ def fit(
     class_weight: Sequence[float] | None = None,
     c: float = C,
     weight: float = DEFAULT_WEIGHT,
+    gate: str = DEFAULT_GATE,
 ) -> NgramModel:
     """Learn the vocabulary, idf and a multinomial logistic regression from labelled texts.
 
@@ -234,6 +259,7 @@ def fit(
         coef=regression.coef_.astype(np.float64),
         intercept=regression.intercept_.astype(np.float64),
         weight=weight,
+        gate=gate,
     )
 
 
@@ -254,6 +280,7 @@ def save(model: NgramModel, directory: str | Path) -> None:
         "format": FORMAT,
         "labels": list(CANONICAL),
         "weight": model.weight,
+        "gate": model.gate,
         "word_ngrams": list(WORD_NGRAMS),
         "char_ngrams": list(CHAR_NGRAMS),
         "max_chars": MAX_CHARS,
@@ -291,6 +318,7 @@ def load(directory: str | Path, weight: float | None = None) -> NgramModel | Non
             coef=arrays["coef"].astype(np.float64),
             intercept=arrays["intercept"].astype(np.float64),
             weight=float(config.get("weight", DEFAULT_WEIGHT)) if weight is None else weight,
+            gate=str(config.get("gate", "all")),  # models from before the gate: all texts
         )
         if not all(np.isfinite(a).all() for a in (model.idf, model.coef, model.intercept)):
             raise ValueError("it holds non-finite numbers")

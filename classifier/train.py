@@ -247,6 +247,14 @@ class TrainConfig:
         high=10,
         problem="n-gram weight must be in [0, 10] (0: no n-gram model)",
     )
+    ngram_gate: str = hyperparameter(
+        "tweets",
+        "Which texts the n-gram model votes on: tweets (a URL, a cashtag, an @handle or a "
+        "#tag: the surface it learned, where it helps) or all (default {default}; on news "
+        "it costs accuracy: BENCHMARKS.md).",
+        choices=("tweets", "all"),
+        problem="n-gram gate {value!r} is not one of {choices}",
+    )
     profile: str = "custom"
 
 
@@ -791,6 +799,7 @@ def fit_ngram(
             train_data.labels,
             class_weight=class_weight,
             weight=config.ngram_weight,
+            gate=config.ngram_gate,
         )
     except TrainingError as e:
         log.warning("no n-gram model: %s; the transformer alone will serve", e)
@@ -1004,7 +1013,7 @@ def evaluate(
     alone = classification_metrics(valid.labels, probs.argmax(axis=1).tolist())
     if beside is None or valid_log_p is None:
         return Scored(alone, alone, probs, None)
-    served = ngram.blend(probs, valid_log_p, beside.weight)
+    served = ngram.blend(probs, valid_log_p, beside.row_weights(valid.texts))
     return Scored(
         classification_metrics(valid.labels, served.argmax(axis=1).tolist()), alone, probs, served
     )
@@ -1100,6 +1109,7 @@ def ngram_summary(
         return None
     facts = {
         "weight": beside.weight,
+        "gate": beside.gate,
         "features": len(beside.features),
         "alone": _headline(
             classification_metrics(valid.labels, valid_log_p.argmax(axis=1).tolist())

@@ -424,6 +424,14 @@ def card_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
         for label, scores in per_class.items():
             if isinstance(scores, Mapping) and "f1" in scores:
                 out[f"F1 {label}"] = scores["f1"]
+    checks = metrics.get("checks")
+    if isinstance(checks, Mapping):  # the held-apart sets, the shipped news set first
+        for name, check in checks.items():
+            if isinstance(check, Mapping) and "accuracy" in check:
+                out[f"accuracy on {name}"] = check["accuracy"]
+    calibration = metrics.get("calibration")
+    if isinstance(calibration, Mapping) and calibration.get("served") is not None:
+        out["temperature"] = calibration["served"]
     hardware = metrics.get("hardware")
     if isinstance(hardware, Mapping) and hardware.get("device"):
         out["trained on"] = hardware["device"]

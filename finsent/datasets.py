@@ -1,5 +1,6 @@
 """The data that ships with finsent: the labelled set a first model is trained on, and the
-news set every trained model is checked on.
+news set every trained model is checked on, and the set distilled from a larger teacher
+that a first model learns from.
 
 The Twitter Financial News Sentiment splits (MIT; ``finsent/data/tfns/README.md`` names
 the source) are package data, so a clone, an installed wheel and the Docker image all
@@ -15,6 +16,9 @@ from typing import Literal
 
 TFNS_DIR = Path(__file__).resolve().parent / "data" / "tfns"
 NEWS_EVAL_CSV = Path(__file__).resolve().parent / "data" / "news_eval" / "news_eval.csv"
+#: The tweets and 6,000 generated news-like texts with a teacher's probabilities (its
+#: README says how it was made): what ``finsent train`` learns from by default.
+DISTIL_CSV = Path(__file__).resolve().parent / "data" / "distil" / "train.csv"
 
 
 def tfns_csv(split: Literal["train", "valid"]) -> Path:

@@ -59,12 +59,14 @@ def database_url(settings: Settings) -> str:
 
 
 def training_csvs(settings: Settings) -> tuple[Path, Path]:
-    """The training and validation CSVs: the configured pair, else the shipped set."""
-    from finsent.datasets import tfns_csv
+    """The training and validation CSVs: the configured pair, else the shipped ones (the
+    tweets with a teacher's probabilities and news-like texts it labelled; the tweets'
+    validation split)."""
+    from finsent.datasets import DISTIL_CSV, tfns_csv
 
     train, valid = settings.model.train_csv, settings.model.valid_csv
     if train is None and valid is None:
-        return tfns_csv("train"), tfns_csv("valid")
+        return DISTIL_CSV, tfns_csv("valid")
     if train is None or valid is None:
         given, missing = ("train", "valid") if valid is None else ("valid", "train")
         raise SettingsError(

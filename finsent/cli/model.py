@@ -32,6 +32,7 @@ TRAIN_OPTIONS = (
     "ema_decay",
     "rdrop",
     "ngram_weight",
+    "ngram_gate",
     "patience",
 )
 

@@ -303,6 +303,9 @@ def test_sources_page_shows_feeds_model_and_counters(seeded: datetime) -> None:
     assert metric(at, "Revision").value == "r1"
     assert metric(at, "Accuracy").value == "0.866"
     assert metric(at, "Macro-F1").value == "0.831"
+    figures = frame_with(at, "figure").set_index("figure")["value"]
+    assert figures["accuracy on news_eval"] == "0.8795"  # the card's news set, shown
+    assert figures["temperature"] == "1.87"
     assert metric(at, "Consumer lag").value == "42"
     counters = frame_with(at, "dead-lettered")
     assert sorted(counters["agent"]) == ["classify", "persist"]

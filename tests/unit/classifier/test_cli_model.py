@@ -175,10 +175,21 @@ def test_train_without_data_trains_on_the_shipped_set(monkeypatch: pytest.Monkey
     monkeypatch.delenv("FINSENT_MODEL_TRAIN_CSV", raising=False)
     monkeypatch.delenv("FINSENT_MODEL_VALID_CSV", raising=False)
     train, valid = training_csvs(load_settings())
-    for path, rows in ((train, 9543), (valid, 2388)):
+    for path, rows in ((train, 9543 + 6000), (valid, 2388)):
         data = load_csv(str(path), parse_label_map(DEFAULT_LABEL_MAP))
         assert len(data.texts) == rows and set(data.labels) == {0, 1, 2}
-    assert (train.parent / "LICENSE").read_text().startswith("MIT License")
+    assert (valid.parent / "LICENSE").read_text().startswith("MIT License")
+    # the tweets with their own labels, then the generated news-like texts, all with the
+    # teacher's probabilities to distil from; none of the news set anyone checks on
+    from finsent.datasets import NEWS_EVAL_CSV, tfns_csv
+
+    shipped = load_csv(str(train), parse_label_map(DEFAULT_LABEL_MAP))
+    tweets = load_csv(str(tfns_csv("train")), parse_label_map(DEFAULT_LABEL_MAP))
+    assert shipped.texts[:9543] == tweets.texts and shipped.labels[:9543] == tweets.labels
+    assert shipped.soft is not None and len(shipped.soft) == len(shipped.texts)
+    held_out = set(load_csv(str(NEWS_EVAL_CSV), parse_label_map(DEFAULT_LABEL_MAP)).texts)
+    assert not held_out & set(shipped.texts)
+    assert "teacher" in (train.parent / "README.md").read_text()
 
 
 def test_train_with_an_unknown_label(runner: CliRunner, data_dir: Path, tmp_path: Path) -> None:

@@ -108,6 +108,25 @@ def test_files_round_trip_and_a_missing_model_is_none(
     assert again is not None and again.weight == 0.5 and again.features == small.features
     texts = [t for t, _ in TRAIN]
     np.testing.assert_allclose(again.log_proba(texts), small.log_proba(texts), atol=1e-5)
+    assert again.gate == small.gate == "tweets"
+    # a model saved before the gate existed votes on every text, as it did then
+    config = json.loads((tmp_path / ngram.CONFIG_FILE).read_text(encoding="utf-8"))
+    del config["gate"]
+    (tmp_path / ngram.CONFIG_FILE).write_text(json.dumps(config), encoding="utf-8")
+    older = ngram.load(tmp_path)
+    assert older is not None and older.gate == "all"
+    np.testing.assert_array_equal(older.row_weights(["plain news", "$X up"]), [0.5, 0.5])
+    config["gate"] = "news"
+    (tmp_path / ngram.CONFIG_FILE).write_text(json.dumps(config), encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="gate 'news' is not one of tweets, all"):
+        ngram.load(tmp_path)
+
+
+def test_the_tweet_gate_reads_a_tweet_s_marks() -> None:
+    tweets = ["$AAPL up 3%", "Fed holds https://t.co/x", "@Reuters: oil falls", "#earnings beat"]
+    news = ["Apple shares rise 3%", "Profit rose to $5.2 million", "Email ir@acme.com", "No. 1"]
+    assert all(ngram.tweet_like(t) for t in tweets)
+    assert not any(ngram.tweet_like(t) for t in news)
 
 
 @pytest.mark.parametrize(
@@ -155,12 +174,21 @@ def test_the_engine_serves_the_pair_the_model_directory_holds(
     beside = ngram.load(tiny_model)
     assert beside is not None and paired.ngram is not None and alone.ngram is None
     assert "ngram=1.0" in paired.describe() and "ngram=off" in alone.describe()
-    expected = ngram.blend(alone.predict_proba(texts), beside.log_proba(texts), 1.0)
-    np.testing.assert_allclose(paired.predict_proba(texts), expected, atol=1e-9)
+    # trained with the default gate: the n-gram model votes on tweet-like texts only
+    assert beside.gate == "tweets" and "(tweets only)" in paired.describe()
+    marked = [ngram.tweet_like(t) for t in texts]
+    assert marked == [False, True, True, False, False, False, False, False, False, False]
+    weights = np.where(marked, 1.0, 0.0)
+    np.testing.assert_array_equal(beside.row_weights(texts), weights)
+    expected = ngram.blend(alone.predict_proba(texts), beside.log_proba(texts), weights)
+    served = paired.predict_proba(texts)
+    np.testing.assert_allclose(served, expected, atol=1e-9)
+    plain = ~np.array(marked)
+    np.testing.assert_allclose(served[plain], alone.predict_proba(texts)[plain], atol=1e-12)
     heavier = load_engine(str(tiny_model), **raw, ngram_weight=3)
     np.testing.assert_allclose(
         heavier.predict_proba(texts),
-        ngram.blend(alone.predict_proba(texts), beside.log_proba(texts), 3.0),
+        ngram.blend(alone.predict_proba(texts), beside.log_proba(texts), 3.0 * weights),
         atol=1e-9,
     )
 
