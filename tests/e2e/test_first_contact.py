@@ -77,7 +77,7 @@ def test_a_fresh_copy_runs_the_demo_to_a_fired_and_resolved_alert(
     try:
         up.wait_for_log("finsent is up: worker, webhook-echo, demo", timeout=600)
         log = up.log()
-        assert f"training one (smoke profile) on {fresh_copy}/finsent/data/tfns/train.csv" in log
+        assert f"training one (smoke profile) on {fresh_copy}/finsent/data/distil/train.csv" in log
         assert "real headlines from " + f"{fresh_copy}/finsent/data/tfns/valid.csv" in log
         assert (tmp_path / "user-data" / "postgres" / "PG_VERSION").is_file()
 
