@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.machine import header  # noqa: E402
-from classifier.calibration import expected_calibration_error, scaled  # noqa: E402
+from classifier.calibration import expected_calibration_error  # noqa: E402
 from classifier.data import LabelledData, load_csv  # noqa: E402
 from classifier.engine import Classifier  # noqa: E402
 from classifier.labels import CANONICAL, DEFAULT_LABEL_MAP, parse_label_map  # noqa: E402
@@ -52,21 +52,23 @@ def by_kind(path: str, data: LabelledData) -> dict[str, LabelledData]:
     }
 
 
-def cells(engine: Classifier, data: LabelledData) -> str:
+def cells(engine: Classifier, raw_engine: Classifier, data: LabelledData) -> str:
     """A model's scores on one data set, as markdown table cells: accuracy, macro-F1,
-    weighted F1, each class's recall, and the expected calibration error of the
-    probabilities as served (calibrated, when the model has a temperature) and raw."""
+    weighted F1, each class's recall, its temperatures (texts the n-gram model votes
+    on / the others) and the expected calibration error of its probabilities as served
+    (calibrated, when the model has ``calibration.json``) and raw (``raw_engine``)."""
     probs = engine.predict_proba(data.texts)
     m = classification_metrics(data.labels, probs.argmax(axis=1).tolist())
     recalls = " | ".join(f"{m['per_class'][name]['recall']:.3f}" for name in CANONICAL)
-    raw = scaled(probs, 1 / engine.temperature)  # undoes the temperature exactly
+    raw = raw_engine.predict_proba(data.texts)
     ece = (
         f"{expected_calibration_error(probs, data.labels):.3f} / "
         f"{expected_calibration_error(raw, data.labels):.3f}"
     )
+    temperatures = f"{engine.temperature:g} / {engine.alone_temperature:g}"
     return (
         f"{m['accuracy']:.4f} | {m['macro_f1']:.4f} | {m['weighted_f1']:.4f} | {recalls} | "
-        f"{engine.temperature:g} | {ece}"
+        f"{temperatures} | {ece}"
     )
 
 
@@ -92,14 +94,16 @@ def main() -> None:
     recall_heads = " | ".join(f"recall {name}" for name in CANONICAL)
     print(
         f"\n| model | as | data | accuracy | macro-F1 | weighted F1 | {recall_heads} | "
-        "T | ECE calibrated / raw |"
+        "T n-gram / alone | ECE calibrated / raw |"
     )
     print("|---|---|---|---:|---:|---:|" + "---:|" * len(CANONICAL) + "---:|---:|")
     for model in args.models:
         for label, weight in (("transformer alone", 0.0), ("served (with n-gram)", None)):
-            engine = load_engine(model, variant="fp32", threads=args.threads, ngram_weight=weight)
+            options = {"variant": "fp32", "threads": args.threads, "ngram_weight": weight}
+            engine = load_engine(model, **options)
+            raw_engine = load_engine(model, **options, calibrated=False)
             for name, data in sets.items():
-                print(f"| {model} | {label} | {name} | {cells(engine, data)} |")
+                print(f"| {model} | {label} | {name} | {cells(engine, raw_engine, data)} |")
 
 
 if __name__ == "__main__":

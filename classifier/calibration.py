@@ -4,10 +4,11 @@ A fine-tuned classifier is usually over-confident, and by how much depends on th
 its training and whether an n-gram model is multiplied in. finsent's polarity
 (``positive - negative``) and every share the alert rules read are built from these
 probabilities, so a model swap would change what a threshold means. ``finsent train``
-fits one temperature ``T`` per served combination on the validation rows (minimum
-negative log-likelihood of ``softmax(log p / T)``; the argmax, hence every label and
-accuracy figure, is unchanged) and saves them in ``calibration.json`` beside the model;
-the engine applies the one that matches how it serves.
+fits one temperature ``T`` for the rows its n-gram model votes on and one for the
+transformer alone (every other row), on the validation rows (minimum negative
+log-likelihood of ``softmax(log p / T)``; the argmax, hence every label and accuracy
+figure, is unchanged) and saves them in ``calibration.json`` beside the model; the
+engine applies to each text the one that matches how it was scored.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ BINS = 15
 
 @dataclass(frozen=True)
 class Calibration:
-    """The temperatures fitted for a model: as served with its n-gram model at
-    ``ngram_weight`` (None: it has none) and the transformer alone; with the validation
-    figures before and after, for the card."""
+    """The temperatures fitted for a model: ``served`` for the texts its n-gram model (at
+    ``ngram_weight``; None: it has none) votes on, ``transformer_alone`` for the others;
+    with the validation figures as served before and after, for the card."""
 
     transformer_alone: float
     served: float | None
@@ -55,12 +56,14 @@ class Calibration:
         return None
 
 
-def scaled(probs: Floats, temperature: float) -> Floats:
-    """``probs`` with their log-probabilities divided by ``temperature``, renormalised."""
-    if temperature == 1.0:
+def scaled(probs: Floats, temperature: float | Floats) -> Floats:
+    """``probs`` with their log-probabilities divided by ``temperature`` (one number, or
+    one per row), renormalised."""
+    t = np.asarray(temperature, dtype=np.float64)
+    if t.ndim == 0 and float(t) == 1.0:
         return probs
     with np.errstate(divide="ignore"):
-        logits = np.log(np.clip(probs, 1e-300, None)) / temperature
+        logits = np.log(np.clip(probs, 1e-300, None)) / (t[:, None] if t.ndim else t)
     logits -= logits.max(axis=1, keepdims=True)
     out: Floats = np.exp(logits)
     out /= out.sum(axis=1, keepdims=True)
@@ -125,15 +128,23 @@ def fit(
     served: Floats | None,
     labels: Sequence[int],
     *,
+    voted: npt.NDArray[np.bool_] | None = None,
     ngram_weight: float | None,
     fitted_on: str,
 ) -> Calibration:
     """Both temperatures from the validation probabilities of the transformer ``alone``
-    and as ``served`` (None: no n-gram model), with the served figures before and after."""
+    and as ``served`` (None: no n-gram model); ``voted`` marks the rows the n-gram model
+    voted on (None: all), the rows ``served`` is fitted on. With the figures of what is
+    served (``served`` where it voted, ``alone`` elsewhere) before and after."""
     t_alone = fit_temperature(alone, labels)
-    t_served = fit_temperature(served, labels) if served is not None else None
-    shown, t_shown = (served, t_served) if served is not None else (alone, t_alone)
-    assert t_shown is not None
+    if served is None:
+        shown, per_row, t_served = alone, np.full(len(labels), t_alone), None
+    else:
+        mask = np.ones(len(labels), dtype=bool) if voted is None else np.asarray(voted)
+        picked = [y for y, m in zip(labels, mask, strict=True) if m]
+        t_served = fit_temperature(served[mask], picked) if picked else 1.0
+        shown = np.where(mask[:, None], served, alone)
+        per_row = np.where(mask, t_served, t_alone)
     return Calibration(
         transformer_alone=t_alone,
         served=t_served,
@@ -141,7 +152,7 @@ def fit(
         fitted_on=fitted_on,
         rows=len(labels),
         before=summary(shown, labels),
-        after=summary(scaled(shown, t_shown), labels),
+        after=summary(scaled(shown, per_row), labels),
     )
 
 

@@ -95,6 +95,7 @@ class Classifier:
         model_name: str = "",
         ngram: NgramModel | None = None,
         temperature: float = 1.0,
+        alone_temperature: float | None = None,
     ) -> None:
         if max_length < 2:
             raise ValueError(f"max_length must be at least 2, not {max_length}")
@@ -108,9 +109,12 @@ class Classifier:
         self.normalise_text = normalise_text
         self.model_name = model_name
         self.ngram = ngram if ngram is not None and ngram.weight > 0 else None
-        if not temperature > 0:
-            raise ValueError(f"temperature must be positive, not {temperature}")
-        self.temperature = temperature  # classifier.calibration: 1 leaves probabilities be
+        if not temperature > 0 or not (alone_temperature or 1.0) > 0:
+            raise ValueError(f"temperatures must be positive, not {temperature}")
+        # classifier.calibration: for the texts the n-gram model votes on (all texts
+        # without one), and for the others; 1 leaves probabilities be
+        self.temperature = temperature
+        self.alone_temperature = temperature if alone_temperature is None else alone_temperature
         pad = tokenizer.pad_token_id
         self.pad_id = int(pad) if pad is not None else 0
 
@@ -186,15 +190,17 @@ class Classifier:
             rows = order[start : start + self.batch_size]
             batch = self.pad([encoded.ids[i] for i in rows])
             result[rows] = self.shape(self.forward(batch))
+        temperatures: float | Floats = self.temperature
         if self.ngram is not None:
             from classifier.ngram import blend
 
             weights = self.ngram.row_weights(texts)
             result = blend(result, self.ngram.log_proba(texts), weights)
-        if self.temperature != 1.0:
+            temperatures = np.where(weights > 0, self.temperature, self.alone_temperature)
+        if np.any(np.asarray(temperatures) != 1.0):
             from classifier.calibration import scaled
 
-            result = scaled(result, self.temperature)
+            result = scaled(result, temperatures)
         return result
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:

@@ -138,7 +138,9 @@ def load_engine(
     offline = hub_offline()
     source = str(local) if local is not None else model
     beside = load_ngram(local, source, ngram_weight)  # before the slow part: fail fast
-    temperature = served_temperature(local, source, beside) if calibrated else 1.0
+    temperature, alone_temperature = (
+        served_temperatures(local, source, beside) if calibrated else (1.0, 1.0)
+    )
     resolved = resolve_device(device)
     chosen = choose_variant(variant, resolved)
 
@@ -223,6 +225,7 @@ def load_engine(
         model_name=source,
         ngram=beside,
         temperature=temperature,
+        alone_temperature=alone_temperature,
     )
     log.info(
         "classifier ready in %.1f s: %s threads=%s labels=%s",
@@ -249,26 +252,31 @@ def load_ngram(local: Path | None, source: str, weight: float | None) -> ngram.N
     return found
 
 
-def served_temperature(local: Path | None, source: str, beside: ngram.NgramModel | None) -> float:
-    """The temperature ``finsent train`` fitted for serving the way ``beside`` says (with
-    the n-gram model at its weight, or without); 1 when none fits (logged)."""
+def served_temperatures(
+    local: Path | None, source: str, beside: ngram.NgramModel | None
+) -> tuple[float, float]:
+    """The temperatures ``finsent train`` fitted, for the texts the n-gram model ``beside``
+    votes on (at its weight) and for the others (the transformer alone); 1 where none
+    fits (logged), (1, 1) for a model without ``calibration.json``."""
     from classifier import calibration
 
     fitted = calibration.load(local)
     if fitted is None:
-        return 1.0
-    weight = beside.weight if beside is not None else 0.0
-    temperature = fitted.temperature(weight)
+        return 1.0, 1.0
+    alone = fitted.transformer_alone
+    if beside is None:
+        return alone, alone
+    temperature = fitted.temperature(beside.weight)
     if temperature is None:
         log.info(
             "model %s was calibrated for its n-gram model at weight %s, not %s: "
-            "its probabilities are served uncalibrated",
+            "the texts it votes on are served uncalibrated",
             source,
             fitted.ngram_weight,
-            weight,
+            beside.weight,
         )
-        return 1.0
-    return temperature
+        return 1.0, alone
+    return temperature, alone
 
 
 def _load_error(model: str, local: Path | None, offline: bool, error: Exception) -> ModelLoadError:

@@ -1029,6 +1029,7 @@ def calibrate(
         scored.alone_probs,
         scored.served_probs,
         valid.labels,
+        voted=beside.row_weights(valid.texts) > 0 if beside is not None else None,
         ngram_weight=beside.weight if beside is not None else None,
         fitted_on=valid.path,
     )
