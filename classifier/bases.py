@@ -173,12 +173,10 @@ def assembled(
     """``split``'s model directory under ``cache_dir``, assembled from its pieces on the
     first call (checked, joined, unzipped, then moved into place in one rename)."""
     target = cache_dir / split.name
-    if (target / MARKER).is_file() and (target / "config.json").is_file():
-        return target
-    pieces = located_pieces(split, locate)
-    log.info("assembling base %s from %d pieces into %s", split.name, len(pieces), target)
 
     def build(work: Path) -> None:
+        pieces = located_pieces(split, locate)
+        log.info("assembling base %s from %d pieces into %s", split.name, len(pieces), target)
         work.mkdir()
         joined = work / ".joined.zip"
         join_checked(split.pieces, pieces, joined, progress=progress)

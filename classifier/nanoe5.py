@@ -438,12 +438,10 @@ def converted_e5(
     """The ``multilingual-e5-small`` directory under ``cache_dir``, converted on the first
     call (into a temporary directory, then moved into place in one rename)."""
     target = cache_dir / MULTILINGUAL_E5_SMALL
-    if (target / MARKER).is_file() and (target / "config.json").is_file():
-        return target
-    model, tokenizer = locate()
-    log.info("converting base %s from %s into %s", MULTILINGUAL_E5_SMALL, model.path, target)
 
     def build(work: Path) -> None:
+        model, tokenizer = locate()
+        log.info("converting base %s from %s into %s", MULTILINGUAL_E5_SMALL, model.path, target)
         convert(model.path, tokenizer.path, work, progress=progress)
         write_readme(work, model, tokenizer)
         write_marker(work, (model, tokenizer))
