@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -152,6 +153,35 @@ def local_broker(settings: Settings, *, progress: bool = True) -> BrokerProcess:
     )
 
 
+@contextmanager
+def running_local_broker(settings: Settings) -> Iterator[BrokerProcess]:
+    """The local broker, started, with finsent's topics created before any client asks
+    for one: the embedded broker forgets them on a restart and auto-creates a topic on
+    the first metadata request with its own partition count (4), whatever the client
+    asks (it ignores a request's auto-creation flag, and cannot add partitions later)."""
+    with local_broker(settings) as broker:
+        ensure_stream_topics(settings, broker.bootstrap_servers)
+        yield broker
+
+
+def ensure_stream_topics(
+    settings: Settings, bootstrap_servers: str, names: list[str] | None = None
+) -> list[str]:
+    """finsent's topics (or ``names``) that did not exist, now created with the
+    configured partitions, replicas and minimum in-sync replicas; those created."""
+    from streams.topics import ensure_topics, topic_names
+
+    kafka = settings.kafka
+    return ensure_topics(
+        bootstrap_servers,
+        names if names is not None else topic_names(kafka.topic_prefix).all(),
+        kafka.partitions,
+        kafka.replication_factor,
+        min_insync_replicas=kafka.min_insync_replicas,
+        timeout=kafka.connect_timeout,
+    )
+
+
 def open_classifier(settings: Settings) -> Classifier:
     """The sentiment engine, loaded and ready, or a clear error naming the model path."""
     from classifier.loading import load_engine
@@ -238,18 +268,11 @@ def open_raw_publisher(settings: Settings, client_id: str) -> Publisher:
     """A producer to news.raw, the topic created first if needed (before any worker has:
     with the configured partitions, not the broker's default)."""
     from streams.publish import Publisher
-    from streams.topics import ensure_topics, topic_names
+    from streams.topics import topic_names
 
     kafka = settings.kafka
     topic = topic_names(kafka.topic_prefix).raw
-    ensure_topics(
-        settings.bootstrap_servers,
-        [topic],
-        kafka.partitions,
-        kafka.replication_factor,
-        min_insync_replicas=kafka.min_insync_replicas,
-        timeout=kafka.connect_timeout,
-    )
+    ensure_stream_topics(settings, settings.bootstrap_servers, [topic])
     return Publisher(
         settings.bootstrap_servers,
         topic,

@@ -17,15 +17,18 @@ def broker_command(settings: Settings) -> None:
     checked against pinned digests; Java 17+), its log kept under <data dir>/kafka, so a
     restart keeps every topic, record and committed offset. embedded: a Kafka-protocol
     broker in memory that starts in a second; stopping it forgets everything. Prints the
-    bootstrap address once the broker answers.
+    bootstrap address once the broker answers and finsent's topics exist, with
+    FINSENT_KAFKA_PARTITIONS partitions each (a restarted embedded broker would otherwise
+    create them with its own default of 4 at the first client's request).
     """
-    from finsent.runtime import local_broker
+    from finsent.runtime import running_local_broker
 
     stop = stop_on_signals()
-    broker = local_broker(settings)
-    with broker:
+    with running_local_broker(settings) as broker:
         click.echo(f"bootstrap servers: {broker.bootstrap_servers}")
         click.echo(f"{broker.kind_name}, {broker.persistence()}")
+        partitions = settings.kafka.partitions
+        click.echo(f"finsent's topics have {partitions} partitions each (FINSENT_KAFKA_PARTITIONS)")
         if broker.forgets_on_stop:
             click.echo("stopping it forgets every topic, record and committed offset")
         click.echo(f"broker log: {broker.log_path}  (Ctrl-C stops it)")

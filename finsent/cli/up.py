@@ -15,7 +15,12 @@ import click
 from finsent.cli.app import Option, UserError, cli, settings_options, stop_on_signals
 from finsent.cli.dashboard import check_port_free as check_dashboard_port
 from finsent.cli.demo import make_demo
-from finsent.runtime import children_environ, local_broker, open_engine, training_csvs
+from finsent.runtime import (
+    children_environ,
+    open_engine,
+    running_local_broker,
+    training_csvs,
+)
 from finsent.settings import Settings
 from finsent.supervisor import Child, finsent_argv, supervise
 from streams.topics import TOPICS_CHANGED
@@ -154,7 +159,7 @@ def up_command(demo: bool, demo_file: Path | None, demo_speed: float, settings: 
     with ExitStack() as stack:
         bootstrap = settings.bootstrap_servers
         if settings.uses_local_broker:
-            broker = stack.enter_context(local_broker(settings))
+            broker = stack.enter_context(running_local_broker(settings))
             bootstrap = broker.bootstrap_servers
             click.echo(f"kafka: {broker.kind_name} at {bootstrap} ({broker.persistence()})")
         else:

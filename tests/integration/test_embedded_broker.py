@@ -116,3 +116,48 @@ def test_kill_9_of_finsent_broker_leaves_no_broker_behind(cli_env: dict[str, str
     finally:
         proc.kill()
         proc.communicate()
+
+
+def test_a_restarted_embedded_broker_has_finsent_topics_with_the_configured_partitions(
+    cli_env: dict[str, str],
+) -> None:
+    """Issue 19, item 2: the embedded broker forgets its topics on a restart and creates
+    one at the first client's request with its own 4 partitions (it ignores a request's
+    auto-creation flag and cannot add partitions), so a publisher or scheduler that
+    reached it first capped the pipeline at 4. `finsent broker` creates them first."""
+    from kafka import KafkaProducer
+
+    from streams.topics import describe_topics, topic_names
+
+    port = free_port()
+    env = {**cli_env, "FINSENT_KAFKA_PARTITIONS": "6", "FINSENT_KAFKA_TOPIC_PREFIX": "restart."}
+    names = topic_names("restart.").all()
+    bootstrap = f"127.0.0.1:{port}"
+    for start in ("first", "restart"):
+        proc = subprocess.Popen(
+            [FINSENT, "broker", "--kind", "embedded", "--port", str(port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == f"bootstrap servers: {bootstrap}"
+            said = [proc.stdout.readline() for _ in range(2)]
+            assert "finsent's topics have 6 partitions each" in said[1], said
+            # a publisher's first send asks for the topic's metadata (auto-creating it)
+            producer = KafkaProducer(bootstrap_servers=[bootstrap], acks="all")
+            try:
+                producer.send(names[0], key=b"k", value=b"v").get(timeout=30)
+            finally:
+                producer.close(timeout=5)
+            shapes = describe_topics(bootstrap, names)
+            assert {n: s.partitions for n, s in shapes.items()} == {n: 6 for n in names}, start
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+            assert proc.returncode == 0, err
+            assert "broker stopped" in out
+        finally:
+            proc.kill()
+            proc.communicate()
