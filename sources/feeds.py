@@ -7,6 +7,7 @@ feeds:
     interval: 5m                   # seconds, or 90s / 5m / 1h
     enabled: true                  # optional, default true
     topics: [banks]                # optional: topics every item of this feed is about
+    lang: zh                       # optional: the items' language, whatever the feed says
     allow_private_network: false   # optional: may resolve to private/loopback addresses
     allow_ports: [8443]            # optional: further ports its private addresses may use
 ```
@@ -26,6 +27,7 @@ from urllib.parse import urlsplit
 
 from core.errors import ConfigFileError
 from core.yamlfile import LINE_KEY, load_yaml, where
+from streams.language import primary_language
 from streams.tagging import TOPIC_NAME_RE
 
 #: The example feed list shipped with finsent (real public feeds).
@@ -36,7 +38,16 @@ MAX_INTERVAL_S = 7 * 86_400.0
 MAX_URL_CHARS = 2_048
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNITS = {None: 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0}
-_KEYS = {"name", "url", "interval", "enabled", "topics", "allow_private_network", "allow_ports"}
+_KEYS = {
+    "name",
+    "url",
+    "interval",
+    "enabled",
+    "topics",
+    "lang",
+    "allow_private_network",
+    "allow_ports",
+}
 MAX_ALLOW_PORTS = 32
 
 
@@ -51,6 +62,9 @@ class Feed:
     topics: tuple[str, ...] = ()
     allow_private_network: bool = False
     allow_ports: tuple[int, ...] = ()
+    #: The items' language (a primary subtag), over the feed's own declaration; None:
+    #: the feed's, else each item's script (``streams.language``).
+    lang: str | None = None
 
 
 def parse_duration(value: Any) -> float:
@@ -133,12 +147,16 @@ def build_feed(entry: Any) -> Feed:
     ):
         raise ValueError("topics must be a list of topic names (lower case, digits, _.-)")
     ports = check_ports(entry["allow_ports"]) if "allow_ports" in entry else ()
+    lang = entry.get("lang")
+    if lang is not None and (not isinstance(lang, str) or primary_language(lang) is None):
+        raise ValueError(f"lang must be a language tag such as zh or en, got {str(lang)[:20]!r}")
     return Feed(
         name=name,
         url=url,
         interval_s=interval,
         enabled=flags["enabled"],
         topics=tuple(dict.fromkeys(topics)),
+        lang=primary_language(lang) if lang is not None else None,
         allow_private_network=flags["allow_private_network"],
         allow_ports=ports,
     )

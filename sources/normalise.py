@@ -190,8 +190,10 @@ def normalise_feed(
     source: str,
     fetched_at: datetime,
     topic_hints: tuple[str, ...] = (),
+    lang: str | None = None,
 ) -> Normalised:
-    """Every entry of a parsed feed, clean, each id once (the first occurrence wins)."""
+    """Every entry of a parsed feed, clean, each id once (the first occurrence wins);
+    ``lang``, where given, is every item's language, else the feed's declared one."""
     out = Normalised()
     seen: set[str] = set()
     for n, entry in enumerate(parsed.entries, start=1):
@@ -200,7 +202,7 @@ def normalise_feed(
                 entry,
                 source=source,
                 fetched_at=fetched_at,
-                lang=parsed.language,
+                lang=lang or parsed.language,
                 topic_hints=topic_hints,
             )
         except ValueError as e:

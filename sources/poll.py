@@ -163,7 +163,9 @@ def _poll(feed: Feed, state: FeedState, ctx: PollContext, now: datetime) -> Sour
         raise SourceError(str(e), fetched.status) from None
     if parsed.warning:
         log.info("feed %s: parsed despite %s", feed.name, parsed.warning[:200])
-    normalised = normalise_feed(parsed, source=feed.name, fetched_at=now, topic_hints=feed.topics)
+    normalised = normalise_feed(
+        parsed, source=feed.name, fetched_at=now, topic_hints=feed.topics, lang=feed.lang
+    )
     for reason in normalised.rejected[:5]:
         log.info("feed %s: refused %s", feed.name, reason)
     items = sorted(normalised.items, key=lambda i: (i.published_at, i.id))

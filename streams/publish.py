@@ -17,9 +17,10 @@ import logging
 import re
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,8 @@ CSV_TITLE_COLUMNS = ("title", "text", "headline")
 #: The fields whose text times are read in every format of ``parse_time_text``.
 TIME_FIELDS = ("published_at", "fetched_at")
 TIME_FORMATS = (
-    "ISO 8601, RFC 2822, dd/mm/yyyy or yyyy-mm-dd with optional HH:MM[:SS], or Unix epoch seconds"
+    "ISO 8601, RFC 2822, dd/mm/yyyy or yyyy-mm-dd with optional HH:MM[:SS], "
+    "yyyy年m月d日 [HH:MM[:SS]], or Unix epoch seconds"
 )
 
 
@@ -187,6 +189,15 @@ _EPOCH_RE = re.compile(r"[+-]?\d+(?:\.\d+)?")
 _CLOCK = r"(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?"
 _DMY_RE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})" + _CLOCK)
 _YMD_RE = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})" + _CLOCK)
+#: Chinese dates: 2026年12月6日, with an optional 08:30[:15] or 8时30分[15秒], and an
+#: optional zone: 北京时间 (UTC+8) or an offset, in brackets or not.
+_ZH_RE = re.compile(
+    r"(\d{4})年(\d{1,2})月(\d{1,2})日"
+    r"\s*(?:(\d{1,2})(?::|时|時|点|點)(\d{1,2})分?(?::?(\d{1,2})秒?)?)?"
+    r"\s*(?:[(（]?(北京时间|北京時間|[+-]\d{2}:?\d{2})[)）]?)?"
+)
+#: The zone a Chinese date may name.
+_BEIJING = timezone(timedelta(hours=8))
 
 
 def parse_time_text(value: str, field: str) -> datetime:
@@ -195,10 +206,13 @@ def parse_time_text(value: str, field: str) -> datetime:
     A time without a zone is UTC. ``dd/mm/yyyy`` is read day first, so 01/02/2026 is
     1 February; a date valid only month first (12/31/2026) is refused, not guessed.
     """
-    text = value.strip()
+    # full-width digits and colons read as ASCII (NFKC)
+    text = unicodedata.normalize("NFKC", value).strip()
     shown = f"{field}={value[:64]!r}"
     if _EPOCH_RE.fullmatch(text):
         return parse_time(float(text), field)
+    if (chinese := _ZH_RE.fullmatch(text)) is not None:
+        return _chinese_time(chinese, shown)
     for pattern, order in ((_DMY_RE, (2, 1, 0)), (_YMD_RE, (0, 1, 2))):
         match = pattern.fullmatch(text)
         if match is None:
@@ -224,6 +238,23 @@ def parse_time_text(value: str, field: str) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+def _chinese_time(match: re.Match[str], shown: str) -> datetime:
+    """The UTC time of a matched Chinese date (``_ZH_RE``); without a zone, UTC."""
+    *numbers, zone = match.groups()
+    year, month, day, hour, minute, second = (int(n or 0) for n in numbers)
+    tz = UTC
+    if zone in ("北京时间", "北京時間"):
+        tz = _BEIJING
+    elif zone:
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        tz = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+    try:
+        return datetime(year, month, day, hour, minute, second, tzinfo=tz).astimezone(UTC)
+    except ValueError as e:
+        raise InvalidRecord(f"{shown} is not a valid time: {e}") from None
 
 
 def normalise_times(data: dict[str, Any]) -> dict[str, Any]:

@@ -118,6 +118,17 @@ def test_a_malformed_csv_header_is_a_file_error(tmp_path: Path) -> None:
         ("2026-12-01 08:05:09", datetime(2026, 12, 1, 8, 5, 9, tzinfo=UTC)),
         ("1796112000", datetime(2026, 12, 1, 8, tzinfo=UTC)),
         ("1796112000.5", datetime(2026, 12, 1, 8, 0, 0, 500000, tzinfo=UTC)),
+        # Chinese dates (issue 26): without a zone UTC, as every other form
+        ("2026年12月1日", datetime(2026, 12, 1, tzinfo=UTC)),
+        ("2026年12月01日 08:05", datetime(2026, 12, 1, 8, 5, tzinfo=UTC)),
+        ("2026年12月1日08:05:09", datetime(2026, 12, 1, 8, 5, 9, tzinfo=UTC)),
+        ("2026年12月1日 8时5分", datetime(2026, 12, 1, 8, 5, tzinfo=UTC)),
+        ("2026年12月1日 8时05分09秒", datetime(2026, 12, 1, 8, 5, 9, tzinfo=UTC)),
+        ("2026年12月1日 16:00 北京时间", datetime(2026, 12, 1, 8, tzinfo=UTC)),
+        ("2026年12月1日 16:00（北京时间）", datetime(2026, 12, 1, 8, tzinfo=UTC)),
+        ("2026年12月1日 16:00 +08:00", datetime(2026, 12, 1, 8, tzinfo=UTC)),
+        ("２０２６年１２月１日 ０８：３０", datetime(2026, 12, 1, 8, 30, tzinfo=UTC)),
+        ("２０２６-１２-０１", datetime(2026, 12, 1, tzinfo=UTC)),
     ],
 )
 def test_the_time_formats_of_news_exports(text: str, expected: datetime) -> None:
@@ -132,6 +143,9 @@ def test_the_time_formats_of_news_exports(text: str, expected: datetime) -> None
         ("31/02/2026", "not a valid time"),
         ("yesterday", "not a time in ISO 8601, RFC 2822"),
         ("2026-13-01", "not a valid time"),
+        ("2026年2月30日", "not a valid time"),
+        ("2026年12月1日 25:00", "not a valid time"),
+        ("12月1日", "not a time in"),  # no year: not guessed
     ],
 )
 def test_times_that_cannot_be_read_are_refused(text: str, message: str) -> None:

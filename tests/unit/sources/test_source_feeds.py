@@ -168,3 +168,18 @@ feeds:
     proxy, plain = load_feeds(path)
     assert proxy.allow_ports == (8080, 8443) and proxy.allow_private_network
     assert plain.allow_ports == ()
+
+
+def test_a_feed_can_name_its_items_language(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+feeds:
+  - {name: cn, url: "https://cn.example/rss", interval: 60, lang: zh-CN}
+  - {name: en, url: "https://en.example/rss", interval: 60}
+""",
+    )
+    assert [f.lang for f in load_feeds(path)] == ["zh", None]
+    bad = write(tmp_path, 'feeds:\n  - {name: x, url: "https://x.example", interval: 9, lang: 7}')
+    with pytest.raises(ConfigFileError, match="lang must be a language tag"):
+        load_feeds(bad)

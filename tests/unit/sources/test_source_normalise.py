@@ -332,3 +332,36 @@ def test_a_huge_summary_costs_a_few_times_its_size_not_fifty() -> None:
     assert item.title == "Acme shares rise"
     assert item.body is not None and item.body.startswith("Shares of Acme rose & fell.")
     assert "<" not in item.body
+
+
+@pytest.mark.parametrize("encoding", ["gb2312", "gbk", "gb18030", "big5"])
+def test_chinese_feeds_in_their_own_encodings(encoding: str) -> None:
+    """Issue 26: Chinese feeds are often GB2312/GBK/GB18030 or Big5, declared in the XML
+    prolog (and often not in the HTTP header)."""
+    traditional = encoding == "big5"
+    title = "央行宣布降準0.5個百分點" if traditional else "央行宣布降准0.5个百分点"
+    channel = "財經" if traditional else "财经"
+    body = (
+        f'<?xml version="1.0" encoding="{encoding}"?><rss version="2.0"><channel>'
+        f"<title>{channel}</title><language>zh-cn</language>"
+        f"<item><title>{title}</title><link>https://cn.example/1</link></item>"
+        "</channel></rss>"
+    ).encode(encoding)
+    (item,) = items_of(body, "application/xml")
+    assert item.title == title
+    assert item.lang == "zh-cn"
+
+
+def test_a_chinese_feed_whose_charset_is_only_in_the_http_header() -> None:
+    title = "沪指收涨1.2%，券商板块领涨"
+    body = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        f"<item><title>{title}</title><link>https://cn.example/2</link></item></channel></rss>"
+    ).encode("gbk")
+    (item,) = items_of(body, "application/rss+xml; charset=GBK")
+    assert item.title == title
+
+
+def test_a_feed_s_language_setting_wins_over_its_declaration() -> None:
+    (item,) = items_of(rss_item("<title>Markets</title>"), lang="zh")
+    assert item.lang == "zh"
