@@ -67,6 +67,7 @@ COPY classifier ./classifier
 COPY storage ./storage
 COPY entities ./entities
 COPY dashboard ./dashboard
+COPY api ./api
 RUN --mount=type=cache,target=/root/.cache/pip \
     pip install --no-deps . && finsent --version
 

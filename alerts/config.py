@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 from alerts.rules import KINDS, Kind, Rule
 from core.errors import ConfigFileError
 from core.yamlfile import LINE_KEY, load_yaml, where
+from entities.registry import ID_RE, Registry
+from storage.buckets import key_entity
 
 DEFAULT_RULES = Path(__file__).resolve().parent / "data" / "rules.yaml"
 
@@ -55,10 +57,18 @@ ATTRIBUTE = {"for": "hold"}
 
 @dataclass(frozen=True, slots=True)
 class RuleSpec:
-    """A rule as written, with its per-topic overrides."""
+    """A rule as written, with its per-topic overrides and its targets: the topics (no
+    ``entities``), or the companies it names (registry ids), whose series are keyed
+    ``entity:<id>`` (per-company overrides go under that key in ``topics``)."""
 
     rule: Rule
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    entities: tuple[str, ...] = ()
+
+    def targets(self, key: str) -> bool:
+        """Whether the rule evaluates the series ``key`` (a topic or ``entity:<id>``)."""
+        entity = key_entity(key)
+        return entity is None if not self.entities else entity in self.entities
 
     def for_topic(self, topic: str) -> Rule:
         changes = self.overrides.get(topic)
@@ -187,8 +197,9 @@ def _check(rule: Rule) -> None:
         raise ValueError(f"rule {rule.name!r} inhibits itself")
 
 
-def parse_rules(data: Any, path: Path) -> RuleSet:
-    """Turn the parsed YAML of a rules file into a RuleSet, or say what is wrong."""
+def parse_rules(data: Any, path: Path, registry: Registry | None = None) -> RuleSet:
+    """Turn the parsed YAML of a rules file into a RuleSet, or say what is wrong; with a
+    ``registry``, a rule naming a company it lacks is wrong too."""
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise ConfigFileError(f"{path}: expected a mapping with a 'rules' list")
     shared = data.get("topics") or {}
@@ -206,7 +217,10 @@ def parse_rules(data: Any, path: Path) -> RuleSet:
     specs: list[RuleSpec] = []
     for node in data["rules"]:
         try:
-            specs.append(_parse_rule(node, shared_overrides, allowed))
+            spec = _parse_rule(node, shared_overrides, allowed)
+            if registry is not None:
+                _check_entities(spec, registry)
+            specs.append(spec)
         except ValueError as e:
             raise ConfigFileError(f"{where(path, node)}: {e}") from None
     names = [s.rule.name for s in specs]
@@ -239,7 +253,7 @@ def _parse_rule(node: Any, shared: Mapping[str, Mapping[str, Any]], allowed: set
     missing = sorted(required - set(node))
     if missing:
         raise ValueError(f"rule {name!r} is missing {', '.join(missing)}")
-    body = {k: v for k, v in node.items() if k not in ("name", "kind", "topics")}
+    body = {k: v for k, v in node.items() if k not in ("name", "kind", "topics", "entities")}
     rule = Rule(name=name, kind=cast(Kind, kind), **_fields(body, allowed, f"rule {name!r}"))
     _check(rule)
     overrides: dict[str, dict[str, Any]] = {t: dict(o) for t, o in shared.items()}
@@ -249,15 +263,41 @@ def _parse_rule(node: Any, shared: Mapping[str, Mapping[str, Any]], allowed: set
             continue
         what = f"rule {name!r} topics.{topic}"
         overrides.setdefault(str(topic), {}).update(_fields(_mapping(o, what), allowed, what))
-    spec = RuleSpec(rule, overrides)
+    spec = RuleSpec(rule, overrides, _entity_ids(node.get("entities"), name))
     for topic in overrides:
         _check(spec.for_topic(topic))
     return spec
 
 
-def load_rules(path: Path | None = None) -> RuleSet:
+def _entity_ids(value: Any, rule: str) -> tuple[str, ...]:
+    """A rule's ``entities``: a list of registry ids (``AAPL``, ``SAP.DE``)."""
+    if value is None:
+        return ()
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, str) and ID_RE.match(v) for v in value)
+    ):
+        raise ValueError(
+            f"rule {rule!r}: entities={value!r} is not a list of company ids like AAPL or SAP.DE"
+        )
+    return tuple(dict.fromkeys(value))
+
+
+def _check_entities(spec: RuleSpec, registry: Registry) -> None:
+    unknown = [e for e in spec.entities if e not in registry]
+    if unknown:
+        raise ValueError(
+            f"rule {spec.rule.name!r}: {', '.join(unknown)} not in the company registry "
+            "(entities/data/companies.yaml, or add it to your FINSENT_PIPELINE_COMPANIES file)"
+        )
+
+
+def load_rules(path: Path | None = None, registry: Registry | None = None) -> RuleSet:
+    """The rules of ``path`` (else the shipped ones); companies checked against
+    ``registry`` when given."""
     path = path or DEFAULT_RULES
-    return parse_rules(load_yaml(path), path)
+    return parse_rules(load_yaml(path), path, registry)
 
 
 # --- receivers -----------------------------------------------------------------------

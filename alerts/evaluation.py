@@ -47,7 +47,8 @@ def evaluate_round(
     as_of: datetime,
     observed_since: datetime | None = None,
 ) -> RoundResult:
-    """Advance every (rule, topic) that has data in range or is not inactive.
+    """Advance every (rule, series) that the rule targets (``RuleSpec.targets``: topics,
+    or the companies it names) and that has data in range or is not inactive.
 
     Rules that inhibit others are evaluated first, so an inhibited rule sees this round's
     state of the rules inhibiting it.
@@ -62,7 +63,7 @@ def evaluate_round(
         for target in spec.rule.inhibits:
             inhibitors.setdefault(target, []).append(spec.rule.name)
     for spec in ruleset.ordered():
-        for topic in sorted(topics):
+        for topic in sorted(t for t in topics if spec.targets(t)):
             rule = spec.for_topic(topic)
             fp = fingerprint(rule.name, topic)
             state = new_states.get(fp) or initial(rule.name, topic)

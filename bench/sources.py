@@ -40,8 +40,9 @@ from xml.sax.saxutils import escape
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.machine import header
+from core.titles import normalise_title, shingles
 from finsent.datasets import TFNS_DIR
-from sources.neardup import Entry, NearDupIndex, Signature, normalise_title, shingles, similarity
+from sources.neardup import Entry, NearDupIndex, Signature, similarity
 from sources.normalise import normalise_feed, parse_feed
 
 TFNS = TFNS_DIR  # the set that ships with finsent

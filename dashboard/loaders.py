@@ -27,6 +27,7 @@ from storage import articles as article_store
 from storage import workers as worker_store
 from storage.alerts import AlertView, EvaluatorStatus, evaluator_status, list_alerts
 from storage.articles import latest_articles, topic_series
+from storage.buckets import key_entity
 from storage.db import EngineOptions, make_engine
 from storage.exceptions import StorageError
 from storage.feeds import source_health
@@ -116,23 +117,58 @@ def _topic_names() -> list[str]:
     return article_store.topic_names(engine())
 
 
+def _entity_names() -> list[str]:
+    return article_store.entity_names(engine())
+
+
 def _source_names() -> list[str]:
     return article_store.source_names(engine())
 
 
 def _series(
-    topics: tuple[str, ...], range_s: int, resolution_s: int
+    topics: tuple[str, ...],
+    range_s: int,
+    resolution_s: int,
+    min_relevance: int = 0,
+    novel_only: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The series of ``topics`` (topics, or companies as ``entity:<id>``), from the
+    buckets; a company's from its articles when filtered by relevance or novelty."""
     end = now()
     start = end - timedelta(seconds=range_s)
-    points = topic_series(engine(), topics, start, end, resolution_s)
+    filtered = min_relevance > 0 or novel_only
+    points: list[article_store.SeriesPoint] = []
+    for key in topics:
+        entity_id = key_entity(key)
+        if filtered and entity_id is not None:
+            points += article_store.entity_series(
+                engine(),
+                entity_id,
+                start,
+                end,
+                resolution_s,
+                min_relevance=min_relevance,
+                novel_only=novel_only,
+            )
+        else:
+            points += topic_series(engine(), [key], start, end, resolution_s)
     periods = alert_store.alerts_overlapping(engine(), topics, start, end)
     return frames.series_frame(points), frames.alert_periods_frame(periods, end)
 
 
-def _headlines(topic: str, start: datetime, end: datetime) -> pd.DataFrame:
+def _headlines(
+    topic: str, start: datetime, end: datetime, min_relevance: int = 0, novel_only: bool = False
+) -> pd.DataFrame:
     return frames.headlines_frame(
-        article_store.headlines_between(engine(), topic, start, end, limit=10)
+        article_store.headlines_between(
+            engine(),
+            topic,
+            start,
+            end,
+            limit=10,
+            min_relevance=min_relevance,
+            novel_only=novel_only,
+        )
     )
 
 
@@ -197,9 +233,10 @@ class Loaders:
     topics: Callable[[], tuple[pd.DataFrame, pd.DataFrame]]
     firing: Callable[[], list[AlertView]]
     topic_names: Callable[[], list[str]]
+    entity_names: Callable[[], list[str]]
     source_names: Callable[[], list[str]]
-    series: Callable[[tuple[str, ...], int, int], tuple[pd.DataFrame, pd.DataFrame]]
-    headlines: Callable[[str, datetime, datetime], pd.DataFrame]
+    series: Callable[[tuple[str, ...], int, int, int, bool], tuple[pd.DataFrame, pd.DataFrame]]
+    headlines: Callable[[str, datetime, datetime, int, bool], pd.DataFrame]
     feed: Callable[[str | None, str | None, str | None, str | None, int, int], pd.DataFrame]
     alerts: Callable[[str | None, int, int], list[AlertView]]
     deliveries: Callable[[datetime], list[alert_store.DeliveryView]]
@@ -221,6 +258,7 @@ def _build(ttl: float) -> Loaders:
         topics=cached(_topics),
         firing=cached(_firing),
         topic_names=cached(_topic_names),
+        entity_names=cached(_entity_names),
         source_names=cached(_source_names),
         series=cached(_series),
         headlines=cached(_headlines),

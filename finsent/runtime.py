@@ -20,8 +20,10 @@ from finsent.settings import Settings, SettingsError, env_var
 if TYPE_CHECKING:
     from alerts.delivery import Deliverer
     from alerts.evaluator import AlertingConfig
+    from api.config import ApiConfig
     from classifier.engine import Classifier
     from dashboard.config import DashboardConfig
+    from entities.registry import Registry
     from sources.service import ServiceConfig
     from streams.agents import Pipeline
     from streams.alerting import AlertingRuntime
@@ -121,6 +123,20 @@ def dashboard_config(settings: Settings, engine: Engine) -> DashboardConfig:
     )
 
 
+def api_config(settings: Settings, engine: Engine) -> ApiConfig:
+    """What the read API serves: the database of ``engine`` and the accepted tokens."""
+    from api.auth import parse_tokens
+    from api.config import ApiConfig
+    from finsent import __version__
+
+    token = settings.api.token
+    return ApiConfig(
+        engine=engine,
+        tokens=parse_tokens(token.get_secret_value() if token is not None else None),
+        version=__version__,
+    )
+
+
 def children_environ(settings: Settings, engine: Engine, bootstrap_servers: str) -> dict[str, str]:
     """The settings ``finsent up`` hands its children: the database (of ``engine``), the
     broker and the model it resolved, so that each child uses those, not its own."""
@@ -182,13 +198,14 @@ def ensure_stream_topics(
     )
 
 
-def open_classifier(settings: Settings) -> Classifier:
-    """The sentiment engine, loaded and ready, or a clear error naming the model path."""
+def open_classifier(settings: Settings, path: str | None = None) -> Classifier:
+    """The sentiment engine of ``path`` (unset: the model), loaded and ready, or a clear
+    error naming the model path."""
     from classifier.loading import load_engine
 
     model = settings.model
     return load_engine(
-        settings.model_path,
+        path or settings.model_path,
         device=model.device,
         variant=model.variant,
         batch_size=model.batch_size,
@@ -292,37 +309,58 @@ def load_watchlist(settings: Settings) -> Watchlist:
     return load(settings.pipeline.watchlist or DEFAULT_WATCHLIST)
 
 
-def check_worker_inputs(settings: Settings) -> Watchlist:
+def load_companies(settings: Settings) -> Registry:
+    """The company registry: the shipped one plus the user's companies file, if set; a
+    clear error naming the line of a malformed one."""
+    from entities.registry import load_registry
+
+    extra = settings.pipeline.companies
+    return load_registry(*([extra] if extra is not None else []))
+
+
+def check_worker_inputs(settings: Settings) -> tuple[Watchlist, Registry]:
     """The worker's local inputs, checked in a moment before anything slow: the watchlist
-    parses (returned, for ``open_pipeline``), the model directory is there (or a clear
-    error saying how to train one)."""
+    and the companies parse (returned, for ``open_pipeline``), the model directory is
+    there (or a clear error saying how to train one)."""
     from classifier.loading import locate
 
     watchlist = load_watchlist(settings)
+    registry = load_companies(settings)
     locate(settings.model_path)
-    return watchlist
+    return watchlist, registry
 
 
 def open_pipeline(
-    settings: Settings, engine: Engine, watchlist: Watchlist, metrics: PipelineMetrics
+    settings: Settings,
+    engine: Engine,
+    inputs: tuple[Watchlist, Registry],
+    metrics: PipelineMetrics,
 ) -> Pipeline:
-    """Everything the agents need: the model, ``watchlist``, the database writer (on
-    ``engine``, the worker's one connection pool)."""
+    """Everything the agents need: the model, the watchlist and the company registry
+    (``inputs``), the database writer (on ``engine``, the worker's one connection pool)."""
     from storage.articles import save_scored_batch_checked
     from storage.workers import save_worker_counters
     from streams.agents import Pipeline
     from streams.records import ModelRef
     from streams.scoring import EngineScorer, model_name, model_revision
+    from streams.stages import Scorer
 
-    classifier = open_classifier(settings)
-    ref = ModelRef(
-        name=model_name(settings.model_path),
-        revision=model_revision(settings.model_path, settings.model.ngram_weight),
-    )
+    def scorer(path: str) -> EngineScorer:
+        ref = ModelRef(
+            name=model_name(path), revision=model_revision(path, settings.model.ngram_weight)
+        )
+        return EngineScorer(open_classifier(settings, path), ref)
+
+    by_language: dict[str, Scorer] = {}
+    if (zh := settings.zh_model_path) is not None:
+        by_language["zh"] = scorer(zh)
+        log.info("Chinese items are scored by %s", zh)
     worker, started_at = f"{socket.gethostname()}:{os.getpid()}", datetime.now(UTC)
     return Pipeline(
-        scorer=EngineScorer(classifier, ref),
-        watchlist=watchlist,
+        scorer=scorer(settings.model_path),
+        by_language=by_language,
+        watchlist=inputs[0],
+        registry=inputs[1],
         save=lambda items: save_scored_batch_checked(engine, items),
         save_counters=lambda counts: save_worker_counters(engine, worker, started_at, counts),
         counters_interval=settings.metrics.flush_interval,
@@ -341,7 +379,7 @@ def alerting_config(settings: Settings) -> AlertingConfig:
     alerts = settings.alerts
     secret = alerts.secret.get_secret_value() if alerts.secret is not None else None
     return AlertingConfig(
-        ruleset=load_rules(alerts.rules),
+        ruleset=load_rules(alerts.rules, load_companies(settings)),
         receivers=load_receivers(
             alerts.receivers, default_secret=secret, default_timeout=alerts.timeout
         ),

@@ -223,6 +223,14 @@ class ModelSettings(_Concern):
             "Unset: <data dir>/models/finsent-sentiment."
         ),
     )
+    zh_path: str | None = Field(
+        default=None,
+        description=(
+            "Model for Chinese items (one trained with --base multilingual-e5-small): a "
+            "local directory or a Hugging Face model id. Unset: <data dir>/models/"
+            "finsent-sentiment-zh when it exists, else the model scores Chinese items too."
+        ),
+    )
     device: str = Field(
         default="auto",
         pattern=r"^(auto|cpu|cuda(:\d+)?)$",
@@ -333,6 +341,11 @@ class PipelineSettings(_Concern):
         description="Watchlist YAML (topics by keywords, aliases, patterns, tickers). "
         "Unset: the default financial watchlist shipped with finsent.",
     )
+    companies: Path | None = Field(
+        default=None,
+        description="Companies YAML (the format of entities/data/companies.yaml) added to "
+        "the shipped company registry. Unset: the shipped registry alone.",
+    )
     retry_max_delay: float = Field(
         default=30.0,
         gt=0,
@@ -396,6 +409,25 @@ class DashboardSettings(_Concern):
         default=None,
         description="Password asked before any page is shown. Unset: no password "
         "(or Streamlit's st.login when .streamlit/secrets.toml has an [auth] section).",
+    )
+
+
+class ApiSettings(_Concern):
+    """The read API (``finsent api``): where it listens and the tokens it accepts."""
+
+    model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}API_")
+
+    host: str = Field(
+        default="127.0.0.1",
+        description="Address the read API listens on (0.0.0.0 in a container). Any address "
+        "but a loopback one needs FINSENT_API_TOKEN.",
+    )
+    port: int = Field(default=8000, ge=1, le=65535, description="Port of the read API.")
+    token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token(s) the read API accepts, comma-separated (several: "
+        "rotate one without a gap). Unset: no token is asked, and the API serves only on "
+        "a loopback address.",
     )
 
 
@@ -622,6 +654,7 @@ class Settings(BaseModel):
     sources: SourcesSettings
     metrics: MetricsSettings
     dashboard: DashboardSettings
+    api: ApiSettings
     alerts: AlertsSettings
 
     @property
@@ -651,6 +684,15 @@ class Settings(BaseModel):
     def model_path(self) -> str:
         return self.model.path or str(self.general.data_dir / "models" / "finsent-sentiment")
 
+    @property
+    def zh_model_path(self) -> str | None:
+        """The model for Chinese items: the one set, else the default directory where a
+        model was trained into it; None: the model scores Chinese items too."""
+        if self.model.zh_path:
+            return self.model.zh_path
+        default = self.general.data_dir / "models" / "finsent-sentiment-zh"
+        return str(default) if (default / "config.json").is_file() else None
+
 
 CONCERNS: dict[str, type[_Concern]] = {
     "general": GeneralSettings,
@@ -662,6 +704,7 @@ CONCERNS: dict[str, type[_Concern]] = {
     "sources": SourcesSettings,
     "metrics": MetricsSettings,
     "dashboard": DashboardSettings,
+    "api": ApiSettings,
     "alerts": AlertsSettings,
 }
 

@@ -1,5 +1,6 @@
 """A demo replay file: real labelled headlines on a synthetic clock, with one planted
-surge of negative news on one topic. Pure functions; the CLI writes the file."""
+surge of negative news on one topic; the companies its headlines name get series of
+their own in the worker. Pure functions; the CLI writes the file."""
 
 from __future__ import annotations
 
@@ -12,9 +13,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from core.errors import ConfigFileError
+from entities.registry import Registry
+from entities.resolve import resolve
 from streams.tagging import Watchlist, tag
 
 OUTLETS = ("demo-wire", "demo-markets", "demo-business", "demo-finance")
+#: The Chinese demo's headlines: written for it by hand (``data/demo_zh.md``), its
+#: planted surge on oil-energy.
+DEMO_ZH_CSV = Path(__file__).resolve().parent / "data" / "demo_zh.csv"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,3 +115,9 @@ def write_jsonl(items: list[dict[str, str]], path: Path) -> None:
     with path.open("w", encoding="utf-8") as f:
         for item in items:
             f.write(json.dumps(item, ensure_ascii=False) + "\n")
+
+
+def companies_named(items: list[dict[str, str]], registry: Registry) -> Counter[str]:
+    """How many of the demo's headlines name each registry company: the companies the
+    worker will keep a series for (``entity:<id>``)."""
+    return Counter(m.entity_id for item in items for m in resolve(registry, item["title"]))

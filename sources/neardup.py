@@ -1,18 +1,13 @@
 """Near-duplicate headlines: the same story syndicated by several outlets.
 
-MinHash over character 5-gram shingles of a normalised title, with locality-sensitive
-hashing (bands of rows) to find candidates in constant time, then the estimated Jaccard
-similarity decides. A title with CJK characters (Chinese, Japanese, Korean) is shingled
-by character 3-grams of its CJK runs and by its other words: a Chinese headline is short
-and each character a word, so one edit would change five of a few 5-grams. Pure and in
-memory: the caller decides where the index lives.
+MinHash over the shingles of a normalised title (``core.titles``), with
+locality-sensitive hashing (bands of rows) to find candidates in constant time, then the
+estimated Jaccard similarity decides. Pure and in memory: the caller decides where the
+index lives.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
-import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,54 +15,12 @@ from datetime import datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
-from streams.tagging import CJK
+from core.titles import normalise_title, title_shingles
 
 _PRIME = np.uint64(4_294_967_311)  # the first prime above 2**32
 _MAX = np.uint64(2**32 - 1)
-_SOURCE_SUFFIX = re.compile(r"\s+[-|–—:]\s+[^-|–—:]{2,40}$")
-_NON_WORD = re.compile(r"[^\w\s]+")
-_SPACES = re.compile(r"\s+")
-_CJK_RUN = re.compile(f"[{CJK}]+")
-_LATIN_WORD = re.compile(f"[^\\W{CJK}]+")
-#: Kana voicing marks: combining, but they make another syllable (か, が), not an accent.
-_KANA_MARKS = frozenset("\u3099\u309a")
 
 Signature = npt.NDArray[np.uint64]
-
-
-def has_cjk(text: str) -> bool:
-    return not text.isascii() and _CJK_RUN.search(text) is not None
-
-
-def normalise_title(title: str) -> str:
-    """Lower case, accents folded, punctuation and an outlet suffix (" - Reuters") gone;
-    full-width forms as ASCII, Hangul and kana whole again (NFC) where there are CJK."""
-    text = _SOURCE_SUFFIX.sub("", title.strip())
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch) or ch in _KANA_MARKS).lower()
-    if has_cjk(text):
-        text = unicodedata.normalize("NFC", text)
-    text = _NON_WORD.sub(" ", text)
-    return _SPACES.sub(" ", text).strip()
-
-
-def shingles(text: str, k: int = 5) -> set[int]:
-    """32-bit hashes of the character k-grams of ``text`` (the whole text if shorter)."""
-    if len(text) <= k:
-        return {zlib.crc32(text.encode())} if text else set()
-    return {zlib.crc32(text[i : i + k].encode()) for i in range(len(text) - k + 1)}
-
-
-def title_shingles(text: str) -> set[int]:
-    """The shingles of a normalised title: its character 5-grams (``shingles``); for a
-    title with CJK characters, the character 3-grams of its CJK characters run together
-    (a colon or a space more or less, or a figure, breaks no 3-gram) and each of its
-    other words (tickers, figures, Latin names)."""
-    if not has_cjk(text):
-        return shingles(text)
-    hashes = shingles("".join(_CJK_RUN.findall(text)), 3)
-    hashes.update(zlib.crc32(word.encode()) for word in _LATIN_WORD.findall(text))
-    return hashes
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, func, or_, select, text, update
+from sqlalchemy import Connection, Engine, case, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, aliased
 
-from storage.articles import SeriesPoint
+from storage.articles import SeriesPoint, in_series
 from storage.buckets import require_aware
 from storage.bulk import table_of
 from storage.models import (
@@ -31,7 +31,6 @@ from storage.models import (
     AlertStateRow,
     ArticleRow,
     ArticleSentimentRow,
-    ArticleTopicRow,
     TopicBucketRow,
     WebhookAttemptRow,
     WebhookDeliveryRow,
@@ -43,6 +42,10 @@ EVALUATOR_LOCK_KEY = zlib.crc32(b"finsent.alert-evaluator")
 
 
 # --- plain data in and out -------------------------------------------------------------
+
+
+#: An alert's place in the newest-first order of ``list_alerts``: (starts_at, id).
+AlertKey = tuple[datetime, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,11 @@ class AlertView:
     baseline: float | None
     threshold: float | None
     details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> AlertKey:
+        """Where this alert stands in ``list_alerts``' order (a page's ``after``)."""
+        return (self.starts_at, self.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,9 +196,14 @@ def list_alerts(
     since: datetime | None = None,
     until: datetime | None = None,
     topic: str | None = None,
+    after: AlertKey | None = None,
     limit: int = 100,
 ) -> list[AlertView]:
-    """Alerts newest first; ``since``/``until`` bound when they started."""
+    """Alerts newest first; ``since``/``until`` bound when they started.
+
+    The order is (starts_at descending, id ascending): total and stable, so ``after`` (the
+    ``key`` of the last alert of a page) continues exactly where that page ended.
+    """
     query = select(AlertRow)
     if status is not None:
         query = query.where(AlertRow.status == status)
@@ -200,6 +213,13 @@ def list_alerts(
         query = query.where(AlertRow.starts_at >= require_aware(since, "since"))
     if until is not None:
         query = query.where(AlertRow.starts_at < require_aware(until, "until"))
+    if after is not None:
+        # the first condition alone bounds the index scan; the second drops the ties seen
+        last_start, last_id = require_aware(after[0], "after"), after[1]
+        query = query.where(
+            AlertRow.starts_at <= last_start,
+            or_(AlertRow.starts_at < last_start, AlertRow.id > last_id),
+        )
     query = query.order_by(AlertRow.starts_at.desc(), AlertRow.id).limit(limit)
     with Session(engine) as session:
         return [alert_view(a) for a in session.scalars(query)]
@@ -422,25 +442,23 @@ def read_buckets(
 def window_articles(
     conn: Connection, topic: str, start: datetime, end: datetime, limit: int = 500
 ) -> list[WindowArticle]:
-    """Articles (first reports only) on ``topic`` published in [start, end), most
-    negative first."""
-    a, s, t = ArticleRow, ArticleSentimentRow, ArticleTopicRow
+    """Articles (first reports only) on ``topic`` (or a company: ``entity:<id>``)
+    published in [start, end), most negative first."""
+    a, s = ArticleRow, ArticleSentimentRow
+    query = select(
+        a.id,
+        a.title,
+        a.url,
+        a.source,
+        a.published_at,
+        s.label,
+        s.p_negative,
+        s.p_neutral,
+        s.p_positive,
+        s.polarity,
+    ).join(s, s.article_id == a.id)
     rows = conn.execute(
-        select(
-            a.id,
-            a.title,
-            a.url,
-            a.source,
-            a.published_at,
-            s.label,
-            s.p_negative,
-            s.p_neutral,
-            s.p_positive,
-            s.polarity,
-        )
-        .join(t, and_(t.article_id == a.id, t.topic == topic))
-        .join(s, s.article_id == a.id)
-        .where(t.published_at >= start, t.published_at < end, a.duplicate_of.is_(None))
+        in_series(query, topic, start, end)
         .order_by(s.polarity, s.p_negative.desc(), a.id)
         .limit(limit)
     )

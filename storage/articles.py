@@ -15,19 +15,23 @@ import logging
 import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TypeVar, TypeVarTuple
 
-from sqlalchemy import Connection, Engine, and_, case, func, inspect, select, text
+from sqlalchemy import Connection, Engine, Select, and_, case, func, inspect, or_, select, text
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from core.errors import first_line
+from core.titles import jaccard, normalise_title, title_shingles
 from storage.buckets import (
+    ENTITY_PREFIX,
     STORED_WIDTHS,
     bucket_increments,
+    entity_key,
     floor_time,
     grid,
+    key_entity,
     require_aware,
     source_width,
 )
@@ -36,6 +40,7 @@ from storage.exceptions import DatabaseUnavailable, RejectedRecord
 from storage.models import (
     LABELS,
     AlertRow,
+    ArticleEntityRow,
     ArticleRow,
     ArticleSentimentRow,
     ArticleTopicRow,
@@ -44,6 +49,7 @@ from storage.models import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 #: SQLSTATEs after which the whole transaction may simply be run again.
 RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
@@ -54,8 +60,26 @@ MAX_POINTS = 50_000
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 
+#: An article is news about a company it names (``novel``) unless a story about the
+#: same company whose title is at least this similar (Jaccard similarity of the titles'
+#: shingles, ``core.titles``) was stored before it, published within ``NOVELTY_WINDOW``
+#: of it. Looser than the feeds' near-duplicate threshold (0.6): a follow-up that
+#: rewords a story is not news either.
+NOVELTY_SIMILARITY = 0.5
+NOVELTY_WINDOW = timedelta(hours=24)
+#: The first key of the advisory locks that serialise the novelty check per company.
+ENTITY_LOCK_SPACE = "finsent.article_entities"
+
 
 # --- plain data in and out -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EntityMention:
+    """A registry company an article names, and its relevance (0-100) to the article."""
+
+    entity_id: str
+    relevance: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +103,17 @@ class ScoredArticle:
     lang: str | None = None
     topics: tuple[str, ...] = ()
     tickers: tuple[str, ...] = ()
+    entities: tuple[EntityMention, ...] = ()
     duplicate_of: str | None = None
 
     @property
     def polarity(self) -> float:
         return self.p_positive - self.p_negative
+
+    @property
+    def series(self) -> tuple[str, ...]:
+        """The series it counts in: its topics and its companies (``entity:<id>``)."""
+        return (*self.topics, *(entity_key(e.entity_id) for e in self.entities))
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +167,10 @@ class SeriesPoint(Tally):
         return self.n_negative + self.n_neutral + self.n_positive
 
 
+#: An article's place in the newest-first order of ``latest_articles``: (published_at, id).
+ArticleKey = tuple[datetime, str]
+
+
 @dataclass(frozen=True, slots=True)
 class ArticleView:
     """An article as a reader sees it: text, sentiment, topics."""
@@ -160,6 +194,11 @@ class ArticleView:
     def confidence(self) -> float | None:
         probs = (self.p_negative, self.p_neutral, self.p_positive)
         return max(p for p in probs if p is not None) if self.label else None
+
+    @property
+    def key(self) -> ArticleKey:
+        """Where this article stands in ``latest_articles``' order (a page's ``after``)."""
+        return (self.published_at, self.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +282,11 @@ def check_article(item: ScoredArticle) -> None:
         raise RejectedRecord("item with an empty id")
     if not item.title:
         raise RejectedRecord(f"item {item.id!r}: empty title")
+    for e in item.entities:
+        if not 0 <= e.relevance <= 100:
+            raise RejectedRecord(
+                f"item {item.id!r}: relevance {e.relevance!r} of {e.entity_id!r} is not 0-100"
+            )
 
 
 def save_scored_batch(
@@ -250,9 +294,10 @@ def save_scored_batch(
 ) -> list[str]:
     """Store scored articles in one transaction; return the ids that were new.
 
-    Articles, sentiment and topics are inserted with ``ON CONFLICT DO NOTHING``; bucket
-    counters are incremented only for articles that this transaction newly inserted and
-    that are not duplicates of an earlier report. Replaying a batch, or two writers with
+    Articles, sentiment, topics and companies are inserted with ``ON CONFLICT DO
+    NOTHING``; bucket counters (per topic and per company) are incremented only for
+    articles that this transaction newly inserted and that are not duplicates of an
+    earlier report. Replaying a batch, or two writers with
     overlapping batches, therefore leaves exact counts. Rows are written in key order so
     concurrent writers take locks in the same order; a deadlock or serialization failure
     re-runs the transaction.
@@ -353,13 +398,88 @@ def _save(conn: Connection, items: list[ScoredArticle]) -> list[str]:
         for t in sorted(set(i.topics))
     ]
     insert_many(conn, ArticleTopicRow, topic_rows, lambda stmt: stmt.on_conflict_do_nothing())
+    _save_entities(conn, new)
     _increment_buckets(conn, [i for i in new if i.duplicate_of is None])
     return [i.id for i in new]
 
 
+def _save_entities(conn: Connection, items: list[ScoredArticle]) -> None:
+    """The ``article_entities`` rows of newly inserted articles, novelty decided against
+    the stored articles about the same companies. The check runs under a transaction
+    lock per company (taken in id order, so writers cannot deadlock on them), so two
+    workers storing similar stories about one company at once cannot both find the
+    other missing: the first to commit has the news, whichever worker it is."""
+    mentions = {(i.id, e.entity_id): (i, e) for i in items for e in i.entities}
+    if not mentions:
+        return
+    ids = sorted({entity for _, entity in mentions})
+    conn.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(hashtext(:space), hashtext(e))"
+            " FROM (SELECT e FROM unnest(CAST(:ids AS text[])) AS e ORDER BY e) AS locks"
+        ),
+        {"space": ENTITY_LOCK_SPACE, "ids": ids},
+    )
+    times = [i.published_at for i, _ in mentions.values()]
+    seen = _stored_titles_about(conn, ids, min(times) - NOVELTY_WINDOW, max(times) + NOVELTY_WINDOW)
+    rows = []
+    for key in sorted(mentions, key=lambda k: (mentions[k][0].published_at, k)):
+        item, e = mentions[key]
+        earlier = seen.setdefault(e.entity_id, [])
+        shingles = title_shingles(normalise_title(item.title))
+        rows.append(
+            {
+                "article_id": item.id,
+                "entity_id": e.entity_id,
+                "relevance": e.relevance,
+                "novel": item.duplicate_of is None
+                and is_novel(shingles, item.published_at, earlier),
+                "published_at": item.published_at,
+            }
+        )
+        earlier.append((item.published_at, shingles))
+    rows.sort(key=lambda r: (r["article_id"], r["entity_id"]))
+    insert_many(conn, ArticleEntityRow, rows, lambda stmt: stmt.on_conflict_do_nothing())
+
+
+def is_novel(
+    shingles: set[int],
+    published_at: datetime,
+    earlier: Iterable[tuple[datetime, set[int]]],
+    similarity: float = NOVELTY_SIMILARITY,
+    window: timedelta = NOVELTY_WINDOW,
+) -> bool:
+    """Whether a title (its shingles) is news against the ``earlier`` titles about the
+    same company: none published within ``window`` of it is ``similarity``-alike."""
+    return not any(
+        abs(at - published_at) <= window and jaccard(shingles, other) >= similarity
+        for at, other in earlier
+    )
+
+
+def _stored_titles_about(
+    conn: Connection, entity_ids: list[str], start: datetime, end: datetime
+) -> dict[str, list[tuple[datetime, set[int]]]]:
+    """Per company, the stored articles about it published in [start, end]: their time
+    and title shingles (one range scan of ``(entity_id, published_at)`` per company)."""
+    query = (
+        select(ArticleEntityRow.entity_id, ArticleEntityRow.published_at, ArticleRow.title)
+        .join(ArticleRow, ArticleRow.id == ArticleEntityRow.article_id)
+        .where(
+            ArticleEntityRow.entity_id.in_(entity_ids),
+            ArticleEntityRow.published_at >= start,
+            ArticleEntityRow.published_at <= end,
+        )
+    )
+    out: dict[str, list[tuple[datetime, set[int]]]] = {}
+    for entity_id, published_at, title in conn.execute(query):
+        out.setdefault(entity_id, []).append((published_at, title_shingles(normalise_title(title))))
+    return out
+
+
 def _increment_buckets(conn: Connection, items: list[ScoredArticle]) -> None:
     increments = bucket_increments(
-        ((i.topics, i.published_at, i.label, i.polarity) for i in items), STORED_WIDTHS
+        ((i.series, i.published_at, i.label, i.polarity) for i in items), STORED_WIDTHS
     )
     rows = [
         {
@@ -494,10 +614,16 @@ def latest_articles(
     since: datetime | None = None,
     until: datetime | None = None,
     include_duplicates: bool = True,
+    after: ArticleKey | None = None,
     limit: int = 50,
 ) -> list[ArticleView]:
     """Newest articles first, filtered by topic, label, source, a text in the title
-    (case-insensitive, literal) and a published time range."""
+    (case-insensitive, literal) and a published time range.
+
+    The order is (published_at descending, id ascending): total and stable, so ``after``
+    (the ``key`` of the last article of a page) continues exactly where that page ended,
+    however many articles arrive meanwhile (a keyset page: no offset to skip through).
+    """
     if limit <= 0:
         return []
     query = select(ArticleRow, ArticleSentimentRow).outerjoin(
@@ -523,6 +649,12 @@ def latest_articles(
         query = query.where(time_col < require_aware(until, "until"))
     if not include_duplicates:
         query = query.where(ArticleRow.duplicate_of.is_(None))
+    if after is not None:
+        # the first condition alone bounds the index scan; the second drops the ties seen
+        last_time, last_id = require_aware(after[0], "after"), after[1]
+        query = query.where(
+            time_col <= last_time, or_(time_col < last_time, ArticleRow.id > last_id)
+        )
     query = query.order_by(time_col.desc(), ArticleRow.id).limit(limit)
     with Session(engine) as session:
         rows = session.execute(query).all()
@@ -597,9 +729,11 @@ def market_mood(engine: Engine, now: datetime) -> Mood:
 def topic_summaries(engine: Engine, now: datetime, hours: int = 24) -> list[TopicSummary]:
     """Every topic with news in the last ``hours`` (or a firing alert): totals, one
     zero-filled point per hour (read from the hourly buckets) and firing alerts.
-    Busiest topics first."""
+    Busiest topics first. Companies' series (``entity:<id>``) are not topics here: a
+    heatmap of hundreds of companies would bury the topics."""
     now = require_aware(now, "now")
-    starts = grid(now - timedelta(hours=hours - 1), now, 3600)
+    current = floor_time(now, 3600)  # the hour under way is the last point
+    starts = [current - timedelta(hours=back) for back in range(hours - 1, -1, -1)]
     query = select(
         TopicBucketRow.topic,
         TopicBucketRow.bucket_start,
@@ -611,10 +745,11 @@ def topic_summaries(engine: Engine, now: datetime, hours: int = 24) -> list[Topi
         TopicBucketRow.width_s == 3600,
         TopicBucketRow.bucket_start >= starts[0],
         TopicBucketRow.bucket_start < now,
+        ~TopicBucketRow.topic.startswith(ENTITY_PREFIX),
     )
     firing_query = (
         select(AlertRow.topic, func.count())
-        .where(AlertRow.status == "firing")
+        .where(AlertRow.status == "firing", ~AlertRow.topic.startswith(ENTITY_PREFIX))
         .group_by(AlertRow.topic)
     )
     cells: dict[str, dict[datetime, SeriesPoint]] = {}
@@ -676,25 +811,125 @@ def source_names(engine: Engine) -> list[str]:
     return _distinct(engine, ArticleRow.__tablename__, "source")
 
 
+def entity_names(engine: Engine) -> list[str]:
+    """Every company (registry id) that articles name, by id."""
+    return _distinct(engine, ArticleEntityRow.__tablename__, "entity_id")
+
+
+# --- companies -------------------------------------------------------------------------
+
+
+def entity_series(
+    engine: Engine,
+    entity_id: str,
+    start: datetime,
+    end: datetime,
+    resolution_s: int,
+    *,
+    min_relevance: int = 0,
+    novel_only: bool = False,
+) -> list[SeriesPoint]:
+    """A company's first reports over [start, end) at ``resolution_s``, counting only
+    articles at least ``min_relevance`` about it (and only news about it when
+    ``novel_only``): zero-filled points keyed ``entity:<id>``, like ``topic_series``.
+
+    Read from ``article_entities`` (one range scan of ``(entity_id, published_at)``),
+    summed per bucket by the database; unfiltered, it equals the company's
+    ``topic_series``, which reads the buckets instead."""
+    starts = grid(start, end, resolution_s)
+    if len(starts) > MAX_POINTS:
+        raise ValueError(
+            f"{len(starts)} points at {resolution_s}s; at most {MAX_POINTS}: "
+            "pick a coarser resolution or a shorter range"
+        )
+    mention, sentiment = ArticleEntityRow, ArticleSentimentRow
+    epoch = func.floor(func.extract("epoch", mention.published_at) / resolution_s) * resolution_s
+    label = sentiment.label
+    query = (
+        select(
+            epoch,
+            func.count().filter(label == "negative"),
+            func.count().filter(label == "neutral"),
+            func.count().filter(label == "positive"),
+            func.sum(sentiment.polarity),
+        )
+        .join(sentiment, sentiment.article_id == mention.article_id)
+        .join(ArticleRow, ArticleRow.id == mention.article_id)
+        .where(
+            mention.entity_id == entity_id,
+            mention.published_at >= starts[0],
+            mention.published_at < require_aware(end, "end"),
+            mention.relevance >= min_relevance,
+            ArticleRow.duplicate_of.is_(None),
+        )
+        .group_by(epoch)
+    )
+    if novel_only:
+        query = query.where(mention.novel.is_(True))
+    with engine.connect() as conn:
+        sums = {
+            datetime.fromtimestamp(float(t), UTC): (int(neg), int(neu), int(pos), float(pol))
+            for t, neg, neu, pos, pol in conn.execute(query)
+        }
+    key = entity_key(entity_id)
+    return [SeriesPoint(key, t, *sums.get(t, (0, 0, 0, 0.0))) for t in starts]
+
+
 # --- topic page ------------------------------------------------------------------------
 
 
-def headlines_between(
-    engine: Engine, topic: str, start: datetime, end: datetime, limit: int = 10
-) -> Headlines:
-    """First reports on ``topic`` published in [start, end): the ``limit`` most
-    negative and the ``limit`` most positive (by polarity), each with its sentiment."""
+def in_series(
+    query: Select[*Ts],
+    key: str,
+    start: datetime,
+    end: datetime,
+    *,
+    min_relevance: int = 0,
+    novel_only: bool = False,
+) -> Select[*Ts]:
+    """``query`` (over ``articles``) narrowed to the first reports of a series published
+    in [start, end): a topic's (``article_topics``) or, for ``entity:<id>``, a company's
+    (``article_entities``, at least ``min_relevance``, news only when ``novel_only``);
+    a range scan of either table's (key, published_at) index."""
     start, end = require_aware(start, "start"), require_aware(end, "end")
-    base = (
-        select(ArticleRow, ArticleSentimentRow)
-        .join(ArticleTopicRow, ArticleTopicRow.article_id == ArticleRow.id)
-        .join(ArticleSentimentRow, ArticleSentimentRow.article_id == ArticleRow.id)
-        .where(
-            ArticleTopicRow.topic == topic,
-            ArticleTopicRow.published_at >= start,
-            ArticleTopicRow.published_at < end,
-            ArticleRow.duplicate_of.is_(None),
+    entity_id = key_entity(key)
+    if entity_id is None:
+        t = ArticleTopicRow
+        query = query.join(t, t.article_id == ArticleRow.id).where(t.topic == key)
+        when: Any = t.published_at
+    else:
+        e = ArticleEntityRow
+        query = query.join(e, e.article_id == ArticleRow.id).where(
+            e.entity_id == entity_id, e.relevance >= min_relevance
         )
+        if novel_only:
+            query = query.where(e.novel.is_(True))
+        when = e.published_at
+    return query.where(when >= start, when < end, ArticleRow.duplicate_of.is_(None))
+
+
+def headlines_between(
+    engine: Engine,
+    topic: str,
+    start: datetime,
+    end: datetime,
+    limit: int = 10,
+    *,
+    min_relevance: int = 0,
+    novel_only: bool = False,
+) -> Headlines:
+    """First reports on ``topic`` (or a company: ``entity:<id>``, filtered as in
+    ``entity_series``) published in [start, end): the ``limit`` most negative and the
+    ``limit`` most positive (by polarity), each with its sentiment."""
+    base = in_series(
+        select(ArticleRow, ArticleSentimentRow).join(
+            ArticleSentimentRow, ArticleSentimentRow.article_id == ArticleRow.id
+        ),
+        topic,
+        start,
+        end,
+        min_relevance=min_relevance,
+        novel_only=novel_only,
     )
     with Session(engine) as session:
         negative = session.execute(

@@ -14,6 +14,11 @@ STORED_WIDTHS: tuple[int, ...] = (60, 3600, 86400)
 #: Resolutions the dashboard and the API offer, in seconds.
 RESOLUTIONS: dict[str, int] = {"1min": 60, "5min": 300, "1h": 3600, "1d": 86400}
 
+#: A company's series share ``topic_buckets`` with the topics under this prefix (a
+#: topic name cannot hold ":"), so bucket upserts, series reads, alert rules and the
+#: dashboard's topic page serve a company as they serve a topic.
+ENTITY_PREFIX = "entity:"
+
 
 def require_aware(value: datetime, name: str) -> datetime:
     """The value in UTC; a naive datetime is an error, not a guess."""
@@ -88,3 +93,13 @@ def bucket_increments(
             for topic in set(topics):
                 out[(topic, width, start)].add(label, polarity)
     return dict(out)
+
+
+def entity_key(entity_id: str) -> str:
+    """The series key of a company: ``entity:AAPL``."""
+    return ENTITY_PREFIX + entity_id
+
+
+def key_entity(key: str) -> str | None:
+    """The company a series key is about; None for a topic."""
+    return key[len(ENTITY_PREFIX) :] if key.startswith(ENTITY_PREFIX) else None

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -42,6 +44,7 @@ DELIVERY_STATUSES = ("pending", "delivered", "failed", "disabled")
 
 ITEM_ID_LENGTH = 128
 TOPIC_LENGTH = 100
+ENTITY_ID_LENGTH = 20
 
 
 class Base(DeclarativeBase):
@@ -135,6 +138,28 @@ class ArticleTopicRow(Base):
     article: Mapped[ArticleRow] = relationship(back_populates="topics")
 
     __table_args__ = (Index("ix_article_topics_topic_published_at", "topic", "published_at"),)
+
+
+class ArticleEntityRow(Base):
+    """A registry company an article names: how much the article is about it (relevance
+    0-100) and whether it is news about it (``novel``: no similar story about it was
+    stored before within the novelty window). ``published_at`` is copied from the
+    article so that a company's filtered series is one index range scan."""
+
+    __tablename__ = "article_entities"
+
+    article_id: Mapped[str] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    entity_id: Mapped[str] = mapped_column(String(ENTITY_ID_LENGTH), primary_key=True)
+    relevance: Mapped[int] = mapped_column(SmallInteger)
+    novel: Mapped[bool] = mapped_column(Boolean)
+    published_at: Mapped[datetime]
+
+    __table_args__ = (
+        CheckConstraint("relevance >= 0 AND relevance <= 100", name="relevance"),
+        Index("ix_article_entities_entity_id_published_at", "entity_id", "published_at"),
+    )
 
 
 class TopicBucketRow(Base):

@@ -21,6 +21,7 @@ import faust
 from prometheus_client import Gauge
 
 from core.outage import Outage
+from entities.registry import Registry
 from storage.articles import SavedBatch, ScoredArticle
 from storage.exceptions import RejectedRecord
 from storage.workers import AgentCounts
@@ -48,8 +49,12 @@ class Pipeline:
 
     scorer: Scorer
     watchlist: Watchlist
+    #: The company registry the classify stage resolves items against.
+    registry: Registry
     #: Stores a batch: the new ids, and the records whose id belongs to another article.
     save: Callable[[list[ScoredArticle]], SavedBatch]
+    #: Models of their own for some languages (``zh``); the rest go to ``scorer``.
+    by_language: dict[str, Scorer] = field(default_factory=dict)
     counters: PipelineCounters = field(default_factory=PipelineCounters)
     metrics: PipelineMetrics = field(default_factory=PipelineMetrics)
     #: Writes the counters where the dashboard reads them; None: not written.
@@ -132,11 +137,13 @@ def register_agents(app: faust.App, config: WorkerConfig, pipeline: Pipeline) ->
     classify_sink = ClassifySink(
         pipeline.scorer,
         pipeline.watchlist,
+        pipeline.registry,
         send,
         observer,
         names,
         model_pool=pipeline.model_pool,
         max_retry_delay=pipeline.max_retry_delay,
+        by_language=pipeline.by_language,
     )
     persist_sink = PersistSink(
         pipeline.save,

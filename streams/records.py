@@ -32,6 +32,7 @@ MAX_BODY_CHARS = 100_000
 MAX_SOURCE_CHARS = 200
 MAX_URL_CHARS = 2_048
 MAX_ID_CHARS = 128
+MAX_ENTITY_ID_CHARS = 20  # entities.registry.ID_RE
 MAX_RECORD_BYTES = 1_000_000  # Apache Kafka's default message.max.bytes
 MAX_DEAD_VALUE_BYTES = 64 * 1024
 #: How far in the future a publication time may be (clock skew between sources).
@@ -87,12 +88,24 @@ class ModelRef(BaseModel):
     revision: str
 
 
+class EntityRef(BaseModel):
+    """A registry company an item names (``entities``), and how much the item is about
+    it: relevance 0-100 (``entities.relevance``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(min_length=1, max_length=MAX_ENTITY_ID_CHARS)
+    relevance: int = Field(ge=0, le=100)
+
+
 class ScoredItem(NewsItem):
-    """A NewsItem with its sentiment, topics and tickers, on ``news.scored``."""
+    """A NewsItem with its sentiment, topics, tickers and companies, on ``news.scored``.
+    ``entities`` is empty in records written before companies were resolved."""
 
     sentiment: Sentiment
     topics: tuple[str, ...]
     tickers: tuple[str, ...] = ()
+    entities: tuple[EntityRef, ...] = ()
     model: ModelRef
     scored_at: datetime
 

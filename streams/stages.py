@@ -17,7 +17,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,10 +26,14 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from pydantic import ValidationError
 
 from core.errors import first_line
-from storage.articles import SavedBatch, ScoredArticle
+from entities.registry import Registry
+from entities.relevance import rate
+from storage.articles import EntityMention, SavedBatch, ScoredArticle
 from streams.exceptions import InvalidRecord
+from streams.language import DEFAULT_LANGUAGE, detect_language, item_language
 from streams.records import (
     DeadLetter,
+    EntityRef,
     ModelRef,
     NewsItem,
     ScoredItem,
@@ -137,23 +141,50 @@ def model_text(item: NewsItem) -> str:
     return item.title
 
 
+def language_of(item: NewsItem) -> str:
+    """The item's language: the one its record (or feed) names, else its headline's
+    script, or its body's where the headline alone does not say (``streams.language``)."""
+    lang = item_language(item.lang, model_text(item))
+    if lang == DEFAULT_LANGUAGE and item.lang is None and item.body:
+        return detect_language(item.body[:2_000])
+    return lang
+
+
+def routes(langs: Sequence[str], languages: Collection[str]) -> dict[str | None, list[int]]:
+    """The positions of the items each model scores: those in a language of
+    ``languages`` (that has a model of its own) under that language, the rest under
+    None (the default model)."""
+    out: dict[str | None, list[int]] = {}
+    for position, lang in enumerate(langs):
+        out.setdefault(lang if lang in languages else None, []).append(position)
+    return out
+
+
 def score(
     items: Sequence[NewsItem],
     predictions: Sequence[PredictionLike],
     watchlist: Watchlist,
-    model: ModelRef,
+    registry: Registry,
+    model: ModelRef | Sequence[ModelRef],
     now: datetime | None = None,
+    langs: Sequence[str] | None = None,
 ) -> list[ScoredItem]:
-    """Join items with their predictions and topics into ScoredItems."""
+    """Join items with their predictions, topics and companies (with their relevance)
+    into ScoredItems. ``model``: the model that scored each item (one for all);
+    ``langs``: each item's language (``item_language``; None: as each item says)."""
     if len(items) != len(predictions):
         raise ValueError(f"{len(items)} items but {len(predictions)} predictions")
     now = now or datetime.now(UTC)
+    models = [model] * len(items) if isinstance(model, ModelRef) else list(model)
+    languages = list(langs) if langs is not None else [item.lang for item in items]
+    if not len(models) == len(languages) == len(items):
+        raise ValueError(f"{len(items)} items but {len(models)} models, {len(languages)} langs")
     out = []
-    for item, p in zip(items, predictions, strict=True):
+    for item, p, ref, lang in zip(items, predictions, models, languages, strict=True):
         tags = tag(watchlist, item.title, item.body)
         out.append(
             ScoredItem(
-                **item.model_dump(by_alias=True),
+                **{**item.model_dump(by_alias=True), "lang": lang},
                 sentiment=Sentiment(
                     label=p.label,
                     negative=p.negative,
@@ -163,7 +194,11 @@ def score(
                 ),
                 topics=tuple(dict.fromkeys((*tags.topics, *item.topic_hints))),
                 tickers=tags.tickers,
-                model=model,
+                entities=tuple(
+                    EntityRef(id=r.entity_id, relevance=r.relevance)
+                    for r in rate(registry, item.title, item.body)
+                ),
+                model=ref,
                 scored_at=now,
             )
         )
@@ -224,6 +259,7 @@ def to_article(item: ScoredItem) -> ScoredArticle:
         scored_at=item.scored_at,
         topics=tuple(item.topics),
         tickers=tuple(item.tickers),
+        entities=tuple(EntityMention(e.id, e.relevance) for e in item.entities),
         duplicate_of=item.duplicate_of,
     )
 
@@ -315,30 +351,45 @@ class ClassifySink:
 
     scorer: Scorer
     watchlist: Watchlist
+    #: The companies resolved in each item (``entities``), built once per worker.
+    registry: Registry
     send: Send
     observer: PipelineObserver
     topics: TopicNames
     #: Where the model runs; None: the event loop's default executor.
     model_pool: Executor | None = None
     max_retry_delay: float = 30.0
+    #: Models of their own for some languages (``zh``: the multilingual one); items in
+    #: any other language go to ``scorer``.
+    by_language: Mapping[str, Scorer] = field(default_factory=dict)
 
     async def write(self, records: Sequence[RawRecord]) -> None:
         topics, observer = self.topics, self.observer
         observer.took("classify", topics.raw, len(records))
         checked = check_raw(records)
         items = [item for _, item in checked.items]
-        texts = [model_text(item) for item in items]
-        predictions = (
-            await hold(
-                lambda: self._predict(texts),
+        langs = [language_of(item) for item in items]
+        predictions: list[PredictionLike | None] = [None] * len(items)
+        models = [self.scorer.model] * len(items)
+        for lang, positions in routes(langs, self.by_language).items():
+            scorer = self.scorer if lang is None else self.by_language[lang]
+            texts = [model_text(items[i]) for i in positions]
+            got = await hold(
+                functools.partial(self._predict, scorer, texts),
                 "classifying",
                 functools.partial(observer.retried, "classify", "model"),
                 self.max_retry_delay,
             )
-            if texts
-            else []
+            for i, prediction in zip(positions, got, strict=True):
+                predictions[i], models[i] = prediction, scorer.model
+        scored = score(
+            items,
+            [p for p in predictions if p is not None],
+            self.watchlist,
+            self.registry,
+            models,
+            langs=langs,
         )
-        scored = score(items, predictions, self.watchlist, self.scorer.model)
         out: list[Outgoing] = [
             (s.id.encode(), s.to_json(), raw_timestamp_header(record.timestamp))
             for (record, _), s in zip(checked.items, scored, strict=True)
@@ -356,10 +407,10 @@ class ClassifySink:
         )
         observer.classified(topics.raw, len(records), len(scored), checked.dead)
 
-    async def _predict(self, texts: list[str]) -> Sequence[PredictionLike]:
+    async def _predict(self, scorer: Scorer, texts: list[str]) -> Sequence[PredictionLike]:
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
-        out = await loop.run_in_executor(self.model_pool, self.scorer.predict, texts)
+        out = await loop.run_in_executor(self.model_pool, scorer.predict, texts)
         self.observer.inferred(time.perf_counter() - started)
         return out
 

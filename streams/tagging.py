@@ -34,17 +34,11 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigFileError
+from core.titles import CJK
 from core.yamlfile import LINE_KEY, load_yaml, where
 
 DEFAULT_WATCHLIST = Path(__file__).resolve().parent / "data" / "watchlist.yaml"
 TOPIC_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
-#: CJK characters, as the inside of a regular expression's character class: Hangul
-#: jamo and syllables, CJK radicals and punctuation, kana, bopomofo, Han (with its
-#: extensions and compatibility forms), the half- and full-width forms.
-CJK = (
-    "\u1100-\u11ff\u2e80-\u2fff\u3001-\u9fff\ua960-\ua97f\uac00-\ud7ff"
-    "\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003134f"
-)
 _HAN_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 _CJK_RUN_RE = re.compile(f"[{CJK}]+")
 #: The edges of a word: in any text, not next to a word character that is not CJK (a

@@ -230,6 +230,10 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     # Metrics endpoints off unless a test asks for one (several workers run at once).
     env["FINSENT_METRICS_WORKER_PORT"] = "0"
     env["FINSENT_METRICS_SCHEDULER_PORT"] = "0"
+    # `finsent up` serves the read API too: a port of its own, not every test's 8000
+    from streams.broker_process import free_port
+
+    env["FINSENT_API_PORT"] = str(free_port())
     return env
 
 

@@ -1,5 +1,6 @@
 """Topic: polarity and negative share over time with volume, alert periods shaded, and
-the headlines behind a picked point."""
+the headlines behind a picked point. A company is a topic here too (``entity:<id>``),
+and its series can keep only the articles mostly about it, or only news about it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import streamlit as st
 
 from dashboard import charts, loaders
 from dashboard.common import plain, require_data, signed
+from storage.buckets import ENTITY_PREFIX
 
 RANGES = {
     "last hour": 3600,
@@ -21,6 +23,13 @@ RANGES = {
 }
 RESOLUTIONS = {"1 min": 60, "5 min": 300, "1 hour": 3600, "1 day": 86400}
 DEFAULT_RESOLUTION = {3600: "1 min", 6 * 3600: "5 min", 86400: "1 hour"}
+#: Minimum relevance of an article to a company (``entities.relevance``).
+RELEVANCE = {
+    "any mention": 0,
+    "in the first sentence or more": 50,
+    "in the headline": 70,
+    "the headline's subject": 95,
+}
 
 st.title("Topic")
 
@@ -42,11 +51,24 @@ def picked_from(event: Any) -> tuple[str, pd.Timestamp] | None:
 
 if require_data():
     data = loaders.load()
-    names = data.topic_names()
+    names = data.topic_names() + [ENTITY_PREFIX + e for e in data.entity_names()]
     linked = st.query_params.get_all("topic")  # alert webhooks link here with ?topic=
     default = [n for n in linked if n in names] or [n for n in ("market",) if n in names]
     default = default or names[:1]
-    chosen = st.multiselect("Topics", names, default=default, key="topics")
+    chosen = st.multiselect(
+        "Topics and companies (entity:<ticker>)", names, default=default, key="topics"
+    )
+    min_relevance, novel_only = 0, False
+    if any(c.startswith(ENTITY_PREFIX) for c in chosen):
+        f1, f2 = st.columns(2)
+        relevance_label = f1.selectbox(
+            "Companies: count articles where the company is", list(RELEVANCE), key="relevance"
+        )
+        min_relevance = RELEVANCE[relevance_label]
+        novel_only = f2.checkbox(
+            "News only (the first story of its kind about the company within 24 h)",
+            key="novel",
+        )
     c1, c2 = st.columns(2)
     range_label = c1.selectbox("Time range", list(RANGES), index=2, key="range")
     range_s = RANGES[range_label]
@@ -71,7 +93,7 @@ if require_data():
         st.info("Pick one or more topics.")
         st.stop()
 
-    points, periods = data.series(tuple(chosen), range_s, resolution_s)
+    points, periods = data.series(tuple(chosen), range_s, resolution_s, min_relevance, novel_only)
     event = st.altair_chart(
         charts.polarity(points, periods),
         width="stretch",
@@ -116,7 +138,9 @@ if require_data():
     )
     topic, start = point
     start_dt = start.to_pydatetime().astimezone(UTC)
-    headlines = data.headlines(topic, start_dt, start_dt + timedelta(seconds=resolution_s))
+    headlines = data.headlines(
+        topic, start_dt, start_dt + timedelta(seconds=resolution_s), min_relevance, novel_only
+    )
     st.caption(
         f"{topic}, {start_dt:%Y-%m-%d %H:%M}–"
         f"{start_dt + timedelta(seconds=resolution_s):%H:%M} UTC: most negative first, "

@@ -5,6 +5,7 @@ from __future__ import annotations
 # Importing a command module registers its subcommands on the group.
 from finsent.cli import (  # noqa: F401
     alerts,
+    api,
     broker,
     config,
     dashboard,

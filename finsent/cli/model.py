@@ -144,7 +144,7 @@ def train_command(no_progress: bool, if_missing: bool, **options: Any) -> None:
         click.echo(f"a model is already at {existing.parent}: not training (--if-missing)")
         return
     from classifier.train import profile_config, train
-    from finsent.datasets import NEWS_EVAL_CSV
+    from finsent.datasets import NEWS_EVAL_CSV, ZH_EVAL_CSV
     from finsent.runtime import training_csvs
 
     train_path, valid_path = training_csvs(settings)
@@ -155,7 +155,7 @@ def train_command(no_progress: bool, if_missing: bool, **options: Any) -> None:
         out=settings.model_path,
         base=model.base,
         bases_dir=str(settings.general.data_dir / "bases"),
-        checks=(str(NEWS_EVAL_CSV),),
+        checks=(str(NEWS_EVAL_CSV), str(ZH_EVAL_CSV)),
         labels=model.labels,
         device=model.device,
         threads=model.threads,

@@ -50,9 +50,9 @@ def worker_command(settings: Settings) -> None:
         click.echo(f"metrics on http://{host}:{port}/metrics", err=True)
     engine = open_engine(settings)  # one pool for the writer, the counters and alerting
     alerting = open_alerting(settings, engine, metrics)  # a bad rules file fails at once
-    watchlist = check_worker_inputs(settings)  # a bad watchlist or a missing model fails at once
+    inputs = check_worker_inputs(settings)  # a bad watchlist, companies file or model: at once
     ensure_worker_topics(config)  # before loading the model: so does an unreachable broker
-    pipeline = open_pipeline(settings, engine, watchlist, metrics)
+    pipeline = open_pipeline(settings, engine, inputs, metrics)
     metrics.ready.set(1)  # what the compose health check waits for
     click.echo(
         f"worker {config.app_id} on {config.bootstrap_servers}: {config.topics.raw} -> "

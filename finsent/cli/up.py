@@ -12,9 +12,10 @@ from pathlib import Path
 
 import click
 
+from finsent.cli.api import check_api_startable
 from finsent.cli.app import Option, UserError, cli, settings_options, stop_on_signals
 from finsent.cli.dashboard import check_port_free as check_dashboard_port
-from finsent.cli.demo import make_demo
+from finsent.cli.demo import DEMO_LANGUAGES, make_demo
 from finsent.runtime import (
     children_environ,
     open_engine,
@@ -53,6 +54,36 @@ def ensure_model(settings: Settings) -> None:
     )
     if subprocess.run(argv, check=False).returncode != 0:
         raise UserError(f"training the first model into {path} failed (see above)")
+
+
+def ensure_zh_model(settings: Settings) -> None:
+    """Train a model for Chinese items (the multilingual-e5-small base, quick profile, on
+    the shipped multilingual set) into the default path when the Chinese demo needs one
+    and none is configured or there yet."""
+    from finsent.datasets import MULTILINGUAL_CSV, tfns_csv
+
+    if settings.zh_model_path is not None:
+        return
+    path = settings.general.data_dir / "models" / "finsent-sentiment-zh"
+    click.echo(
+        f"no model for Chinese items at {path}: training one (multilingual-e5-small, quick "
+        f"profile) on {MULTILINGUAL_CSV}; this takes about half an hour on 2 CPU cores"
+    )
+    argv = finsent_argv(
+        "train",
+        "--base",
+        "multilingual-e5-small",
+        "--profile",
+        "quick",
+        "--train",
+        str(MULTILINGUAL_CSV),
+        "--valid",
+        str(tfns_csv("valid")),
+        "--out",
+        str(path),
+    )
+    if subprocess.run(argv, check=False).returncode != 0:
+        raise UserError(f"training the model for Chinese items into {path} failed (see above)")
 
 
 def demo_alerting(settings: Settings, env: dict[str, str]) -> list[Child]:
@@ -99,6 +130,15 @@ def demo_alerting(settings: Settings, env: dict[str, str]) -> list[Child]:
     "they are polled instead.",
 )
 @click.option(
+    "--demo-lang",
+    type=click.Choice(DEMO_LANGUAGES),
+    default="en",
+    show_default=True,
+    help="The built-in demo's language: en (real headlines) or zh (Chinese headlines "
+    "written for the demo; a model for Chinese items is trained first if there is none: "
+    "about half an hour on 2 CPU cores).",
+)
+@click.option(
     "--demo-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Replay this CSV/JSONL file of news items instead, its times moved to start now.",
@@ -110,7 +150,9 @@ def demo_alerting(settings: Settings, env: dict[str, str]) -> list[Child]:
     show_default=True,
     help="Time compression of the demo replay.",
 )
-def up_command(demo: bool, demo_file: Path | None, demo_speed: float, settings: Settings) -> None:
+def up_command(
+    demo: bool, demo_lang: str, demo_file: Path | None, demo_speed: float, settings: Settings
+) -> None:
     """Run finsent on its embedded defaults until Ctrl-C.
 
     Migrates the database (an embedded PostgreSQL server under the data directory
@@ -118,8 +160,8 @@ def up_command(demo: bool, demo_file: Path | None, demo_speed: float, settings: 
     profile, on the set that ships with finsent),
     starts the embedded Kafka-protocol broker (unless FINSENT_KAFKA_BOOTSTRAP_SERVERS
     names an existing Kafka) and the worker, the feed scheduler when FINSENT_FEEDS_FILE
-    is set (else, with --demo, replays the demo). Every child's log lines are prefixed
-    with its name; Ctrl-C stops them all.
+    is set (else, with --demo, replays the demo), the dashboard and the read API. Every
+    child's log lines are prefixed with its name; Ctrl-C stops them all.
     """
     from storage import migrate
     from storage.db import describe
@@ -137,6 +179,7 @@ def up_command(demo: bool, demo_file: Path | None, demo_speed: float, settings: 
 
             find_java()
     check_dashboard_port(settings.dashboard.host, settings.dashboard.port)
+    check_api_startable(settings)
     feeds_file = settings.sources.file
     if feeds_file is not None:  # a malformed feed file fails now, naming its line
         from sources.feeds import load_feeds
@@ -147,11 +190,15 @@ def up_command(demo: bool, demo_file: Path | None, demo_speed: float, settings: 
             demo = False
     ensure_model(settings)
     history = demo and demo_file is None  # the built-in demo: 6 h of history ending now
+    if history and demo_lang == "zh":
+        ensure_zh_model(settings)
     if history:
         from storage.alerts import restart_data_clock
 
         demo_file = settings.general.data_dir / "demo.jsonl"
-        click.echo(make_demo(settings, None, demo_file, hours=6.0, items=1500, seed=7))
+        click.echo(
+            make_demo(settings, None, demo_file, hours=6.0, items=1500, seed=7, lang=demo_lang)
+        )
         # Its six hours end now: they overlap an earlier demo's, which the rules' clock
         # has passed already; the clock starts over with this replay.
         restart_data_clock(engine)
@@ -180,10 +227,11 @@ def up_command(demo: bool, demo_file: Path | None, demo_speed: float, settings: 
         if feeds_file is not None:
             children.append(Child("scheduler", finsent_argv("scheduler"), env))
         children.append(Child("dashboard", finsent_argv("dashboard"), env))
+        children.append(Child("api", finsent_argv("api"), env))
         click.echo(
             f"finsent is up: {', '.join(c.name for c in children)}; dashboard at "
-            f"http://{settings.dashboard.host}:{settings.dashboard.port}. Ctrl-C stops "
-            "everything."
+            f"http://{settings.dashboard.host}:{settings.dashboard.port}, API at "
+            f"http://{settings.api.host}:{settings.api.port}/docs. Ctrl-C stops everything."
         )
         status = supervise(children, stop, sys.stdout)
     click.echo("finsent stopped")

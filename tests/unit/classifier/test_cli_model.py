@@ -85,10 +85,11 @@ def test_train_options_reach_the_training_config(
         **{"device": "cpu", "threads": 1},
     }
     assert {k: getattr(config, k) for k in want} == want
-    # every model is checked on the news set that ships with finsent, and says so
-    from finsent.datasets import NEWS_EVAL_CSV
+    # every model is checked on the news sets that ship with finsent, and says so
+    from finsent.datasets import NEWS_EVAL_CSV, ZH_EVAL_CSV
 
-    assert config.checks == (str(NEWS_EVAL_CSV),) and NEWS_EVAL_CSV.is_file()
+    assert config.checks == (str(NEWS_EVAL_CSV), str(ZH_EVAL_CSV))
+    assert NEWS_EVAL_CSV.is_file() and ZH_EVAL_CSV.is_file()
     assert "on news_eval (614 texts) accuracy 0.7500, macro-F1 0.7000" in result.output
 
     # none given: the profile's values, then the fields' defaults
@@ -181,14 +182,15 @@ def test_train_without_data_trains_on_the_shipped_set(monkeypatch: pytest.Monkey
     assert (valid.parent / "LICENSE").read_text().startswith("MIT License")
     # the tweets with their own labels, then the generated news-like texts, all with the
     # teacher's probabilities to distil from; none of the news set anyone checks on
-    from finsent.datasets import NEWS_EVAL_CSV, tfns_csv
+    from finsent.datasets import NEWS_EVAL_CSV, ZH_EVAL_CSV, tfns_csv
 
     shipped = load_csv(str(train), parse_label_map(DEFAULT_LABEL_MAP))
     tweets = load_csv(str(tfns_csv("train")), parse_label_map(DEFAULT_LABEL_MAP))
     assert shipped.texts[:9543] == tweets.texts and shipped.labels[:9543] == tweets.labels
     assert shipped.soft is not None and len(shipped.soft) == len(shipped.texts)
-    held_out = set(load_csv(str(NEWS_EVAL_CSV), parse_label_map(DEFAULT_LABEL_MAP)).texts)
-    assert not held_out & set(shipped.texts)
+    for held_out_csv in (NEWS_EVAL_CSV, ZH_EVAL_CSV):
+        held_out = set(load_csv(str(held_out_csv), parse_label_map(DEFAULT_LABEL_MAP)).texts)
+        assert not held_out & set(shipped.texts)
     assert "teacher" in (train.parent / "README.md").read_text()
 
 

@@ -1,0 +1,95 @@
+"""Alert rules that watch companies: a negative surge on one company fires on its series
+(``entity:<id>``), with its headlines, while the topics and other companies stay quiet."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from alerts.config import load_rules
+from alerts.evaluator import evaluate_once
+from entities.registry import load_registry
+from storage.alerts import list_alerts
+from storage.articles import EntityMention, ScoredArticle, save_scored_batch
+from tests.alerting_support import FAST_RULES, article, config_for
+
+ENTITY_RULES = """
+rules:
+  - name: company_negative_surge
+    kind: negative_surge
+    entities: [AAPL, MSFT]
+    severity: critical
+    window: 5m
+    baseline: 1h
+    enter: 3.0
+    exit: 1.5
+    min_count: 5
+    min_share: 0.3
+    min_baseline_count: 5
+    min_baseline_coverage: 0
+    for: 0s
+    cooldown: 10m
+"""
+
+
+def naming(item: ScoredArticle, entity_id: str) -> ScoredArticle:
+    return replace(item, id=f"{entity_id}-{item.id}", entities=(EntityMention(entity_id, 95),))
+
+
+def plant(engine: Engine, now: datetime) -> None:
+    """An hour of calm news on Apple and Microsoft, then ten negative items on Apple alone
+    in the last five closed minutes, all on the topic ``tech``."""
+    edge = now.replace(second=0, microsecond=0) - timedelta(minutes=1)
+    calm = [
+        naming(
+            article(i, "tech", "neutral", edge - timedelta(minutes=65) + timedelta(minutes=2 * i)),
+            entity,
+        )
+        for i in range(30)
+        for entity in ("AAPL", "MSFT")
+    ]
+    surge = [
+        naming(
+            article(
+                i,
+                "tech",
+                "negative",
+                edge - timedelta(minutes=4, seconds=-20 * i),
+                title=f"Apple recalls batch {i} of iPhones",
+            ),
+            "AAPL",
+        )
+        for i in range(10)
+    ]
+    save_scored_batch(engine, calm + surge)
+
+
+def test_a_negative_surge_on_one_company_fires_for_it_alone(db: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(ENTITY_RULES)
+    config = config_for(load_rules(path, load_registry()), ())
+    now = datetime.now(UTC)
+    plant(db, now)
+    (event,) = evaluate_once(db, config, now).events
+    assert (event["status"], event["rule"], event["topic"]) == (
+        "firing",
+        "company_negative_surge",
+        "entity:AAPL",
+    )
+    assert event["headlines"] and all("Apple recalls" in h["title"] for h in event["headlines"])
+    assert [(a.rule, a.topic) for a in list_alerts(db)] == [
+        ("company_negative_surge", "entity:AAPL")
+    ]
+
+
+def test_topic_rules_do_not_watch_companies(db: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(FAST_RULES)
+    config = config_for(load_rules(path), ())
+    now = datetime.now(UTC)
+    plant(db, now)
+    events = evaluate_once(db, config, now).events
+    assert [(e["rule"], e["topic"]) for e in events] == [("negative_surge", "tech")]
