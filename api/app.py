@@ -36,7 +36,13 @@ from api.schemas import (
 )
 from core.errors import first_line
 from storage.alerts import list_alerts
-from storage.articles import latest_articles, schema_ready, topic_series, topic_summaries
+from storage.articles import (
+    filtered_series,
+    latest_articles,
+    schema_ready,
+    topic_series,
+    topic_summaries,
+)
 from storage.buckets import RESOLUTIONS, floor_time
 from storage.feeds import source_health
 from storage.models import ALERT_STATUSES, LABELS
@@ -62,6 +68,13 @@ Start = Annotated[
     AwareDatetime | None, Query(description="From this time on (ISO 8601 with a zone).")
 ]
 End = Annotated[AwareDatetime | None, Query(description="Before this time (ISO 8601 with a zone).")]
+LangQuery = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[a-z]{2,8}$",
+        description="Only articles in this language (a primary subtag: en, zh).",
+    ),
+]
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -193,15 +206,24 @@ def series(
     resolution: Annotated[Resolution, Query(description="Bucket width.")] = "1h",
     start: Start = None,
     end: End = None,
+    lang: LangQuery = None,
 ) -> Series:
     """Counts and mean polarity per bucket over [start, end), zero-filled, read from the
-    stored buckets. Defaults: the last day up to now."""
+    stored buckets (from the articles when filtered by language). Defaults: the last
+    day up to now."""
     end = end or settings.clock()
     start = start or end - DEFAULT_SPAN
     time_range(start, end)
     width = RESOLUTIONS[resolution]
     try:
-        points = topic_series(settings.engine, key, start, end, width)
+        if lang is None:
+            points = topic_series(settings.engine, key, start, end, width)
+        else:
+            points = [
+                point
+                for one in key
+                for point in filtered_series(settings.engine, one, start, end, width, lang=lang)
+            ]
     except ValueError as e:  # too many points for one answer
         raise unprocessable(str(e)) from None
     return Series(
@@ -227,6 +249,7 @@ def articles(
     duplicates: Annotated[bool, Query(description="false: first reports only.")] = True,
     limit: Limit = 50,
     cursor: Cursor = None,
+    lang: LangQuery = None,
 ) -> ArticlePage:
     """Articles newest first, with their sentiment and topics, by published time."""
     time_range(start, end)
@@ -241,6 +264,7 @@ def articles(
         include_duplicates=duplicates,
         after=after(cursor),
         limit=limit + 1,
+        lang=lang,
     )
     page = views[:limit]
     more = len(views) > limit

@@ -121,6 +121,10 @@ def _entity_names() -> list[str]:
     return article_store.entity_names(engine())
 
 
+def _languages() -> list[str]:
+    return article_store.languages(engine())
+
+
 def _source_names() -> list[str]:
     return article_store.source_names(engine())
 
@@ -131,24 +135,26 @@ def _series(
     resolution_s: int,
     min_relevance: int = 0,
     novel_only: bool = False,
+    lang: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The series of ``topics`` (topics, or companies as ``entity:<id>``), from the
-    buckets; a company's from its articles when filtered by relevance or novelty."""
+    buckets; from the articles when filtered by language, or a company's by relevance
+    or novelty."""
     end = now()
     start = end - timedelta(seconds=range_s)
-    filtered = min_relevance > 0 or novel_only
     points: list[article_store.SeriesPoint] = []
     for key in topics:
-        entity_id = key_entity(key)
-        if filtered and entity_id is not None:
-            points += article_store.entity_series(
+        entity_filtered = key_entity(key) is not None and (min_relevance > 0 or novel_only)
+        if lang is not None or entity_filtered:
+            points += article_store.filtered_series(
                 engine(),
-                entity_id,
+                key,
                 start,
                 end,
                 resolution_s,
                 min_relevance=min_relevance,
                 novel_only=novel_only,
+                lang=lang,
             )
         else:
             points += topic_series(engine(), [key], start, end, resolution_s)
@@ -157,7 +163,12 @@ def _series(
 
 
 def _headlines(
-    topic: str, start: datetime, end: datetime, min_relevance: int = 0, novel_only: bool = False
+    topic: str,
+    start: datetime,
+    end: datetime,
+    min_relevance: int = 0,
+    novel_only: bool = False,
+    lang: str | None = None,
 ) -> pd.DataFrame:
     return frames.headlines_frame(
         article_store.headlines_between(
@@ -168,6 +179,7 @@ def _headlines(
             limit=10,
             min_relevance=min_relevance,
             novel_only=novel_only,
+            lang=lang,
         )
     )
 
@@ -179,6 +191,7 @@ def _feed(
     text: str | None,
     since_s: int,
     limit: int,
+    lang: str | None = None,
 ) -> pd.DataFrame:
     eng = engine()
     firsts = latest_articles(
@@ -190,6 +203,7 @@ def _feed(
         since=now() - timedelta(seconds=since_s),
         include_duplicates=False,
         limit=limit,
+        lang=lang,
     )
     copies = article_store.duplicates_of(eng, [a.id for a in firsts])
     return frames.articles_frame(firsts, copies)
@@ -234,10 +248,15 @@ class Loaders:
     firing: Callable[[], list[AlertView]]
     topic_names: Callable[[], list[str]]
     entity_names: Callable[[], list[str]]
+    languages: Callable[[], list[str]]
     source_names: Callable[[], list[str]]
-    series: Callable[[tuple[str, ...], int, int, int, bool], tuple[pd.DataFrame, pd.DataFrame]]
-    headlines: Callable[[str, datetime, datetime, int, bool], pd.DataFrame]
-    feed: Callable[[str | None, str | None, str | None, str | None, int, int], pd.DataFrame]
+    series: Callable[
+        [tuple[str, ...], int, int, int, bool, str | None], tuple[pd.DataFrame, pd.DataFrame]
+    ]
+    headlines: Callable[[str, datetime, datetime, int, bool, str | None], pd.DataFrame]
+    feed: Callable[
+        [str | None, str | None, str | None, str | None, int, int, str | None], pd.DataFrame
+    ]
     alerts: Callable[[str | None, int, int], list[AlertView]]
     deliveries: Callable[[datetime], list[alert_store.DeliveryView]]
     evaluator: Callable[[], EvaluatorStatus | None]
@@ -259,6 +278,7 @@ def _build(ttl: float) -> Loaders:
         firing=cached(_firing),
         topic_names=cached(_topic_names),
         entity_names=cached(_entity_names),
+        languages=cached(_languages),
         source_names=cached(_source_names),
         series=cached(_series),
         headlines=cached(_headlines),

@@ -616,9 +616,10 @@ def latest_articles(
     include_duplicates: bool = True,
     after: ArticleKey | None = None,
     limit: int = 50,
+    lang: str | None = None,
 ) -> list[ArticleView]:
-    """Newest articles first, filtered by topic, label, source, a text in the title
-    (case-insensitive, literal) and a published time range.
+    """Newest articles first, filtered by topic, label, source, language, a text in the
+    title (case-insensitive, literal) and a published time range.
 
     The order is (published_at descending, id ascending): total and stable, so ``after``
     (the ``key`` of the last article of a page) continues exactly where that page ended,
@@ -641,6 +642,8 @@ def latest_articles(
         query = query.where(ArticleSentimentRow.label == label)
     if source is not None:
         query = query.where(ArticleRow.source == source)
+    if lang is not None:
+        query = query.where(ArticleRow.lang == lang)
     if text:
         query = query.where(ArticleRow.title.icontains(text, autoescape=True))
     if since is not None:
@@ -811,6 +814,11 @@ def source_names(engine: Engine) -> list[str]:
     return _distinct(engine, ArticleRow.__tablename__, "source")
 
 
+def languages(engine: Engine) -> list[str]:
+    """Every language stored articles are in (``articles.lang``), by name."""
+    return _distinct(engine, ArticleRow.__tablename__, "lang")
+
+
 def entity_names(engine: Engine) -> list[str]:
     """Every company (registry id) that articles name, by id."""
     return _distinct(engine, ArticleEntityRow.__tablename__, "entity_id")
@@ -819,59 +827,53 @@ def entity_names(engine: Engine) -> list[str]:
 # --- companies -------------------------------------------------------------------------
 
 
-def entity_series(
+def filtered_series(
     engine: Engine,
-    entity_id: str,
+    key: str,
     start: datetime,
     end: datetime,
     resolution_s: int,
     *,
     min_relevance: int = 0,
     novel_only: bool = False,
+    lang: str | None = None,
 ) -> list[SeriesPoint]:
-    """A company's first reports over [start, end) at ``resolution_s``, counting only
-    articles at least ``min_relevance`` about it (and only news about it when
-    ``novel_only``): zero-filled points keyed ``entity:<id>``, like ``topic_series``.
+    """A series' first reports over [start, end) at ``resolution_s``, counting only
+    those in ``lang`` (when given) and, for a company (``entity:<id>``), only articles
+    at least ``min_relevance`` about it (and only news about it when ``novel_only``):
+    zero-filled points, like ``topic_series``.
 
-    Read from ``article_entities`` (one range scan of ``(entity_id, published_at)``),
-    summed per bucket by the database; unfiltered, it equals the company's
-    ``topic_series``, which reads the buckets instead."""
+    Read from the articles (``in_series``: one range scan of the key's index), summed
+    per bucket by the database; unfiltered, it equals ``topic_series``, which reads the
+    buckets instead."""
     starts = grid(start, end, resolution_s)
     if len(starts) > MAX_POINTS:
         raise ValueError(
             f"{len(starts)} points at {resolution_s}s; at most {MAX_POINTS}: "
             "pick a coarser resolution or a shorter range"
         )
-    mention, sentiment = ArticleEntityRow, ArticleSentimentRow
-    epoch = func.floor(func.extract("epoch", mention.published_at) / resolution_s) * resolution_s
-    label = sentiment.label
-    query = (
+    sentiment, label = ArticleSentimentRow, ArticleSentimentRow.label
+    epoch = func.floor(func.extract("epoch", ArticleRow.published_at) / resolution_s)
+    query = in_series(
         select(
-            epoch,
+            epoch * resolution_s,
             func.count().filter(label == "negative"),
             func.count().filter(label == "neutral"),
             func.count().filter(label == "positive"),
             func.sum(sentiment.polarity),
-        )
-        .join(sentiment, sentiment.article_id == mention.article_id)
-        .join(ArticleRow, ArticleRow.id == mention.article_id)
-        .where(
-            mention.entity_id == entity_id,
-            mention.published_at >= starts[0],
-            mention.published_at < require_aware(end, "end"),
-            mention.relevance >= min_relevance,
-            ArticleRow.duplicate_of.is_(None),
-        )
-        .group_by(epoch)
-    )
-    if novel_only:
-        query = query.where(mention.novel.is_(True))
+        ).join(sentiment, sentiment.article_id == ArticleRow.id),
+        key,
+        starts[0],
+        end,
+        min_relevance=min_relevance,
+        novel_only=novel_only,
+        lang=lang,
+    ).group_by(epoch)
     with engine.connect() as conn:
         sums = {
             datetime.fromtimestamp(float(t), UTC): (int(neg), int(neu), int(pos), float(pol))
             for t, neg, neu, pos, pol in conn.execute(query)
         }
-    key = entity_key(entity_id)
     return [SeriesPoint(key, t, *sums.get(t, (0, 0, 0, 0.0))) for t in starts]
 
 
@@ -886,11 +888,13 @@ def in_series(
     *,
     min_relevance: int = 0,
     novel_only: bool = False,
+    lang: str | None = None,
 ) -> Select[*Ts]:
     """``query`` (over ``articles``) narrowed to the first reports of a series published
     in [start, end): a topic's (``article_topics``) or, for ``entity:<id>``, a company's
     (``article_entities``, at least ``min_relevance``, news only when ``novel_only``);
-    a range scan of either table's (key, published_at) index."""
+    only those in ``lang`` when given; a range scan of either table's (key,
+    published_at) index."""
     start, end = require_aware(start, "start"), require_aware(end, "end")
     entity_id = key_entity(key)
     if entity_id is None:
@@ -905,6 +909,8 @@ def in_series(
         if novel_only:
             query = query.where(e.novel.is_(True))
         when = e.published_at
+    if lang is not None:
+        query = query.where(ArticleRow.lang == lang)
     return query.where(when >= start, when < end, ArticleRow.duplicate_of.is_(None))
 
 
@@ -917,9 +923,10 @@ def headlines_between(
     *,
     min_relevance: int = 0,
     novel_only: bool = False,
+    lang: str | None = None,
 ) -> Headlines:
-    """First reports on ``topic`` (or a company: ``entity:<id>``, filtered as in
-    ``entity_series``) published in [start, end): the ``limit`` most negative and the
+    """First reports on ``topic`` (or a company: ``entity:<id>``), filtered as in
+    ``filtered_series``, published in [start, end): the ``limit`` most negative and the
     ``limit`` most positive (by polarity), each with its sentiment."""
     base = in_series(
         select(ArticleRow, ArticleSentimentRow).join(
@@ -930,6 +937,7 @@ def headlines_between(
         end,
         min_relevance=min_relevance,
         novel_only=novel_only,
+        lang=lang,
     )
     with Session(engine) as session:
         negative = session.execute(

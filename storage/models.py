@@ -88,6 +88,7 @@ class ArticleRow(Base):
     __table_args__ = (
         Index("ix_articles_published_at", "published_at"),
         Index("ix_articles_source_published_at", "source", "published_at"),
+        Index("ix_articles_lang_published_at", "lang", "published_at"),
         Index("ix_articles_stored_at", "stored_at"),
     )
 

@@ -93,7 +93,8 @@ if require_data():
                 if samples is None:
                     # while firing, up to the next whole minute (a stable cache key)
                     end = alert.ends_at or now.replace(second=0, microsecond=0) + MINUTE
-                    samples = data.headlines(alert.topic, alert.starts_at, end, 0, False).head(5)
+                    found = data.headlines(alert.topic, alert.starts_at, end, 0, False, None)
+                    samples = found.head(5)
                     st.caption("Most negative headlines on the topic while it fired:")
                 else:
                     st.caption("Headlines that drove the alert:")

@@ -16,11 +16,12 @@ st.title("Live feed")
 
 if require_data():
     data = loaders.load()
-    c1, c2, c3, c4 = st.columns([2, 1, 2, 1])
+    c1, c2, c3, c4, c5 = st.columns([2, 1, 2, 1, 1])
     topic = c1.selectbox("Topic", [ANY, *data.topic_names()], key="feed_topic")
     label = c2.selectbox("Label", [ANY, *LABELS], key="feed_label")
     source = c3.selectbox("Source", [ANY, *data.source_names()], key="feed_source")
-    window = c4.selectbox("Published", list(WINDOWS), index=1, key="feed_window")
+    lang = c4.selectbox("Language", [ANY, *data.languages()], key="feed_lang")
+    window = c5.selectbox("Published", list(WINDOWS), index=1, key="feed_window")
     text = st.text_input("Headline contains", key="feed_text").strip()
     limit = st.slider("Headlines", 10, 500, 100, step=10, key="feed_limit")
 
@@ -33,6 +34,7 @@ if require_data():
             text or None,
             WINDOWS[window],
             limit,
+            None if lang == ANY else lang,
         )
         if feed.empty:
             st.info("No headline matches these filters.")

@@ -31,6 +31,9 @@ RELEVANCE = {
     "the headline's subject": 95,
 }
 
+#: The language selector's first choice: articles in every language.
+ALL_LANGUAGES = "all languages"
+
 st.title("Topic")
 
 
@@ -69,7 +72,7 @@ if require_data():
             "News only (the first story of its kind about the company within 24 h)",
             key="novel",
         )
-    c1, c2 = st.columns(2)
+    c1, c2, c3 = st.columns(3)
     range_label = c1.selectbox("Time range", list(RANGES), index=2, key="range")
     range_s = RANGES[range_label]
     resolution_label = c2.selectbox(
@@ -79,6 +82,8 @@ if require_data():
         key="resolution",
     )
     resolution_s = RESOLUTIONS[resolution_label]
+    lang_label = c3.selectbox("Language", [ALL_LANGUAGES, *data.languages()], key="lang")
+    lang = None if lang_label == ALL_LANGUAGES else lang_label
     if range_s // resolution_s > loaders.MAX_POINTS:
         coarser = next(
             label for label, s in RESOLUTIONS.items() if range_s // s <= loaders.MAX_POINTS
@@ -93,7 +98,9 @@ if require_data():
         st.info("Pick one or more topics.")
         st.stop()
 
-    points, periods = data.series(tuple(chosen), range_s, resolution_s, min_relevance, novel_only)
+    points, periods = data.series(
+        tuple(chosen), range_s, resolution_s, min_relevance, novel_only, lang
+    )
     event = st.altair_chart(
         charts.polarity(points, periods),
         width="stretch",
@@ -139,7 +146,7 @@ if require_data():
     topic, start = point
     start_dt = start.to_pydatetime().astimezone(UTC)
     headlines = data.headlines(
-        topic, start_dt, start_dt + timedelta(seconds=resolution_s), min_relevance, novel_only
+        topic, start_dt, start_dt + timedelta(seconds=resolution_s), min_relevance, novel_only, lang
     )
     st.caption(
         f"{topic}, {start_dt:%Y-%m-%d %H:%M}–"

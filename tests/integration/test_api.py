@@ -201,6 +201,11 @@ def test_a_series_is_the_stored_buckets_as_the_dashboard_reads_them(
     assert sum(p["n"] for p in body["points"] if p["key"] == "banks") == 5
     empty = next(p for p in body["points"] if p["n"] == 0)
     assert empty["mean_polarity"] is None and empty["negative_share"] is None
+    # in one language: read from the articles; every seeded article is English
+    params = {"key": ["oil", "banks"], "start": start.isoformat(), "end": end.isoformat()}
+    assert get(client, "/v1/series", **params, lang="en")["points"] == body["points"]
+    chinese = get(client, "/v1/series", **params, lang="zh")["points"]
+    assert len(chinese) == len(body["points"]) and not any(p["n"] for p in chinese)
 
 
 @pytest.mark.parametrize(
@@ -301,6 +306,8 @@ def test_articles_newest_first_with_sentiment_and_topics(client: httpx.Client, d
         ({"end": (NOW - timedelta(hours=1)).isoformat()}, 7),
         ({"topic": "market", "label": "neutral", "source": "wire-b"}, 2),
         ({"topic": "no-such-topic"}, 0),
+        ({"lang": "en"}, 12),  # every seeded article is English
+        ({"lang": "zh"}, 0),
     ],
 )
 def test_article_filters(client: httpx.Client, params: dict[str, Any], count: int) -> None:
@@ -356,6 +363,7 @@ def test_new_articles_do_not_shift_a_walk(client: httpx.Client, db: Engine) -> N
         ({"duplicates": "maybe"}, "duplicates"),
         ({"q": "x" * 201}, "q"),
         ({"start": "9999-12-31T23:59:59-14:00"}, "out of range"),
+        ({"lang": "zh-CN"}, "lang"),  # a primary subtag, as stored
     ],
 )
 def test_bad_article_parameters_are_422_naming_them(

@@ -13,7 +13,7 @@ from storage.articles import (
     EntityMention,
     ScoredArticle,
     entity_names,
-    entity_series,
+    filtered_series,
     headlines_between,
     save_scored_batch,
     topic_series,
@@ -85,7 +85,7 @@ def test_company_buckets_count_first_reports_once(db: Engine) -> None:
     end = T0 + timedelta(hours=1)
     (point,) = topic_series(db, ["entity:AAPL"], T0, end, 3600)
     assert (point.n_negative, point.n_neutral, point.n_positive) == (2, 0, 1)
-    assert entity_series(db, "AAPL", T0, end, 3600) == [point]
+    assert filtered_series(db, "entity:AAPL", T0, end, 3600) == [point]
 
 
 def test_a_company_series_filters_by_relevance_and_novelty(db: Engine) -> None:
@@ -101,7 +101,7 @@ def test_a_company_series_filters_by_relevance_and_novelty(db: Engine) -> None:
     end = T0 + timedelta(hours=2)
 
     def counts(**filters: object) -> list[tuple[int, int]]:
-        points = entity_series(db, "AAPL", T0, end, 3600, **filters)  # type: ignore[arg-type]
+        points = filtered_series(db, "entity:AAPL", T0, end, 3600, **filters)  # type: ignore[arg-type]
         assert all(p.topic == "entity:AAPL" for p in points)
         return [(p.n, p.n_negative) for p in points]
 

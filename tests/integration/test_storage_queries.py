@@ -223,3 +223,33 @@ def test_source_health_accumulates_polls(store: Engine) -> None:
     )
     (health,) = source_health(store)
     assert (health.consecutive_failures, health.last_error, health.last_status) == (0, None, 304)
+
+
+def test_the_language_filter_of_series_feed_and_headlines(store: Engine) -> None:
+    """Issue 26, item 2: ``lang`` is a filter on the dashboard (live feed, Topic page)
+    and in the series; without it, everything, as before."""
+    from dataclasses import replace
+
+    from storage.articles import filtered_series, headlines_between, languages
+
+    t0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    english = [article(n, label="negative", published_at=t0 + timedelta(minutes=n)) for n in (1, 2)]
+    chinese = [
+        replace(article(n, label="positive", published_at=t0 + timedelta(minutes=n)), lang="zh")
+        for n in (3, 4, 5)
+    ]
+    save_scored_batch(store, english + chinese)
+    end = t0 + timedelta(hours=1)
+
+    def counts(lang: str | None) -> tuple[int, int]:
+        (point,) = filtered_series(store, "market", t0, end, 3600, lang=lang)
+        return point.n_negative, point.n_positive
+
+    assert counts(None) == (2, 3)
+    assert counts("zh") == (0, 3) and counts("en") == (2, 0) and counts("ja") == (0, 0)
+    (bucketed,) = topic_series(store, ["market"], t0, end, 3600)
+    assert (bucketed.n_negative, bucketed.n_positive) == counts(None)  # the buckets agree
+    assert languages(store) == ["en", "zh"]
+    assert {a.id for a in latest_articles(store, lang="zh")} == {a.id for a in chinese}
+    found = headlines_between(store, "market", t0, end, lang="en")
+    assert {h.id for h in found.most_negative} == {a.id for a in english}
