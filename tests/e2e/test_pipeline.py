@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, func, select
 
 from storage.models import ArticleRow, ArticleSentimentRow, ArticleTopicRow
@@ -134,3 +137,50 @@ def test_every_valid_item_stored_once_every_bad_one_dead_lettered(
     ):
         assert expected in reasons
     assert worker.alive, worker.log()[-3000:]
+
+
+@pytest.mark.broker_kinds("embedded")
+def test_chinese_items_are_scored_by_the_model_for_chinese(
+    worker_env: dict[str, str], db: Engine, tmp_path: Path, pipeline_model: Path
+) -> None:
+    """Issue 26, item 2: with FINSENT_MODEL_ZH_PATH set, a real worker sends Chinese
+    items (told by their script or their record) to that model and the rest to the
+    model; each stored article has its language and names the model that scored it."""
+    zh_model = tmp_path / "zh-model"
+    shutil.copytree(pipeline_model, zh_model)  # another directory: another model name
+    env = {**worker_env, "FINSENT_MODEL_ZH_PATH": str(zh_model)}
+    worker = FinsentProcess(["worker"], env, tmp_path / "worker.log").start()
+    try:
+        worker.wait_for_log("[^Worker]: Ready", timeout=180)
+        assert "Chinese items are scored by" in worker.log()
+        titles = {
+            0: ("Oil prices jump as OPEC cuts output", None),
+            1: ("央行宣布降准0.5个百分点", None),
+            2: ("貴州茅台一季度淨利潤同比增長15%", None),
+            3: ("TSMC raises its outlook", "zh-TW"),
+        }
+        records = []
+        for n, (title, lang) in titles.items():
+            record = json.loads(news(n, title=title)) | {"lang": lang}
+            records.append((item_id(n).encode(), json.dumps(record).encode()))
+        produce(
+            env["FINSENT_KAFKA_BOOTSTRAP_SERVERS"],
+            topic_names(env["FINSENT_KAFKA_TOPIC_PREFIX"]).raw,
+            records,
+        )
+        wait_until(lambda: count(db, ArticleRow) == 4, 120, "4 stored articles")
+        with db.connect() as conn:
+            stored = conn.execute(
+                select(ArticleRow.title, ArticleRow.lang, ArticleSentimentRow.model_name).join(
+                    ArticleSentimentRow, ArticleSentimentRow.article_id == ArticleRow.id
+                )
+            ).all()
+        assert {title: (lang, name) for title, lang, name in stored} == {
+            "Oil prices jump as OPEC cuts output": ("en", pipeline_model.name),
+            "央行宣布降准0.5个百分点": ("zh", "zh-model"),
+            "貴州茅台一季度淨利潤同比增長15%": ("zh", "zh-model"),
+            "TSMC raises its outlook": ("zh", "zh-model"),
+        }
+        assert worker.alive, worker.log()[-3000:]
+    finally:
+        worker.stop()
