@@ -13,6 +13,9 @@ TEST_JOBS ?= 2
 TEST_PROGRAMS := chromium|chromium-browser|google-chrome:chromium chromedriver:chromium-driver \
 	prometheus-alertmanager|alertmanager:prometheus-alertmanager promtool:prometheus
 
+# the browser test checks that Chinese headlines are drawn as glyphs, not boxes
+CJK_FONT := fonts-wqy-microhei
+
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -29,13 +32,14 @@ install: $(STAMP) ## Create .venv and install finsent with its dev tools (pinned
 run: $(STAMP) ## Run the product on its embedded defaults with the demo replay: finsent up --demo
 	$(BIN)/finsent up --demo
 
-test-deps: ## Install the system programs the tests use: Chromium + ChromeDriver, Alertmanager, promtool (apt-get, as root)
+test-deps: ## Install the system programs the tests use: Chromium + ChromeDriver, Alertmanager, promtool, a CJK font for the browser (apt-get, as root)
 	@missing=; for spec in $(foreach p,$(TEST_PROGRAMS),'$(p)'); do \
 		found=; for program in $$(tr '|' ' ' <<< "$${spec%%:*}"); do \
 			command -v "$$program" >/dev/null && found=1; \
 		done; \
 		[ -n "$$found" ] || missing="$$missing $${spec#*:}"; \
 	done; \
+	fc-list :lang=zh 2>/dev/null | grep -q . || missing="$$missing $(CJK_FONT)"; \
 	if [ -z "$$missing" ]; then echo "test-deps: all present"; exit 0; fi; \
 	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
 		echo "test-deps: needs root and apt-get to install:$$missing" >&2; exit 1; \
