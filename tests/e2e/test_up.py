@@ -107,3 +107,48 @@ def test_up_reports_a_taken_broker_port(cli_env: dict[str, str], tmp_path: Path)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "is already in use" in result.stderr
+
+
+def test_up_replays_the_chinese_demo_through_the_model_for_chinese(
+    cli_env: dict[str, str], pipeline_model: Path, tmp_path: Path
+) -> None:
+    """Issue 26, item 5: `finsent up --demo --demo-lang zh` replays the Chinese demo's
+    headlines, and the worker scores them with the model for Chinese items."""
+    import shutil
+
+    from sqlalchemy import text
+
+    zh_model = tmp_path / "zh-model"
+    shutil.copytree(pipeline_model, zh_model)
+    cli_env.update(
+        FINSENT_BROKER_KIND="embedded",
+        FINSENT_BROKER_PORT=str(free_port()),
+        FINSENT_MODEL_PATH=str(pipeline_model),
+        FINSENT_MODEL_ZH_PATH=str(zh_model),
+        FINSENT_MODEL_VARIANT="fp32",
+        FINSENT_DASHBOARD_PORT=str(free_port()),
+    )
+    argv = ["up", "--demo", "--demo-lang", "zh", "--demo-speed", "3000"]
+    up = FinsentProcess(argv, cli_env, tmp_path / "up.log").start()
+    try:
+        up.wait_for_log("finsent is up: worker, webhook-echo, demo", timeout=120)
+        assert "Chinese headlines written for the demo" in up.log()
+        assert "planted surge of 60 negative 'oil-energy' headlines" in up.log()
+        engine = make_engine(up.database_url())
+
+        def by_language() -> dict[tuple[str, str], int]:
+            with engine.connect() as conn:
+                rows = conn.execute(
+                    text(
+                        "SELECT a.lang, s.model_name, count(*) FROM articles a"
+                        " JOIN article_sentiment s ON s.article_id = a.id GROUP BY 1, 2"
+                    )
+                )
+                return {(lang, model): n for lang, model, n in rows}
+
+        wait_until(lambda: sum(by_language().values()) >= 100, 240, "100 demo articles")
+        assert set(by_language()) == {("zh", "zh-model")}
+        engine.dispose()
+        assert up.interrupt(timeout=60) == 0, up.log()[-3000:]
+    finally:
+        up.kill()
