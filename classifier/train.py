@@ -179,6 +179,13 @@ class TrainConfig:
         low=0,
         problem="patience must be 0 (no early stopping) or more",
     )
+    layers: int | None = hyperparameter(
+        None,
+        "Keep only the base's first N transformer layers: a model N/L the compute of "
+        "the whole base (default: every layer).",
+        low=1,
+        problem="layers must be at least 1, not {value}",
+    )
     max_steps: int | None = hyperparameter(
         None,
         "Optimiser steps at most, all epochs together (None: every epoch's batches).",
@@ -520,11 +527,19 @@ def make_output_dir(out: Path) -> None:
 # --- the student and its training rows --------------------------------------------------
 
 
-def _load_base(base: str, offline: bool) -> tuple[Any, Any]:
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+def _load_base(base: str, offline: bool, layers: int | None = None) -> tuple[Any, Any]:
+    """The base's tokenizer and model with a fresh three-way head; its first ``layers``
+    transformer layers only, when given (the rest are never loaded)."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=offline)
+        kept = {}
+        if layers is not None:
+            total = AutoConfig.from_pretrained(base, local_files_only=offline).num_hidden_layers
+            if layers > total:
+                raise TrainingError(f"layers {layers}: base {base!r} has {total}")
+            kept = {"num_hidden_layers": layers}
         model = AutoModelForSequenceClassification.from_pretrained(
             base,
             num_labels=len(CANONICAL),
@@ -532,6 +547,7 @@ def _load_base(base: str, offline: bool) -> tuple[Any, Any]:
             label2id=canonical_label2id(),
             ignore_mismatched_sizes=True,
             local_files_only=offline,
+            **kept,
         )
     except (OSError, ValueError) as e:
         where = "local directory" if Path(base).exists() else "model id (offline: local cache only)"
@@ -544,7 +560,7 @@ def load_student(base: str, config: TrainConfig, device: str) -> tuple[Any, Any]
     ``device``, its word embeddings frozen when the config says so."""
     from classifier.loading import hub_offline
 
-    tokenizer, model = _load_base(base, hub_offline())
+    tokenizer, model = _load_base(base, hub_offline(), config.layers)
     model.to(device)
     if config.freeze_embeddings:
         # the word-embedding table is half of MiniLM's weights: freezing it saves its dense

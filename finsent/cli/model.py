@@ -34,6 +34,7 @@ TRAIN_OPTIONS = (
     "ngram_weight",
     "ngram_gate",
     "patience",
+    "layers",
 )
 
 

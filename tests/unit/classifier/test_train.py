@@ -344,3 +344,17 @@ def _head(model_dir: Path) -> Any:
     from safetensors.torch import load_file
 
     return load_file(str(model_dir / "model.safetensors"))["classifier.weight"]
+
+
+def test_a_model_can_keep_the_first_layers_of_its_base(data_dir: Path, tmp_path: Path) -> None:
+    """``--layers N``: a smaller, faster model from the base's first N layers (issue 26:
+    the Chinese path's speed); more layers than the base has is one clear error."""
+    from transformers import AutoConfig
+
+    config = tiny_config(data_dir, tmp_path / "two", layers=2)
+    train(config, progress=False)
+    assert AutoConfig.from_pretrained(tmp_path / "two").num_hidden_layers == 2
+    hp = json.loads((tmp_path / "two" / "metrics.json").read_text(encoding="utf-8"))
+    assert hp["hyperparameters"]["layers"] == 2
+    with pytest.raises(TrainingError, match=r"layers 7: base .* has 6"):
+        train(replace(config, layers=7, out=str(tmp_path / "seven")), progress=False)
