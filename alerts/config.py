@@ -20,7 +20,7 @@ from alerts.rules import KINDS, Kind, Rule
 from core.errors import ConfigFileError
 from core.yamlfile import LINE_KEY, load_yaml, where
 from entities.registry import ID_RE, Registry
-from storage.buckets import key_entity
+from storage.buckets import entity_key, key_entity
 
 DEFAULT_RULES = Path(__file__).resolve().parent / "data" / "rules.yaml"
 
@@ -88,6 +88,12 @@ class RuleSet:
         """Inhibiting rules before the rules they inhibit (so both see this round's state)."""
         inhibited = {n for spec in self.rules for n in spec.rule.inhibits}
         return sorted(self.rules, key=lambda spec: spec.rule.name in inhibited)
+
+    @property
+    def entity_keys(self) -> frozenset[str]:
+        """The series keys (``entity:<id>``) of every company some rule names: the only
+        companies' buckets a round needs to read."""
+        return frozenset(entity_key(e) for spec in self.rules for e in spec.entities)
 
     @property
     def longest_span(self) -> timedelta:

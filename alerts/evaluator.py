@@ -147,7 +147,7 @@ def evaluate_once(engine: Engine, config: AlertingConfig, now: datetime) -> Outc
             result = evaluate_round(
                 config.ruleset,
                 states,
-                read_buckets(conn, start, as_of, BUCKET_S),
+                read_buckets(conn, start, as_of, BUCKET_S, config.ruleset.entity_keys),
                 now=at,
                 as_of=as_of,
                 observed_since=since,

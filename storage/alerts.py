@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, aliased
 
 from storage.articles import SeriesPoint, in_series
-from storage.buckets import require_aware
+from storage.buckets import ENTITY_PREFIX, require_aware
 from storage.bulk import table_of
 from storage.models import (
     AlertEvaluatorRow,
@@ -415,15 +415,24 @@ def observed_since(conn: Connection, width_s: int = 60) -> datetime | None:
 
 
 def read_buckets(
-    conn: Connection, start: datetime, end: datetime, width_s: int = 60
+    conn: Connection,
+    start: datetime,
+    end: datetime,
+    width_s: int = 60,
+    entity_keys: Collection[str] | None = None,
 ) -> dict[str, list[SeriesPoint]]:
-    """Every topic's stored buckets starting in [start, end), sparse, by topic, in time order."""
+    """Every topic's stored buckets starting in [start, end), sparse, by topic, in time
+    order; of the companies' series (``entity:<id>``) only ``entity_keys`` (None: all):
+    a round reads the companies its rules name, not the hundreds a feed mentions."""
     b = TopicBucketRow
-    rows = conn.execute(
-        select(b.topic, b.bucket_start, b.n_negative, b.n_neutral, b.n_positive, b.polarity_sum)
-        .where(b.width_s == width_s, b.bucket_start >= start, b.bucket_start < end)
-        .order_by(b.topic, b.bucket_start)
-    )
+    query = select(
+        b.topic, b.bucket_start, b.n_negative, b.n_neutral, b.n_positive, b.polarity_sum
+    ).where(b.width_s == width_s, b.bucket_start >= start, b.bucket_start < end)
+    if entity_keys is not None:
+        query = query.where(
+            or_(~b.topic.startswith(ENTITY_PREFIX, autoescape=True), b.topic.in_(entity_keys))
+        )
+    rows = conn.execute(query.order_by(b.topic, b.bucket_start))
     out: dict[str, list[SeriesPoint]] = defaultdict(list)
     for row in rows:
         out[row.topic].append(

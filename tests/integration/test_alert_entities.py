@@ -93,3 +93,29 @@ def test_topic_rules_do_not_watch_companies(db: Engine, tmp_path: Path) -> None:
     plant(db, now)
     events = evaluate_once(db, config, now).events
     assert [(e["rule"], e["topic"]) for e in events] == [("negative_surge", "tech")]
+
+
+def test_a_round_reads_the_buckets_of_the_companies_its_rules_name_only(
+    db: Engine, tmp_path: Path
+) -> None:
+    """A feed names hundreds of companies; a round reads the topics' buckets and those of
+    the companies some rule names, not every company's."""
+    from alerts.config import RuleSet
+    from storage.alerts import read_buckets
+
+    now = datetime.now(UTC)
+    plant(db, now)
+    path = tmp_path / "rules.yaml"
+    path.write_text(ENTITY_RULES.replace("[AAPL, MSFT]", "[AAPL]"))
+    ruleset = load_rules(path, load_registry())
+    assert ruleset.entity_keys == {"entity:AAPL"}
+    assert RuleSet(()).entity_keys == frozenset()
+    start = now - timedelta(hours=2)
+    with db.connect() as conn:
+        every = read_buckets(conn, start, now)
+        named = read_buckets(conn, start, now, entity_keys=ruleset.entity_keys)
+        topics_only = read_buckets(conn, start, now, entity_keys=frozenset())
+    assert {"tech", "entity:AAPL", "entity:MSFT"} <= set(every)
+    assert set(named) == set(every) - {"entity:MSFT"}
+    assert set(topics_only) == set(every) - {"entity:AAPL", "entity:MSFT"}
+    assert named["entity:AAPL"] == every["entity:AAPL"]
