@@ -11,8 +11,9 @@ database driver.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Literal, Protocol, TypeVar, get_args
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -163,6 +164,25 @@ def after(cursor: str | None) -> tuple[datetime, str] | None:
         raise unprocessable(str(e)) from None
 
 
+class Keyed(Protocol):
+    """A listed row: where it stands in its list's order (``storage``'s views)."""
+
+    @property
+    def key(self) -> tuple[datetime, str]: ...
+
+
+V = TypeVar("V", bound=Keyed)
+
+
+def cut_page(views: Sequence[V], limit: int, request: Request) -> tuple[Sequence[V], str | None]:
+    """The page of ``views`` (read with ``limit + 1`` rows) and the link to the next one:
+    None when the extra row is not there, the list's end."""
+    page = views[:limit]
+    if len(views) <= limit:
+        return page, None
+    return page, next_link(request.url.path, request.query_params.multi_items(), page[-1].key)
+
+
 # --- routes ----------------------------------------------------------------------------
 
 
@@ -266,14 +286,8 @@ def articles(
         limit=limit + 1,
         lang=lang,
     )
-    page = views[:limit]
-    more = len(views) > limit
-    return ArticlePage(
-        items=[ArticleOut.from_view(a) for a in page],
-        next=next_link(request.url.path, request.query_params.multi_items(), page[-1].key)
-        if more
-        else None,
-    )
+    page, following = cut_page(views, limit, request)
+    return ArticlePage(items=[ArticleOut.from_view(a) for a in page], next=following)
 
 
 @router.get("/alerts", response_model=AlertPage)
@@ -298,14 +312,8 @@ def alerts(
         after=after(cursor),
         limit=limit + 1,
     )
-    page = views[:limit]
-    more = len(views) > limit
-    return AlertPage(
-        items=[AlertOut.from_view(a) for a in page],
-        next=next_link(request.url.path, request.query_params.multi_items(), page[-1].key)
-        if more
-        else None,
-    )
+    page, following = cut_page(views, limit, request)
+    return AlertPage(items=[AlertOut.from_view(a) for a in page], next=following)
 
 
 @router.get("/sources", response_model=list[SourceOut])

@@ -16,23 +16,11 @@ from storage.alerts import list_alerts
 from storage.articles import EntityMention, ScoredArticle, save_scored_batch
 from tests.alerting_support import FAST_RULES, article, config_for
 
-ENTITY_RULES = """
-rules:
-  - name: company_negative_surge
-    kind: negative_surge
-    entities: [AAPL, MSFT]
-    severity: critical
-    window: 5m
-    baseline: 1h
-    enter: 3.0
-    exit: 1.5
-    min_count: 5
-    min_share: 0.3
-    min_baseline_count: 5
-    min_baseline_coverage: 0
-    for: 0s
-    cooldown: 10m
-"""
+#: The fast test rule, watching two companies instead of the topics.
+ENTITY_RULES = FAST_RULES.replace(
+    "  - name: negative_surge\n    kind: negative_surge\n",
+    "  - name: company_negative_surge\n    kind: negative_surge\n    entities: [AAPL, MSFT]\n",
+)
 
 
 def naming(item: ScoredArticle, entity_id: str) -> ScoredArticle:
