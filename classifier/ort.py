@@ -2,7 +2,8 @@
 
 ``prepare(...)`` returns the path of an ONNX file for a model and a variant, building
 it the first time: ``model.onnx`` (the exported graph), ``model-opt.onnx`` (ONNX
-Runtime's transformer fusions: attention, layer norm, GELU, skip connections),
+Runtime's transformer fusions: attention, GELU, embeddings; then the layer norms
+decomposed into faster plain operators, :mod:`classifier.ort_graph`),
 ``model-int8.onnx`` (the fused graph with dynamic per-channel int8 weights). The
 cache sits in the model directory's ``onnx/`` folder when it is writable, otherwise
 under ``~/.cache/finsent/onnx``; it is rebuilt when the checkpoint changes.
@@ -27,13 +28,15 @@ import numpy as np
 import numpy.typing as npt
 
 from classifier.exceptions import ModelLoadError
+from classifier.ort_graph import REFUSING_OPTIMIZERS, decompose_layer_norms
 
 log = logging.getLogger(__name__)
 
 OPSET = 17
 #: Bumped whenever export, fusion or quantisation change, so cached files are rebuilt.
 #: 2: the graph is exported with eager attention, which ONNX Runtime fuses (SDPA's is not).
-BUILD = 2
+#: 3: layer norms are decomposed after fusion (:mod:`classifier.ort_graph`).
+BUILD = 3
 FILES = {"export": "model.onnx", "onnx-fp32": "model-opt.onnx", "onnx-int8": "model-int8.onnx"}
 
 
@@ -158,6 +161,8 @@ def optimise(src: Path, dst: Path, num_heads: int, hidden_size: int, model_type:
             src,
             model_type,
         )
+    decomposed = decompose_layer_norms(optimised.model)
+    log.info("decomposed %d layer norms in %s (faster kernels)", decomposed, src.name)
     optimised.save_model_to_file(str(dst))
 
 
@@ -284,28 +289,43 @@ def _prepare_locked(
     return target
 
 
+def open_session(path: Path, *, threads: int = 0, save_optimised: Path | None = None) -> Any:
+    """An ONNX Runtime CPU session over ``path`` as finsent serves it; ``save_optimised``
+    writes the graph the session actually runs (after its own optimisers) there."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads or (os.cpu_count() or 1)
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # Within a batch the pool's threads spin for the next op (a forward pass is hundreds
+    # of short ops: waking a sleeping thread for each cost 13 % of int8's speed); when a
+    # batch returns they stop at once, leaving the cores to the worker's event loop, its
+    # database thread and the broker between batches.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1")
+    options.add_session_config_entry("session.force_spinning_stop", "1")
+    if save_optimised is not None:
+        options.optimized_model_filepath = str(save_optimised)
+    try:
+        return ort.InferenceSession(
+            str(path),
+            sess_options=options,
+            providers=["CPUExecutionProvider"],
+            # the graph's layer norms were decomposed on purpose: not fused back
+            disabled_optimizers=list(REFUSING_OPTIMIZERS),
+        )
+    except Exception as e:  # onnxruntime raises its own untyped errors
+        raise ModelLoadError(f"ONNX model {path} cannot be loaded: {e}") from e
+
+
 class OnnxBackend:
     """An ONNX Runtime session on the CPU with a fixed thread count."""
 
     device = "cpu"
 
     def __init__(self, path: Path, *, variant: str, threads: int = 0) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads or (os.cpu_count() or 1)
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        # Idle worker threads would spin for the next op, taking the cores that the
-        # worker's event loop, its database thread and the broker need between batches.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            self.session = ort.InferenceSession(
-                str(path), sess_options=options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as e:  # onnxruntime raises its own untyped errors
-            raise ModelLoadError(f"ONNX model {path} cannot be loaded: {e}") from e
+        self.session = open_session(path, threads=threads)
         self.name = variant
         self.path = path
         self.input_names = tuple(i.name for i in self.session.get_inputs())
