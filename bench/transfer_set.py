@@ -12,7 +12,9 @@ shipped news set included), has the teacher score them, and writes a training CS
 (``text,label,p_negative,p_neutral,p_positive``: the label is the teacher's argmax in
 the shipped label map) that ``finsent train --train`` distils from directly. With
 ``--mix-with-train`` the shipped training rows come first, with their own labels and
-the teacher's probabilities for them.
+the teacher's probabilities for them. ``--shapes wide`` draws half of the texts from
+``bench/news_shapes.py`` (markets, macro, company events, analyst language, quotes,
+boilerplate) instead of only the release and headline templates here (``basic``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.news_shapes import wide_text  # noqa: E402
 from classifier.data import SOFT_COLUMNS, load_csv  # noqa: E402
 from classifier.labels import CANONICAL, DEFAULT_LABEL_MAP, parse_label_map  # noqa: E402
 from classifier.loading import load_engine  # noqa: E402
@@ -254,13 +257,22 @@ def headline(rng: random.Random, names: list[str]) -> str:
     return text.title() if rng.random() < 0.3 else text
 
 
-def generate(n: int, seed: int, names: list[str]) -> list[str]:
+SHAPES = ("basic", "wide")
+
+
+def generate(n: int, seed: int, names: list[str], *, shapes: str = "basic") -> list[str]:
+    """``n`` distinct texts; ``shapes="wide"`` draws half of them from ``news_shapes``."""
+    if shapes not in SHAPES:
+        raise ValueError(f"unknown shapes {shapes!r}; expected one of {SHAPES}")
     rng = random.Random(seed)
     makers: tuple[Callable[[random.Random, list[str]], str], ...] = (report_sentence, headline)
     seen: set[str] = set()
     texts: list[str] = []
     while len(texts) < n:
-        text = rng.choice(makers)(rng, names)
+        if shapes == "wide" and rng.random() < 0.5:
+            text = wide_text(rng, names)
+        else:
+            text = rng.choice(makers)(rng, names)
         if text not in seen:
             seen.add(text)
             texts.append(text)
@@ -275,10 +287,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--mix-with-train", action="store_true")
+    parser.add_argument("--shapes", choices=SHAPES, default="basic")
     args = parser.parse_args()
 
     names = sorted({short_name(e.name) for e in load_registry().entities} - {""})
-    texts = generate(args.n, args.seed, names)
+    texts = generate(args.n, args.seed, names, shapes=args.shapes)
     teacher = load_engine(args.teacher, variant="fp32", threads=args.threads, ngram_weight=0)
     raw = {name: key for key, name in parse_label_map(DEFAULT_LABEL_MAP).items()}
     rows: list[list[str]] = []
