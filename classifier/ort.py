@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from classifier.exceptions import ModelLoadError
-from classifier.ort_graph import REFUSING_OPTIMIZERS, decompose_layer_norms
+from classifier.ort_graph import FUSE_BACK_OPTIMIZERS, decompose_layer_norms
 
 log = logging.getLogger(__name__)
 
@@ -313,7 +313,7 @@ def open_session(path: Path, *, threads: int = 0, save_optimised: Path | None = 
             sess_options=options,
             providers=["CPUExecutionProvider"],
             # the graph's layer norms were decomposed on purpose: not fused back
-            disabled_optimizers=list(REFUSING_OPTIMIZERS),
+            disabled_optimizers=list(FUSE_BACK_OPTIMIZERS),
         )
     except Exception as e:  # onnxruntime raises its own untyped errors
         raise ModelLoadError(f"ONNX model {path} cannot be loaded: {e}") from e
