@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from streams.broker_process import BrokerProcess
-from streams.lag import group_lag, total_lag
+from streams.lag import LagReader, group_lag, total_lag
 from streams.topics import ensure_topics
 
 
@@ -73,3 +73,22 @@ def test_batched_records_count_in_full_on_apache_kafka(
     rows = group_lag(bootstrap, "lag-batched", [topic_name], timeout=15)
 
     assert [(r.partition, r.end, r.lag) for r in rows] == [(0, 40, 30), (1, 25, 25)]
+
+
+def test_a_kept_reader_sees_new_topics_records_and_commits(
+    broker: BrokerProcess, topic_name: str
+) -> None:
+    """The worker's reader keeps its clients between reads: a topic created after its
+    first read, and records and commits after its second, show in the next read."""
+    bootstrap = broker.bootstrap_servers
+    with LagReader(bootstrap, "lag-kept", [topic_name], timeout=15) as reader:
+        assert reader.read() == []  # no such topic yet
+
+        ensure_topics(bootstrap, [topic_name], partitions=1, timeout=30)
+        produce(bootstrap, topic_name, {0: 4}, batched=False)
+        commit(bootstrap, "lag-kept", topic_name, {0: 1})
+        assert [(r.end, r.committed, r.lag) for r in reader.read()] == [(4, 1, 3)]
+
+        produce(bootstrap, topic_name, {0: 2}, batched=False)
+        commit(bootstrap, "lag-kept", topic_name, {0: 5})
+        assert [(r.end, r.committed, r.lag) for r in reader.read()] == [(6, 5, 1)]
