@@ -41,19 +41,11 @@ def ensure_model(settings: Settings) -> None:
     train, valid = training_csvs(settings)
     profile = settings.model.first_profile
     click.echo(f"no model at {path}: training one ({profile} profile) on {train}")
-    argv = finsent_argv(
-        "train",
-        "--profile",
-        profile,
-        "--train",
-        str(train),
-        "--valid",
-        str(valid),
-        "--out",
-        str(path),
+    train_into(
+        path,
+        "the first model",
+        ["--profile", profile, "--train", str(train), "--valid", str(valid)],
     )
-    if subprocess.run(argv, check=False).returncode != 0:
-        raise UserError(f"training the first model into {path} failed (see above)")
 
 
 def ensure_zh_model(settings: Settings) -> None:
@@ -69,21 +61,17 @@ def ensure_zh_model(settings: Settings) -> None:
         f"no model for Chinese items at {path}: training one (multilingual-e5-small, quick "
         f"profile) on {MULTILINGUAL_CSV}; this takes about half an hour on 2 CPU cores"
     )
-    argv = finsent_argv(
-        "train",
-        "--base",
-        "multilingual-e5-small",
-        "--profile",
-        "quick",
-        "--train",
-        str(MULTILINGUAL_CSV),
-        "--valid",
-        str(tfns_csv("valid")),
-        "--out",
-        str(path),
-    )
+    base = ["--base", "multilingual-e5-small", "--profile", "quick"]
+    data = ["--train", str(MULTILINGUAL_CSV), "--valid", str(tfns_csv("valid"))]
+    train_into(path, "the model for Chinese items", base + data)
+
+
+def train_into(path: Path, what: str, options: list[str]) -> None:
+    """``finsent train OPTIONS --out PATH`` in a child process, its output on the
+    terminal; a failure is one line naming ``what`` was being trained, and where."""
+    argv = finsent_argv("train", *options, "--out", str(path))
     if subprocess.run(argv, check=False).returncode != 0:
-        raise UserError(f"training the model for Chinese items into {path} failed (see above)")
+        raise UserError(f"training {what} into {path} failed (see above)")
 
 
 def demo_alerting(settings: Settings, env: dict[str, str]) -> list[Child]:
