@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from storage.alerts import list_alerts
 from storage.articles import save_scored_batch
 from storage.models import ArticleRow, ArticleSentimentRow
+from streams import lag
 from streams.kafka_cluster import KafkaCluster
 from streams.topics import topic_names
 from testkit.processes import FinsentProcess, consume_all, wait_until
@@ -143,22 +144,14 @@ def under_replicated(bootstrap: str, topic: str) -> int:
         admin.close()
 
 
-def group_lag(bootstrap: str, group: str) -> int:
-    """Records the group has not committed yet, over every partition it has committed."""
-    from kafka import KafkaConsumer
-    from kafka.admin import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","))
-    try:
-        committed = admin.list_group_offsets(group).get(group, {})
-        if not committed:
-            return -1
-        ends = consumer.end_offsets(list(committed))
-        return sum(max(0, ends[tp] - meta.offset) for tp, meta in committed.items())
-    finally:
-        consumer.close()
-        admin.close()
+def group_lag(bootstrap: str, group: str, prefix: str) -> int:
+    """Records the worker's group has not committed yet on its two topics (what the
+    worker's own lag gauge reads, ``streams.lag``); -1 before it has committed any."""
+    names = topic_names(prefix)
+    rows = lag.group_lag(bootstrap, group, [names.raw, names.scored], timeout=15)
+    if all(row.committed is None for row in rows):
+        return -1
+    return lag.total_lag(rows)
 
 
 def start_worker(env: dict[str, str], log: Path) -> FinsentProcess:
@@ -195,8 +188,8 @@ def verify(
     stored, recounted = stored_buckets(db), recount(db)
     result.miscounted_buckets = len(set(stored.items()) ^ set(recounted.items()))
     group = f"{prefix}finsent-worker"
-    wait_until(lambda: group_lag(bootstrap, group) == 0, 90, "the group's lag back to 0")
-    result.lag_after = group_lag(bootstrap, group)
+    wait_until(lambda: group_lag(bootstrap, group, prefix) == 0, 90, "the group's lag back to 0")
+    result.lag_after = group_lag(bootstrap, group, prefix)
     result.save()
     assert result.stored == n
     assert count(db, ArticleSentimentRow) == seeded + n
