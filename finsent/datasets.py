@@ -1,6 +1,5 @@
-"""The data that ships with finsent: the labelled set a first model is trained on, and the
-news set every trained model is checked on, and the set distilled from a larger teacher
-that a first model learns from.
+"""The data that ships with finsent: the labelled tweets, the news sets every trained model
+is checked on, and the sets distilled from a larger teacher that models learn from.
 
 The Twitter Financial News Sentiment splits (MIT; ``finsent/data/tfns/README.md`` names
 the source) are package data, so a clone, an installed wheel and the Docker image all
@@ -21,10 +20,22 @@ NEWS_EVAL_CSV = Path(__file__).resolve().parent / "data" / "news_eval" / "news_e
 #: says how): every model is checked on it beside the English news set.
 ZH_EVAL_CSV = Path(__file__).resolve().parent / "data" / "zh_eval" / "zh_eval.csv"
 #: The tweets and 6,000 generated news-like texts with a teacher's probabilities (its
-#: README says how it was made): what ``finsent train`` learns from by default.
+#: README says how it was made): what the quick profile (``finsent up``'s first model)
+#: learns from by default.
 DISTIL_CSV = Path(__file__).resolve().parent / "data" / "distil" / "train.csv"
+#: The same rows and 6,000 more generated texts of wider shapes (markets and macro, deals,
+#: ratings, analyst language, quotes, negation): what the longer profiles learn from.
+DISTIL_WIDE_CSV = Path(__file__).resolve().parent / "data" / "distil" / "train_wide.csv"
 #: What a model for Chinese items learns from (its README says how it was made).
 MULTILINGUAL_CSV = Path(__file__).resolve().parent / "data" / "multilingual" / "train.csv"
+
+
+def distillation_csv(profile: str) -> Path:
+    """The shipped set a training profile learns from by default: the wider set for the
+    full and gpu profiles, whose longer training learns its shapes (+2.3 pt on the news
+    set); the first set for quick and smoke, which gained nothing from them at 38 % more
+    training time (``BENCHMARKS.md``, "Wider transfer texts")."""
+    return DISTIL_CSV if profile in ("quick", "smoke") else DISTIL_WIDE_CSV
 
 
 def tfns_csv(split: Literal["train", "valid"]) -> Path:

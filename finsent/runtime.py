@@ -61,15 +61,16 @@ def database_url(settings: Settings) -> str:
     return start_embedded(settings.embedded_database).render_as_string(hide_password=False)
 
 
-def training_csvs(settings: Settings) -> tuple[Path, Path]:
+def training_csvs(settings: Settings, profile: str | None = None) -> tuple[Path, Path]:
     """The training and validation CSVs: the configured pair, else the shipped ones (the
-    tweets with a teacher's probabilities and news-like texts it labelled; the tweets'
-    validation split)."""
-    from finsent.datasets import DISTIL_CSV, tfns_csv
+    tweets with a teacher's probabilities and news-like texts it labelled, the set for
+    ``profile``, by default the configured training profile; the tweets' validation
+    split)."""
+    from finsent.datasets import distillation_csv, tfns_csv
 
     train, valid = settings.model.train_csv, settings.model.valid_csv
     if train is None and valid is None:
-        return DISTIL_CSV, tfns_csv("valid")
+        return distillation_csv(profile or settings.model.train_profile), tfns_csv("valid")
     if train is None or valid is None:
         given, missing = ("train", "valid") if valid is None else ("valid", "train")
         raise SettingsError(

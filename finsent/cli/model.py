@@ -130,8 +130,10 @@ def model_setting(flag: str, field: str, **kwargs: Any) -> Callable[[F], F]:
 def train_command(no_progress: bool, if_missing: bool, **options: Any) -> None:
     """Fine-tune a sentiment classifier on labelled CSVs (columns text,label).
 
-    Without --train and --valid it trains on the Twitter Financial News Sentiment set
-    that ships with finsent (finsent/data/tfns).
+    Without --train and --valid it trains on the distillation set that ships with
+    finsent (finsent/data/distil): the finance tweets of finsent/data/tfns and generated
+    news-like texts, with a larger teacher's probabilities; the full and gpu profiles on
+    its wider version. It validates on the tweets' validation split.
 
     Writes a Hugging Face model directory with metrics.json and a model card
     (README.md). The best epoch by validation macro-F1 is kept. An n-gram model fitted

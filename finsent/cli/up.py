@@ -38,8 +38,8 @@ def ensure_model(settings: Settings) -> None:
     path = Path(settings.model_path).expanduser()
     if settings.model.path is not None or path.is_dir():
         return
-    train, valid = training_csvs(settings)
     profile = settings.model.first_profile
+    train, valid = training_csvs(settings, profile)
     click.echo(f"no model at {path}: training one ({profile} profile) on {train}")
     train_into(
         path,

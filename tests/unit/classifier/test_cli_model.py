@@ -169,14 +169,22 @@ def test_train_with_half_the_data_says_which_option(runner: CliRunner, data_dir:
     assert "no valid CSV (--valid / FINSENT_MODEL_VALID_CSV)" in result.output
 
 
-def test_train_without_data_trains_on_the_shipped_set(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("profile", "generated"), [("quick", 6000), ("smoke", 6000), ("full", 12000), ("gpu", 12000)]
+)
+def test_train_without_data_trains_on_the_shipped_set(
+    monkeypatch: pytest.MonkeyPatch, profile: str, generated: int
+) -> None:
+    """The quick profile (``finsent up``'s first model) learns from the tweets and 6,000
+    generated texts; the longer profiles from 6,000 more of wider shapes."""
     from finsent.runtime import training_csvs
     from finsent.settings import load_settings
 
     monkeypatch.delenv("FINSENT_MODEL_TRAIN_CSV", raising=False)
     monkeypatch.delenv("FINSENT_MODEL_VALID_CSV", raising=False)
+    monkeypatch.setenv("FINSENT_MODEL_TRAIN_PROFILE", profile)
     train, valid = training_csvs(load_settings())
-    for path, rows in ((train, 9543 + 6000), (valid, 2388)):
+    for path, rows in ((train, 9543 + generated), (valid, 2388)):
         data = load_csv(str(path), parse_label_map(DEFAULT_LABEL_MAP))
         assert len(data.texts) == rows and set(data.labels) == {0, 1, 2}
     assert (valid.parent / "LICENSE").read_text().startswith("MIT License")

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import csv
 import re
+from pathlib import Path
 
 import pytest
 
 from bench.transfer_set import generate
 from entities.registry import load_registry, short_name
-from finsent.datasets import DISTIL_CSV
+from finsent.datasets import DISTIL_CSV, DISTIL_WIDE_CSV, NEWS_EVAL_CSV
 
 SLOT = re.compile(r"[{}]|\s{2,}|^\s|\s$")
 
@@ -25,6 +26,29 @@ def test_the_shipped_distillation_set_is_what_seed_1_generates(names: list[str])
         shipped = [row["text"] for row in csv.DictReader(f)]
     generated = shipped[-6000:]  # the README: rows after the tweets, seed 1, basic shapes
     assert generate(6000, 1, names) == generated
+
+
+def test_the_shipped_wide_set_is_the_distillation_set_and_seed_2s_wide_texts(
+    names: list[str],
+) -> None:
+    """``train_wide.csv`` is what the README says: every row of ``train.csv`` as it is,
+    then the 6,000 texts of seed 2 with the wide shapes; none of them in the news set."""
+
+    def rows(path: Path) -> list[dict[str, str]]:
+        with open(path, encoding="utf-8", newline="") as f:
+            return list(csv.DictReader(f))
+
+    wide, distil = rows(DISTIL_WIDE_CSV), rows(DISTIL_CSV)
+    assert len(wide) == len(distil) + 6000
+    assert wide[: len(distil)] == distil
+    added = [row["text"] for row in wide[len(distil) :]]
+    assert added == generate(6000, 2, names, shapes="wide")
+    assert not set(added) & {row["text"] for row in rows(NEWS_EVAL_CSV)}
+    # labelled by the teacher: its most probable class, in the shipped label map
+    for row in wide[len(distil) :]:
+        p = [float(row[f"p_{name}"]) for name in ("negative", "neutral", "positive")]
+        assert abs(sum(p) - 1) < 1e-3
+        assert row["label"] == "021"[p.index(max(p))]
 
 
 def test_wide_shapes_are_distinct_reproducible_and_filled(names: list[str]) -> None:
