@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import streamlit as st
 from PIL import Image, ImageDraw
 
 from dashboard import loaders
+from storage.buckets import ENTITY_PREFIX
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
@@ -49,6 +51,16 @@ def show_state(state: loaders.DatabaseState) -> bool:
     else:
         st.error(f"Cannot read the database: {plain(state.message)}", icon=":material/error:")
     return False
+
+
+def topic_label(option: str, companies: Mapping[str, str]) -> str:
+    """A topic as the pickers show it: a company (``entity:<id>``) by its name and id,
+    ``Apple Inc. (AAPL)``; a topic, or a company the registry no longer has, as it is."""
+    if not option.startswith(ENTITY_PREFIX):
+        return option
+    entity_id = option.removeprefix(ENTITY_PREFIX)
+    name = companies.get(entity_id)
+    return f"{name} ({entity_id})" if name else option
 
 
 def signed(value: float | None, digits: int = 3) -> str:

@@ -27,6 +27,9 @@ class DashboardConfig:
     model_path: str | None = None
     model_device: str = "auto"
     model_variant: str = "auto"
+    #: the user's companies file (FINSENT_PIPELINE_COMPANIES), read over the shipped
+    #: registry for the companies' names
+    companies_file: str | None = None
     connect_retries: int = 2
     connect_retry_delay: float = 0.5
     connect_timeout: float = 5.0

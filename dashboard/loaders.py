@@ -19,7 +19,7 @@ import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.errors import first_line
+from core.errors import ConfigFileError, first_line
 from dashboard import frames
 from dashboard.config import DashboardConfig, from_environ
 from storage import alerts as alert_store
@@ -74,6 +74,22 @@ def engine() -> Engine:
         c.database_url,
         (c.connect_retries, c.connect_retry_delay, c.connect_timeout, c.pool_size),
     )
+
+
+@st.cache_resource(show_spinner=False)
+def company_names() -> dict[str, str]:
+    """Each registry company's name by id: the shipped registry and the user's companies
+    file over it. A file that does not load (the worker refuses it, naming its line)
+    leaves the shipped names, and the page says so."""
+    from entities.registry import load_registry
+
+    path = config().companies_file
+    try:
+        registry = load_registry(*([Path(path)] if path else []))
+    except (OSError, ConfigFileError, ValueError) as e:
+        st.warning(f"Company names from the shipped registry only: {first_line(e)}")
+        registry = load_registry()
+    return {e.id: e.name for e in registry.entities}
 
 
 @dataclass(frozen=True, slots=True)

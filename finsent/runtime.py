@@ -117,6 +117,9 @@ def dashboard_config(settings: Settings, engine: Engine) -> DashboardConfig:
         model_path=settings.model_path,
         model_device=settings.model.device,
         model_variant=settings.model.variant,
+        companies_file=(
+            str(settings.pipeline.companies) if settings.pipeline.companies is not None else None
+        ),
         connect_retries=min(db.connect_retries, 2),
         connect_retry_delay=db.connect_retry_delay,
         connect_timeout=db.connect_timeout,

@@ -1,6 +1,7 @@
 """Topic: polarity and negative share over time with volume, alert periods shaded, and
-the headlines behind a picked point. A company is a topic here too (``entity:<id>``),
-and its series can keep only the articles mostly about it, or only news about it."""
+the headlines behind a picked point. A company is a topic here too (``entity:<id>``,
+shown by its name), and its series can keep only the articles mostly about it, or
+only news about it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, loaders
-from dashboard.common import plain, require_data, signed
+from dashboard.common import plain, require_data, signed, topic_label
 from storage.buckets import ENTITY_PREFIX
 
 RANGES = {
@@ -58,8 +59,13 @@ if require_data():
     linked = st.query_params.get_all("topic")  # alert webhooks link here with ?topic=
     default = [n for n in linked if n in names] or [n for n in ("market",) if n in names]
     default = default or names[:1]
+    companies = loaders.company_names()
     chosen = st.multiselect(
-        "Topics and companies (entity:<ticker>)", names, default=default, key="topics"
+        "Topics and companies",
+        names,
+        default=default,
+        key="topics",
+        format_func=lambda option: topic_label(option, companies),
     )
     min_relevance, novel_only = 0, False
     if any(c.startswith(ENTITY_PREFIX) for c in chosen):
@@ -132,7 +138,8 @@ if require_data():
     def describe(option: tuple[str, pd.Timestamp]) -> str:
         n, mean = stats[option]
         mean_text = signed(None if pd.isna(mean) else float(mean))
-        return f"{option[1]:%Y-%m-%d %H:%M} · {option[0]} · {n} articles · mean {mean_text}"
+        when, label = option[1], topic_label(option[0], companies)
+        return f"{when:%Y-%m-%d %H:%M} · {label} · {n} articles · mean {mean_text}"
 
     picked = picked_from(event)
     if picked is not None and picked in stats and st.session_state.get("_last_pick") != picked:
@@ -149,7 +156,7 @@ if require_data():
         topic, start_dt, start_dt + timedelta(seconds=resolution_s), min_relevance, novel_only, lang
     )
     st.caption(
-        f"{topic}, {start_dt:%Y-%m-%d %H:%M}–"
+        f"{plain(topic_label(topic, companies))}, {start_dt:%Y-%m-%d %H:%M}–"
         f"{start_dt + timedelta(seconds=resolution_s):%H:%M} UTC: most negative first, "
         "then most positive."
     )

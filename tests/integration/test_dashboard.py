@@ -176,6 +176,36 @@ def test_topic_page_opens_the_topic_an_alert_links_to(seeded: datetime) -> None:
     assert at.multiselect(key="topics").value == ["banks"]
 
 
+@pytest.mark.parametrize(
+    ("companies", "shown", "warning"),
+    [
+        ("companies:\n  - {id: AAPL, name: Apple Computer}\n", "Apple Computer (AAPL)", None),
+        ("companies: [AAPL]\n", "Apple Inc. (AAPL)", "each company must be a mapping"),
+    ],
+)
+def test_topic_page_names_companies_from_the_users_companies_file(
+    seeded: datetime,
+    db: Engine,
+    configure: Any,
+    tmp_path: Path,
+    companies: str,
+    shown: str,
+    warning: str | None,
+) -> None:
+    """The user's companies file renames a company (as the worker reads it); one that
+    does not load leaves the shipped names and says why."""
+    path = tmp_path / "companies.yaml"
+    path.write_text(companies, encoding="utf-8")
+    configure(companies_file=str(path))
+    item = article(90, label="negative", published_at=seeded - timedelta(minutes=5))
+    save_scored_batch(db, [replace(item, entities=(EntityMention("AAPL", 95),))])
+    at = run("topic")
+    options = at.multiselect(key="topics").options
+    assert shown in options and "entity:AAPL" not in options
+    warnings = [w.value for w in at.warning if "Company names" in w.value]
+    assert [w for w in warnings if warning in w] if warning else not warnings
+
+
 def test_topic_page_shows_a_company_filtered_by_relevance_and_novelty(
     seeded: datetime, db: Engine
 ) -> None:
@@ -198,6 +228,7 @@ def test_topic_page_shows_a_company_filtered_by_relevance_and_novelty(
     at.run()
     assert not at.exception
     assert at.multiselect(key="topics").value == ["entity:AAPL"]
+    assert "Apple Inc. (AAPL)" in at.multiselect(key="topics").options  # named, not by id
     at.selectbox(key="range").set_value("last 24 hours").run()
     at.selectbox(key="resolution").set_value("1 day").run()
 

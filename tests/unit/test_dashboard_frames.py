@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dashboard.common import plain
+from dashboard.common import plain, topic_label
 from dashboard.config import RUNTIME_ENV, DashboardConfig, from_environ
 from dashboard.exceptions import DashboardError
 from dashboard.frames import (
@@ -140,8 +140,21 @@ def test_plain_escapes_markdown_and_html() -> None:
     assert "\\*\\*bold\\*\\*" in escaped and "\\<b\\>" in escaped and "\\$x\\$" in escaped
 
 
+def test_companies_are_shown_by_name_and_topics_as_they_are() -> None:
+    names = {"AAPL": "Apple Inc.", "SAP.DE": "SAP"}
+    assert topic_label("entity:SAP.DE", names) == "SAP (SAP.DE)"
+    assert topic_label("entity:GONE", names) == "entity:GONE"  # no longer in the registry
+    assert topic_label("banks", names) == "banks"
+    assert topic_label("AAPL", names) == "AAPL"  # a topic named like an id stays a topic
+
+
 def test_the_hand_over_round_trips_and_says_what_is_wrong() -> None:
-    config = DashboardConfig(database_url="postgresql://h/db", refresh_interval=3.0, password="p")
+    config = DashboardConfig(
+        database_url="postgresql://h/db",
+        refresh_interval=3.0,
+        password="p",
+        companies_file="/etc/finsent/companies.yaml",
+    )
     assert from_environ(config.to_environ()) == config
     with pytest.raises(DashboardError, match="finsent dashboard"):
         from_environ({})
