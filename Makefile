@@ -21,12 +21,12 @@ CJK_FONT := fonts-wqy-microhei
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
+# torch and its CUDA libraries (PyPI's build, about 4.5 GB installed) go in a pip run of
+# their own: without pip's cache (a short disk) a run keeps all its downloaded wheels
+# until it ends, so the second run starts with torch's already deleted.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# torch and its CUDA libraries (PyPI's build, about 4.5 GB installed) in a pip run of
-	# their own: without pip's cache (a short disk) a run keeps all its downloaded wheels
-	# until it ends, so the second run starts with torch's already deleted
 	$(BIN)/python -m pip install --quiet -c constraints.txt torch
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
