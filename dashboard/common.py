@@ -9,7 +9,7 @@ import streamlit as st
 from PIL import Image, ImageDraw
 
 from dashboard import loaders
-from storage.buckets import ENTITY_PREFIX
+from storage.buckets import key_entity
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
@@ -56,10 +56,8 @@ def show_state(state: loaders.DatabaseState) -> bool:
 def topic_label(option: str, companies: Mapping[str, str]) -> str:
     """A topic as the pickers show it: a company (``entity:<id>``) by its name and id,
     ``Apple Inc. (AAPL)``; a topic, or a company the registry no longer has, as it is."""
-    if not option.startswith(ENTITY_PREFIX):
-        return option
-    entity_id = option.removeprefix(ENTITY_PREFIX)
-    name = companies.get(entity_id)
+    entity_id = key_entity(option)
+    name = companies.get(entity_id) if entity_id is not None else None
     return f"{name} ({entity_id})" if name else option
 
 
