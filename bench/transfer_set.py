@@ -15,6 +15,9 @@ the shipped label map) that ``finsent train --train`` distils from directly. Wit
 the teacher's probabilities for them. ``--shapes wide`` draws half of the texts from
 ``bench/news_shapes.py`` (markets, macro, company events, analyst language, quotes,
 boilerplate) instead of only the release and headline templates here (``basic``).
+``--tweet-variants K`` adds K variants of each training tweet (``bench/tweet_variants.py``:
+words swapped for their neighbours in the teacher's embedding table, dropped, cashtags and
+figures redrawn), labelled by the teacher like the generated texts.
 """
 
 from __future__ import annotations
@@ -25,11 +28,13 @@ import random
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.news_shapes import wide_text  # noqa: E402
+from bench.tweet_variants import neighbour_table, variants  # noqa: E402
 from classifier.data import SOFT_COLUMNS, load_csv  # noqa: E402
 from classifier.labels import CANONICAL, DEFAULT_LABEL_MAP, parse_label_map  # noqa: E402
 from classifier.loading import load_engine  # noqa: E402
@@ -279,6 +284,25 @@ def generate(n: int, seed: int, names: list[str], *, shapes: str = "basic") -> l
     return texts
 
 
+def teacher_neighbours(teacher: str, k: int = 8) -> dict[str, tuple[str, ...]]:
+    """The neighbour table of the teacher's own input embeddings and vocabulary."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(teacher)
+    vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    model = AutoModelForSequenceClassification.from_pretrained(teacher)
+    vectors = model.get_input_embeddings().weight.detach().numpy()
+    return neighbour_table(vocab, vectors, k=k)
+
+
+def labelled_rows(texts: list[str], probs: Any, raw: dict[str, str]) -> list[list[str]]:
+    """``text,label,p_...`` rows: the label is the teacher's most probable class."""
+    return [
+        [t, raw[CANONICAL[int(row.argmax())]], *(f"{p:.6f}" for p in row)]
+        for t, row in zip(texts, probs, strict=True)
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--teacher", required=True)
@@ -288,7 +312,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--mix-with-train", action="store_true")
     parser.add_argument("--shapes", choices=SHAPES, default="basic")
+    parser.add_argument("--tweet-variants", type=int, default=0, metavar="K")
     args = parser.parse_args()
+    if args.tweet_variants < 0:
+        parser.error(f"--tweet-variants must be 0 or more, not {args.tweet_variants}")
 
     names = sorted({short_name(e.name) for e in load_registry().entities} - {""})
     texts = generate(args.n, args.seed, names, shapes=args.shapes)
@@ -302,17 +329,24 @@ def main() -> None:
             [t, raw[CANONICAL[y]], *(f"{p:.6f}" for p in row)]
             for t, y, row in zip(train.texts, train.labels, probs, strict=True)
         ]
-    probs = teacher.predict_proba(texts)
-    rows += [
-        [t, raw[CANONICAL[int(row.argmax())]], *(f"{p:.6f}" for p in row)]
-        for t, row in zip(texts, probs, strict=True)
-    ]
+    if args.tweet_variants:
+        tweets = load_csv(tfns_csv("train"), parse_label_map(DEFAULT_LABEL_MAP)).texts
+        tickers = sorted({e.ticker for e in load_registry().entities if e.ticker.isalpha()})
+        made = variants(
+            tweets, args.tweet_variants, args.seed, teacher_neighbours(args.teacher), tickers
+        )
+        print(f"{len(made)} variants of {len(tweets)} training tweets")
+        texts += made
+    if texts:
+        probs = teacher.predict_proba(texts)
+        rows += labelled_rows(texts, probs, raw)
+        counts = {c: int((probs.argmax(axis=1) == i).sum()) for i, c in enumerate(CANONICAL)}
+        print(f"the teacher labels the {len(texts)} new texts {counts}")
     with open(args.out, "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["text", "label", *SOFT_COLUMNS])
         writer.writerows(rows)
-    counts = {name: int((probs.argmax(axis=1) == i).sum()) for i, name in enumerate(CANONICAL)}
-    print(f"{len(rows)} rows to {args.out}; the generated {len(texts)} by the teacher: {counts}")
+    print(f"{len(rows)} rows to {args.out}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import streamlit as st
 
 from dashboard import charts, loaders
 from dashboard.common import plain, require_data, signed, topic_label
-from storage.buckets import ENTITY_PREFIX
+from storage.buckets import entity_key, key_entity
 
 RANGES = {
     "last hour": 3600,
@@ -55,7 +55,7 @@ def picked_from(event: Any) -> tuple[str, pd.Timestamp] | None:
 
 if require_data():
     data = loaders.load()
-    names = data.topic_names() + [ENTITY_PREFIX + e for e in data.entity_names()]
+    names = data.topic_names() + [entity_key(e) for e in data.entity_names()]
     linked = st.query_params.get_all("topic")  # alert webhooks link here with ?topic=
     default = [n for n in linked if n in names] or [n for n in ("market",) if n in names]
     default = default or names[:1]
@@ -68,7 +68,7 @@ if require_data():
         format_func=lambda option: topic_label(option, companies),
     )
     min_relevance, novel_only = 0, False
-    if any(c.startswith(ENTITY_PREFIX) for c in chosen):
+    if any(key_entity(c) is not None for c in chosen):
         f1, f2 = st.columns(2)
         relevance_label = f1.selectbox(
             "Companies: count articles where the company is", list(RELEVANCE), key="relevance"

@@ -133,7 +133,8 @@ def train_command(no_progress: bool, if_missing: bool, **options: Any) -> None:
     Without --train and --valid it trains on the distillation set that ships with
     finsent (finsent/data/distil): the finance tweets of finsent/data/tfns and generated
     news-like texts, with a larger teacher's probabilities; the full and gpu profiles on
-    its wider version. It validates on the tweets' validation split.
+    its full version (wider shapes of news, variants of the tweets). It validates on the
+    tweets' validation split.
 
     Writes a Hugging Face model directory with metrics.json and a model card
     (README.md). The best epoch by validation macro-F1 is kept. An n-gram model fitted

@@ -170,13 +170,15 @@ def test_train_with_half_the_data_says_which_option(runner: CliRunner, data_dir:
 
 
 @pytest.mark.parametrize(
-    ("profile", "generated"), [("quick", 6000), ("smoke", 6000), ("full", 12000), ("gpu", 12000)]
+    ("profile", "generated"),
+    [("quick", 6000), ("smoke", 6000), ("full", 12000 + 19007), ("gpu", 12000 + 19007)],
 )
 def test_train_without_data_trains_on_the_shipped_set(
     monkeypatch: pytest.MonkeyPatch, profile: str, generated: int
 ) -> None:
     """The quick profile (``finsent up``'s first model) learns from the tweets and 6,000
-    generated texts; the longer profiles from 6,000 more of wider shapes."""
+    generated texts; the longer profiles from 6,000 more of wider shapes and 19,007
+    variants of the tweets."""
     from finsent.runtime import training_csvs
     from finsent.settings import load_settings
 
@@ -188,8 +190,8 @@ def test_train_without_data_trains_on_the_shipped_set(
         data = load_csv(str(path), parse_label_map(DEFAULT_LABEL_MAP))
         assert len(data.texts) == rows and set(data.labels) == {0, 1, 2}
     assert (valid.parent / "LICENSE").read_text().startswith("MIT License")
-    # the tweets with their own labels, then the generated news-like texts, all with the
-    # teacher's probabilities to distil from; none of the news set anyone checks on
+    # the tweets with their own labels, then the generated texts, all with the teacher's
+    # probabilities to distil from; none of the news set anyone checks on
     from finsent.datasets import NEWS_EVAL_CSV, ZH_EVAL_CSV, tfns_csv
 
     shipped = load_csv(str(train), parse_label_map(DEFAULT_LABEL_MAP))

@@ -1,4 +1,4 @@
-"""The English transfer-set generator: the shipped distillation set is what it makes, and
+"""The English transfer-set generator: the shipped distillation sets are what it makes, and
 its wide shapes are well-formed, distinct and reproducible."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from bench.transfer_set import generate
 from entities.registry import load_registry, short_name
-from finsent.datasets import DISTIL_CSV, DISTIL_WIDE_CSV, NEWS_EVAL_CSV
+from finsent.datasets import DISTIL_CSV, DISTIL_FULL_CSV, NEWS_EVAL_CSV, tfns_csv
 
 SLOT = re.compile(r"[{}]|\s{2,}|^\s|\s$")
 
@@ -28,27 +28,66 @@ def test_the_shipped_distillation_set_is_what_seed_1_generates(names: list[str])
     assert generate(6000, 1, names) == generated
 
 
-def test_the_shipped_wide_set_is_the_distillation_set_and_seed_2s_wide_texts(
-    names: list[str],
-) -> None:
-    """``train_wide.csv`` is what the README says: every row of ``train.csv`` as it is,
-    then the 6,000 texts of seed 2 with the wide shapes; none of them in the news set."""
+def rows(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
 
-    def rows(path: Path) -> list[dict[str, str]]:
-        with open(path, encoding="utf-8", newline="") as f:
-            return list(csv.DictReader(f))
 
-    wide, distil = rows(DISTIL_WIDE_CSV), rows(DISTIL_CSV)
-    assert len(wide) == len(distil) + 6000
-    assert wide[: len(distil)] == distil
-    added = [row["text"] for row in wide[len(distil) :]]
-    assert added == generate(6000, 2, names, shapes="wide")
-    assert not set(added) & {row["text"] for row in rows(NEWS_EVAL_CSV)}
-    # labelled by the teacher: its most probable class, in the shipped label map
-    for row in wide[len(distil) :]:
+def assert_teacher_labelled(labelled: list[dict[str, str]]) -> None:
+    """Each row's label is the teacher's most probable class, in the shipped label map."""
+    for row in labelled:
         p = [float(row[f"p_{name}"]) for name in ("negative", "neutral", "positive")]
         assert abs(sum(p) - 1) < 1e-3
         assert row["label"] == "021"[p.index(max(p))]
+
+
+@pytest.fixture(scope="module")
+def full() -> list[dict[str, str]]:
+    return rows(DISTIL_FULL_CSV)
+
+
+def test_the_full_set_begins_with_the_distillation_set_and_seed_2s_wide_texts(
+    names: list[str], full: list[dict[str, str]]
+) -> None:
+    """``train_full.csv`` is what the README says: every row of ``train.csv`` as it is,
+    then the 6,000 texts of seed 2 with the wide shapes; none of them in the news set."""
+    distil = rows(DISTIL_CSV)
+    assert full[: len(distil)] == distil
+    wide = full[len(distil) : len(distil) + 6000]
+    assert [row["text"] for row in wide] == generate(6000, 2, names, shapes="wide")
+    assert not {row["text"] for row in wide} & {row["text"] for row in rows(NEWS_EVAL_CSV)}
+    assert_teacher_labelled(wide)
+
+
+def test_the_full_set_ends_with_new_variants_of_the_training_tweets(
+    full: list[dict[str, str]],
+) -> None:
+    """The rows after the wide texts are variants of the training tweets: none of them a
+    tweet of either split or a text of the news set, each near some training tweet (the
+    median of the best word overlap well above what unrelated texts share), labelled by
+    the teacher."""
+    tweets = [row["text"] for row in rows(tfns_csv("train"))]
+    variants = full[len(rows(DISTIL_CSV)) + 6000 :]
+    texts = [row["text"] for row in variants]
+    assert len(texts) == 19_007 == len(set(texts))
+    kept_apart = {*tweets, *(r["text"] for r in rows(tfns_csv("valid")))}
+    kept_apart |= {r["text"] for r in rows(NEWS_EVAL_CSV)}
+    assert not set(texts) & kept_apart
+    assert_teacher_labelled(variants)
+
+    words = [set(t.lower().split()) for t in tweets]
+    by_word: dict[str, list[int]] = {}
+    for i, ws in enumerate(words):
+        for w in ws:
+            by_word.setdefault(w, []).append(i)
+
+    def nearest(text: str) -> float:
+        ws = set(text.lower().split())
+        near = {i for w in ws for i in by_word.get(w, ())}
+        return max((len(ws & words[i]) / len(ws | words[i]) for i in near), default=0.0)
+
+    overlaps = sorted(nearest(t) for t in texts[::50])
+    assert overlaps[len(overlaps) // 2] >= 0.6
 
 
 def test_wide_shapes_are_distinct_reproducible_and_filled(names: list[str]) -> None:
