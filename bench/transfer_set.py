@@ -295,11 +295,15 @@ def teacher_neighbours(teacher: str, k: int = 8) -> dict[str, tuple[str, ...]]:
     return neighbour_table(vocab, vectors, k=k)
 
 
-def labelled_rows(texts: list[str], probs: Any, raw: dict[str, str]) -> list[list[str]]:
-    """``text,label,p_...`` rows: the label is the teacher's most probable class."""
+def labelled_rows(
+    texts: list[str], probs: Any, raw: dict[str, str], labels: list[int] | None = None
+) -> list[list[str]]:
+    """``text,label,p_...`` rows: the label given (canonical index) or, without one, the
+    teacher's most probable class."""
+    given = labels if labels is not None else [int(row.argmax()) for row in probs]
     return [
-        [t, raw[CANONICAL[int(row.argmax())]], *(f"{p:.6f}" for p in row)]
-        for t, row in zip(texts, probs, strict=True)
+        [t, raw[CANONICAL[y]], *(f"{p:.6f}" for p in row)]
+        for t, y, row in zip(texts, given, probs, strict=True)
     ]
 
 
@@ -317,25 +321,21 @@ def main() -> None:
     if args.tweet_variants < 0:
         parser.error(f"--tweet-variants must be 0 or more, not {args.tweet_variants}")
 
-    names = sorted({short_name(e.name) for e in load_registry().entities} - {""})
+    entities = load_registry().entities
+    names = sorted({short_name(e.name) for e in entities} - {""})
     texts = generate(args.n, args.seed, names, shapes=args.shapes)
     teacher = load_engine(args.teacher, variant="fp32", threads=args.threads, ngram_weight=0)
     raw = {name: key for key, name in parse_label_map(DEFAULT_LABEL_MAP).items()}
+    train = load_csv(tfns_csv("train"), parse_label_map(DEFAULT_LABEL_MAP))
     rows: list[list[str]] = []
     if args.mix_with_train:
-        train = load_csv(tfns_csv("train"), parse_label_map(DEFAULT_LABEL_MAP))
         probs = teacher.predict_proba(train.texts)
-        rows += [
-            [t, raw[CANONICAL[y]], *(f"{p:.6f}" for p in row)]
-            for t, y, row in zip(train.texts, train.labels, probs, strict=True)
-        ]
+        rows += labelled_rows(train.texts, probs, raw, train.labels)
     if args.tweet_variants:
-        tweets = load_csv(tfns_csv("train"), parse_label_map(DEFAULT_LABEL_MAP)).texts
-        tickers = sorted({e.ticker for e in load_registry().entities if e.ticker.isalpha()})
-        made = variants(
-            tweets, args.tweet_variants, args.seed, teacher_neighbours(args.teacher), tickers
-        )
-        print(f"{len(made)} variants of {len(tweets)} training tweets")
+        tickers = sorted({e.ticker for e in entities if e.ticker.isalpha()})
+        neighbours = teacher_neighbours(args.teacher)
+        made = variants(train.texts, args.tweet_variants, args.seed, neighbours, tickers)
+        print(f"{len(made)} variants of {len(train.texts)} training tweets")
         texts += made
     if texts:
         probs = teacher.predict_proba(texts)
