@@ -13,19 +13,58 @@ Faust makes its producer idempotent only inside transactions. Ours is whenever t
 broker grants producer ids, as Apache Kafka does (with acks=all, which
 ``producer_acks=-1`` sets): a send retried after a broker failure, a leader move for
 instance, is then written once, not twice.
+
+Faust's livelock check (every 2.5 commit intervals) logs an ERROR when a partition has
+records past the consumer's position but its stream has taken none since the last
+rebalance, or none for ``stream_processing_timeout`` (likewise for commits). It compares
+two clocks that the normal flow makes disagree for a moment: the monitor forgets each
+partition's last event at every rebalance, and on a quiet partition a record the broker
+has just taken is past the position until the next fetch returns it. A check in that
+window reported a healthy worker as stuck ("Stream has not started processing"). Ours
+reports a partition only when the checks of at least 5 s (two in a row at finsent's
+commit interval) find it so at the same position: the consumer has taken nothing from
+it in between (``StallWatch``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka.errors import UnknownError, UnsupportedVersionError
+from aiokafka.structs import TopicPartition
+from faust.exceptions import ConsumerNotStarted
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class StallWatch:
+    """Which partitions a check found stuck, and since when, at which position.
+
+    A finding is confirmed when every check for at least ``grace`` seconds found the
+    partition stuck at the same position (its consumer took nothing from it in between);
+    a check that finds it moving, or not stuck, starts it over.
+    """
+
+    grace: float = 5.0
+    _since: dict[Hashable, tuple[object, float]] = field(default_factory=dict)
+
+    def found(self, key: Hashable, position: object, now: float) -> bool:
+        """A check found ``key`` stuck at ``position``: is it confirmed?"""
+        seen = self._since.get(key)
+        if seen is None or seen[0] != position:
+            self._since[key] = (position, now)
+            return False
+        return now - seen[1] >= self.grace
+
+    def clear(self, key: Hashable) -> None:
+        """A check found ``key`` moving."""
+        self._since.pop(key, None)
 
 
 def transport_class(fetch_max_wait_ms: int) -> type[faust_aiokafka.Transport]:
@@ -33,6 +72,39 @@ def transport_class(fetch_max_wait_ms: int) -> type[faust_aiokafka.Transport]:
     and whose producer is idempotent."""
 
     class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._stalls = StallWatch()
+            self._found = False
+            self._now = 0.0
+
+        def verify_event_path(self, now: float, tp: Any) -> None:
+            self._found, self._now = False, now
+            super().verify_event_path(now, tp)
+            if not self._found:
+                self._stalls.clear(tp)
+
+        def _log_slow_processing_stream(self, msg: str, *args: Any) -> None:
+            if self._confirmed(args[0]):
+                super()._log_slow_processing_stream(msg, *args)
+
+        def _log_slow_processing_commit(self, msg: str, *args: Any) -> None:
+            if self._confirmed(args[0]):
+                super()._log_slow_processing_commit(msg, *args)
+
+        def _confirmed(self, tp: Any) -> bool:
+            self._found = True
+            return self._stalls.found(tp, self._position(tp), self._now)
+
+        def _position(self, tp: Any) -> int | None:
+            try:
+                assignment = self._ensure_consumer()._fetcher._subscriptions.subscription
+                state = assignment.assignment.state_value(TopicPartition(tp.topic, tp.partition))
+                return None if state is None else int(state.position)
+            # not started yet, or aiokafka's internals moved: the findings alone decide
+            except (ConsumerNotStarted, AttributeError, TypeError, ValueError):
+                return None
+
         def _create_worker_consumer(self, transport: Any) -> Any:
             consumer = super()._create_worker_consumer(transport)
             # Read by AIOKafkaConsumer.start() when it builds its fetcher; Faust starts
