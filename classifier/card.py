@@ -84,6 +84,7 @@ def render_card(metrics: dict[str, Any]) -> str:
         "",
         *_check_lines(metrics),
         *_calibration_lines(metrics.get("calibration")),
+        *_int8_lines(metrics.get("int8")),
         "Per epoch:",
         "",
         "| epoch | train loss | accuracy | macro-F1 | transformer alone | seconds |",
@@ -203,6 +204,21 @@ def _calibration_lines(fitted: dict[str, Any] | None) -> list[str]:
         f"log-likelihood {fitted['before']['nll']} → {fitted['after']['nll']}, expected "
         f"calibration error {fitted['before']['ece']} → {fitted['after']['ece']} "
         "(15 bins). Labels, hence accuracy and F1, are unchanged.",
+        "",
+    ]
+
+
+def _int8_lines(plan: dict[str, Any] | None) -> list[str]:
+    if not plan:
+        return []
+    kept = ", ".join(f"`{name}`" for name in plan["fp32_nodes"]) or "none"
+    return [
+        "## int8 serving",
+        "",
+        f"Served in onnx-int8, feed-forward outputs kept in fp32 (`int8.json`): {kept}. "
+        f"Mean KL divergence of int8's probabilities from fp32's on {plan['texts']} "
+        f"validation texts: {plan['kl_all_int8']} with every product in int8, "
+        f"{plan['kl_planned']} as served.",
         "",
     ]
 

@@ -118,6 +118,22 @@ class Classifier:
         pad = tokenizer.pad_token_id
         self.pad_id = int(pad) if pad is not None else 0
 
+    def with_backend(self, backend: Backend) -> Classifier:
+        """The same classifier (tokenizer, labels, n-gram model, temperatures) over
+        another backend: another build of the same model."""
+        return Classifier(
+            self.tokenizer,
+            backend,
+            order=self.order,
+            max_length=self.max_length,
+            batch_size=self.batch_size,
+            normalise_text=self.normalise_text,
+            model_name=self.model_name,
+            ngram=self.ngram,
+            temperature=self.temperature,
+            alone_temperature=self.alone_temperature,
+        )
+
     @property
     def variant(self) -> str:
         return self.backend.name

@@ -4,7 +4,8 @@
 it the first time: ``model.onnx`` (the exported graph), ``model-opt.onnx`` (ONNX
 Runtime's transformer fusions: attention, GELU, embeddings; then the layer norms
 decomposed into faster plain operators, :mod:`classifier.ort_graph`),
-``model-int8.onnx`` (the fused graph with dynamic per-channel int8 weights). The
+``model-int8.onnx`` (the fused graph with dynamic per-channel int8 weights; the matrix
+products a model's ``int8.json`` names stay fp32, :mod:`classifier.int8_plan`). The
 cache sits in the model directory's ``onnx/`` folder when it is writable, otherwise
 under ``~/.cache/finsent/onnx``; it is rebuilt when the checkpoint changes.
 
@@ -38,6 +39,40 @@ OPSET = 17
 #: 3: layer norms are decomposed after fusion (:mod:`classifier.ort_graph`).
 BUILD = 3
 FILES = {"export": "model.onnx", "onnx-fp32": "model-opt.onnx", "onnx-int8": "model-int8.onnx"}
+#: Beside a model: the nodes of its fused graph that stay fp32 in int8 (``finsent train``
+#: writes it, :mod:`classifier.int8_plan`).
+PLAN_FILE = "int8.json"
+#: In the cache, beside ``model-int8.onnx``: the nodes it was built keeping fp32.
+BUILT_PLAN = "model-int8.json"
+
+
+def read_plan(model_dir: Path | None) -> tuple[str, ...]:
+    """The nodes ``model_dir``'s ``int8.json`` keeps in fp32 (none without one, or when it
+    was planned on another build of the graph: its node names may not be this build's)."""
+    if model_dir is None:
+        return ()
+    path = model_dir / PLAN_FILE
+    try:
+        plan = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return ()
+    except (OSError, ValueError) as e:
+        log.warning("%s unreadable (%s): every matrix product in int8", path, e)
+        return ()
+    nodes = plan.get("fp32_nodes") if isinstance(plan, dict) else None
+    if not isinstance(nodes, list) or not all(isinstance(n, str) for n in nodes):
+        log.warning("%s has no list of node names: every matrix product in int8", path)
+        return ()
+    if plan.get("build") != BUILD:
+        log.warning(
+            "%s was planned on ONNX build %s, this is %d: every matrix product in int8 "
+            "(train the model again to plan it anew)",
+            path,
+            plan.get("build"),
+            BUILD,
+        )
+        return ()
+    return tuple(nodes)
 
 
 def fingerprint(model_dir: Path | None, model_id: str) -> dict[str, Any]:
@@ -166,20 +201,21 @@ def optimise(src: Path, dst: Path, num_heads: int, hidden_size: int, model_type:
     optimised.save_model_to_file(str(dst))
 
 
-def quantise(src: Path, dst: Path) -> None:
-    """Dynamic int8: int8 weights per output channel, activations quantised on the fly."""
+def quantise(src: Path, dst: Path, keep_fp32: tuple[str, ...] = ()) -> None:
+    """Dynamic int8: int8 weights per output channel, activations quantised on the fly;
+    the nodes named in ``keep_fp32`` stay fp32."""
     root = logging.getLogger()
     level = root.level
     # the quantiser logs every node (and advice that does not apply to a fused graph) on the
     # root logger
     root.setLevel(max(level, logging.ERROR))
     try:
-        _quantize(src, dst)
+        _quantize(src, dst, keep_fp32)
     finally:
         root.setLevel(level)
 
 
-def _quantize(src: Path, dst: Path) -> None:
+def _quantize(src: Path, dst: Path, keep_fp32: tuple[str, ...]) -> None:
     from onnx import TensorProto
     from onnxruntime.quantization import (
         QuantType,
@@ -192,6 +228,7 @@ def _quantize(src: Path, dst: Path) -> None:
         weight_type=QuantType.QInt8,
         per_channel=True,
         op_types_to_quantize=["MatMul", "Attention", "Gemm"],
+        nodes_to_exclude=list(keep_fp32),
         # fused nodes (com.microsoft domain) defeat shape inference: their outputs are float
         extra_options={"DefaultTensorType": TensorProto.FLOAT},
     )
@@ -262,10 +299,14 @@ def _prepare_locked(
         fresh = json.loads(stamp.read_text(encoding="utf-8")) == want
     except (OSError, ValueError):
         fresh = False
+    keep = read_plan(model_dir) if variant == "onnx-int8" else ()
+    planned = folder / BUILT_PLAN
+    if variant == "onnx-int8" and fresh and _built_with(planned) != keep:
+        target.unlink(missing_ok=True)
     if fresh and target.is_file():
         return target
     if not fresh:
-        for name in FILES.values():
+        for name in (*FILES.values(), BUILT_PLAN):
             (folder / name).unlink(missing_ok=True)
     exported, optimised = folder / FILES["export"], folder / FILES["onnx-fp32"]
     if not exported.is_file():
@@ -283,10 +324,20 @@ def _prepare_locked(
             ),
         )
     if variant == "onnx-int8" and not target.is_file():
-        log.info("quantising %s to int8 (once)", optimised)
-        write_whole(target, lambda path: quantise(optimised, path))
+        log.info("quantising %s to int8 (once; %d products kept fp32)", optimised, len(keep))
+        write_whole(target, lambda path: quantise(optimised, path, keep))
+        write_whole(planned, lambda path: path.write_text(json.dumps(keep), encoding="utf-8"))
     write_whole(stamp, lambda path: path.write_text(json.dumps(want), encoding="utf-8"))
     return target
+
+
+def _built_with(planned: Path) -> tuple[str, ...]:
+    """The products a cached int8 file keeps fp32 (none for a file older than plans)."""
+    try:
+        nodes = json.loads(planned.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ()
+    return tuple(nodes) if isinstance(nodes, list) else ()
 
 
 def open_session(path: Path, *, threads: int = 0, save_optimised: Path | None = None) -> Any:

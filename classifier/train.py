@@ -262,6 +262,15 @@ class TrainConfig:
         choices=("tweets", "all"),
         problem="n-gram gate {value!r} is not one of {choices}",
     )
+    int8_fallback: int = hyperparameter(
+        2,
+        "Feed-forward outputs kept fp32 when the model is served in int8, at most: those "
+        "that bring int8's probabilities on the validation texts closest to fp32's, each "
+        "about a tenth of int8's speed (default {default}, the smoke profile 0; 0: every "
+        "product in int8).",
+        low=0,
+        problem="int8 fallback must be 0 (every product in int8) or more, not {value}",
+    )
     profile: str = "custom"
 
 
@@ -280,6 +289,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "freeze_embeddings": True,
         "limit_train": 640,
         "limit_valid": 320,
+        "int8_fallback": 0,
     },
     "quick": {
         "epochs": 2,
@@ -459,8 +469,25 @@ def train(
         ngram_facts = ngram_summary(beside, valid_log_p, run.valid_data)
         metrics = run_metrics(run, best, history, weights, ngram_facts, device, started)
         metrics["calibration"] = asdict(fitted)
+        # int8 serving as close to fp32 as a few fp32 products bring it (int8.json)
+        if config.int8_fallback:
+            metrics["int8"] = plan_serving(run.out, run.valid_data.texts, config)
         write_report(run.out, metrics)
     return TrainResult(out=str(run.out), metrics=metrics, history=history)
+
+
+def plan_serving(out: Path, texts: Sequence[str], config: TrainConfig) -> dict[str, Any] | None:
+    """Choose and write the model's int8 plan (:mod:`classifier.int8_plan`); its facts for
+    metrics.json. A plan that cannot be made leaves every product in int8, with a warning."""
+    from classifier.int8_plan import plan_int8, write_plan
+
+    try:
+        plan = plan_int8(out, texts, max_nodes=config.int8_fallback, threads=config.threads)
+    except Exception as e:  # onnx and onnxruntime's quantiser raise their own errors
+        log.warning("no int8 plan (%s): int8 serving quantises every product", e)
+        return None
+    write_plan(out, plan)
+    return asdict(plan)
 
 
 # --- preparing: the config checked, the rows, the output directory -----------------------

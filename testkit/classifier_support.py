@@ -9,7 +9,8 @@ from classifier.train import TrainConfig
 
 
 def tiny_config(data_dir: Path, out: Path, **overrides: Any) -> TrainConfig:
-    """A few steps on the synthetic CSVs in ``data_dir``: short texts, two threads."""
+    """A few steps on the synthetic CSVs in ``data_dir``: short texts, two threads, no int8
+    plan (tests of it ask for one)."""
     values: dict[str, Any] = {
         "train_csv": str(data_dir / "train.csv"),
         "valid_csv": str(data_dir / "valid.csv"),
@@ -18,6 +19,7 @@ def tiny_config(data_dir: Path, out: Path, **overrides: Any) -> TrainConfig:
         "max_steps": 4,
         "max_length": 32,
         "threads": 2,
+        "int8_fallback": 0,
     }
     return TrainConfig(**{**values, **overrides})
 

@@ -35,6 +35,7 @@ TRAIN_OPTIONS = (
     "ngram_gate",
     "patience",
     "layers",
+    "int8_fallback",
 )
 
 
