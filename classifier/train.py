@@ -15,13 +15,15 @@ pair scores the best macro-F1.
 
 The output directory is a standard Hugging Face model directory (``config.json``
 with canonical ``id2label``, weights, tokenizer) plus the n-gram model's two files,
-``metrics.json`` (the served pair's scores; the transformer's alone too) and a model
-card ``README.md`` written from the same facts.
+``calibration.json`` (the temperatures), ``int8.json`` (the products int8 serving
+keeps fp32, :mod:`classifier.int8_plan`), ``metrics.json`` (the served pair's scores;
+the transformer's alone too) and a model card ``README.md`` written from the same facts.
 
 :func:`train` reads top to bottom: prepare the rows and the output directory, load the
 student, encode the rows, set up the optimisation, fit the n-gram model, then per epoch
 one pass over the rows (:func:`train_epoch`) and an evaluation (:func:`evaluate`) that
-keeps the best epoch on disk; last, metrics.json and the card (:func:`write_report`).
+keeps the best epoch on disk; last, the temperatures, the int8 plan, metrics.json and the
+card (:func:`write_report`).
 Each hyper-parameter is declared once, in :class:`TrainConfig` (:func:`hyperparameter`):
 its help text, bounds and error serve both the checks before a run and the command line.
 """

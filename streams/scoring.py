@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from classifier import ngram
+from classifier.ort import PLAN_FILE
 from streams.records import ModelRef
 from streams.stages import PredictionLike
 
@@ -16,7 +17,8 @@ _WEIGHTS = ("model.safetensors", "pytorch_model.bin", "model.onnx")
 
 def model_revision(model: str, ngram_weight: float | None = None) -> str:
     """A short content hash of a local model's weights and config (its n-gram model's
-    too, and the weight it is served at when one is set), or 'hub' for an id.
+    too, and the weight it is served at when one is set; its int8 plan), or 'hub' for an
+    id.
 
     Every stored article records the revision that scored it, so a model upgrade is
     visible in the data.
@@ -27,7 +29,7 @@ def model_revision(model: str, ngram_weight: float | None = None) -> str:
     digest = hashlib.sha256()
     if ngram_weight is not None:
         digest.update(f"ngram weight {ngram_weight!r}".encode())
-    for name in ("config.json", *_WEIGHTS, ngram.CONFIG_FILE, ngram.WEIGHTS_FILE):
+    for name in ("config.json", *_WEIGHTS, ngram.CONFIG_FILE, ngram.WEIGHTS_FILE, PLAN_FILE):
         file = path / name
         if file.is_file():
             with file.open("rb") as f:
