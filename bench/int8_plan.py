@@ -31,11 +31,16 @@ import onnx  # noqa: E402
 from bench.machine import header  # noqa: E402
 from classifier.data import load_csv  # noqa: E402
 from classifier.engine import Classifier  # noqa: E402
-from classifier.int8_plan import feed_forward_outputs, mean_kl, plan_int8  # noqa: E402
+from classifier.int8_plan import (  # noqa: E402
+    feed_forward_outputs,
+    int8_build,
+    mean_kl,
+    plan_int8,
+)
 from classifier.labels import DEFAULT_LABEL_MAP, parse_label_map  # noqa: E402
 from classifier.loading import load_engine  # noqa: E402
 from classifier.metrics import classification_metrics  # noqa: E402
-from classifier.ort import OnnxBackend, quantise, read_plan  # noqa: E402
+from classifier.ort import OnnxBackend, read_plan  # noqa: E402
 from finsent.datasets import NEWS_EVAL_CSV, TFNS_DIR  # noqa: E402
 
 
@@ -98,10 +103,8 @@ def main() -> None:
                     engine, raw = served, raw_reference
                 else:
                     path = Path(scratch) / f"{len(keep)}-{abs(hash(keep))}.onnx"
-                    quantise(optimised, path, keep)
-                    backend = OnnxBackend(path, variant="onnx-int8", threads=args.threads)
-                    engine = served.with_backend(backend)
-                    raw = alone.with_backend(backend).predict_proba(valid)
+                    engine = int8_build(served, keep, path, threads=args.threads)
+                    raw = alone.with_backend(engine.backend).predict_proba(valid)
                 cells, unlike = [], []
                 for name, data in sets.items():
                     probs = engine.predict_proba(data.texts)

@@ -21,13 +21,16 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from classifier.exceptions import ModelLoadError
 from classifier.ort import BUILD, PLAN_FILE
+
+if TYPE_CHECKING:
+    from classifier.engine import Classifier
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +103,7 @@ def plan_int8(
     import onnx
 
     from classifier.loading import load_engine
-    from classifier.ort import OnnxBackend, quantise
+    from classifier.ort import OnnxBackend
 
     sample = list(texts[:MAX_TEXTS])
     fp32 = load_engine(
@@ -115,9 +118,7 @@ def plan_int8(
     with tempfile.TemporaryDirectory(prefix="finsent-int8-") as scratch:
 
         def divergence(keep: tuple[str, ...]) -> float:
-            path = Path(scratch) / "trial.onnx"
-            quantise(optimised, path, keep)
-            int8 = fp32.with_backend(OnnxBackend(path, variant="onnx-int8", threads=threads))
+            int8 = int8_build(fp32, keep, Path(scratch) / "trial.onnx", threads=threads)
             return mean_kl(reference, int8.predict_proba(sample))
 
         kept, before, after = greedy_fallback(candidates, divergence, max_nodes=max_nodes)
@@ -132,7 +133,18 @@ def plan_int8(
     return plan
 
 
+def int8_build(fp32: Classifier, keep: tuple[str, ...], path: Path, *, threads: int) -> Classifier:
+    """``fp32`` (an onnx-fp32 engine) over an int8 build of its graph, written to ``path``,
+    that keeps the products named in ``keep`` fp32."""
+    from classifier.ort import OnnxBackend, quantise
+
+    if not isinstance(fp32.backend, OnnxBackend):
+        raise ModelLoadError(f"{fp32.model_name}: no ONNX graph to build int8 from")
+    quantise(fp32.backend.path, path, keep)
+    return fp32.with_backend(OnnxBackend(path, variant="onnx-int8", threads=threads))
+
+
 def write_plan(model_dir: Path, plan: Int8Plan) -> None:
     """``int8.json`` beside the model."""
-    facts = {**asdict(plan), "fp32_nodes": list(plan.fp32_nodes)}
-    (model_dir / PLAN_FILE).write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
+    text = json.dumps(asdict(plan), indent=2) + "\n"
+    (model_dir / PLAN_FILE).write_text(text, encoding="utf-8")
