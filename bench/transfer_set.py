@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO))
 from bench.news_shapes import wide_text  # noqa: E402
 from bench.tweet_variants import neighbour_table, variants  # noqa: E402
 from classifier.data import SOFT_COLUMNS, load_csv  # noqa: E402
+from classifier.engine import Classifier, TorchBackend  # noqa: E402
 from classifier.labels import CANONICAL, DEFAULT_LABEL_MAP, parse_label_map  # noqa: E402
 from classifier.loading import load_engine  # noqa: E402
 from entities.registry import load_registry, short_name  # noqa: E402
@@ -284,14 +285,16 @@ def generate(n: int, seed: int, names: list[str], *, shapes: str = "basic") -> l
     return texts
 
 
-def teacher_neighbours(teacher: str, k: int = 8) -> dict[str, tuple[str, ...]]:
-    """The neighbour table of the teacher's own input embeddings and vocabulary."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(teacher)
+def teacher_neighbours(teacher: Classifier, k: int = 8) -> dict[str, tuple[str, ...]]:
+    """The neighbour table of the teacher's own input embeddings and vocabulary (from the
+    loaded PyTorch teacher: its weights are read once)."""
+    backend = teacher.backend
+    if not isinstance(backend, TorchBackend):
+        raise TypeError(f"the teacher must be loaded in PyTorch, not {backend.name}")
+    tokenizer = teacher.tokenizer
     vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-    model = AutoModelForSequenceClassification.from_pretrained(teacher)
-    vectors = model.get_input_embeddings().weight.detach().numpy()
+    model: Any = backend.model  # a transformers model: get_input_embeddings()
+    vectors = model.get_input_embeddings().weight.detach().cpu().numpy()
     return neighbour_table(vocab, vectors, k=k)
 
 
@@ -333,7 +336,7 @@ def main() -> None:
         rows += labelled_rows(train.texts, probs, raw, train.labels)
     if args.tweet_variants:
         tickers = sorted({e.ticker for e in entities if e.ticker.isalpha()})
-        neighbours = teacher_neighbours(args.teacher)
+        neighbours = teacher_neighbours(teacher)
         made = variants(train.texts, args.tweet_variants, args.seed, neighbours, tickers)
         print(f"{len(made)} variants of {len(train.texts)} training tweets")
         texts += made

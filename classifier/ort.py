@@ -295,10 +295,7 @@ def _prepare_locked(
     stamp = folder / "source.json"
     want = fingerprint(model_dir, model_id)
     target = folder / FILES[variant]
-    try:
-        fresh = json.loads(stamp.read_text(encoding="utf-8")) == want
-    except (OSError, ValueError):
-        fresh = False
+    fresh = _cached_json(stamp) == want
     keep = read_plan(model_dir) if variant == "onnx-int8" else ()
     planned = folder / BUILT_PLAN
     if variant == "onnx-int8" and fresh and _built_with(planned) != keep:
@@ -331,12 +328,18 @@ def _prepare_locked(
     return target
 
 
+def _cached_json(path: Path) -> Any:
+    """A record the cache wrote itself, or None when it is missing or unreadable (then
+    the files it describes are rebuilt)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def _built_with(planned: Path) -> tuple[str, ...]:
     """The products a cached int8 file keeps fp32 (none for a file older than plans)."""
-    try:
-        nodes = json.loads(planned.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return ()
+    nodes = _cached_json(planned)
     return tuple(nodes) if isinstance(nodes, list) else ()
 
 

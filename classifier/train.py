@@ -278,7 +278,7 @@ class TrainConfig:
 
 #: Named hyper-parameter sets. ``quick`` is for first runs (``finsent up`` with no
 #: model): about 10 minutes on 2 CPU cores. ``full`` is the one the benchmark reports
-#: (about 30 minutes there). ``smoke`` trains a few steps on a sample of the rows (well
+#: (about 45 minutes there). ``smoke`` trains a few steps on a sample of the rows (well
 #: under a minute there): it proves the whole path from a fresh clone in CI, not a model
 #: to serve.
 PROFILES: dict[str, dict[str, Any]] = {

@@ -35,7 +35,7 @@ def test_no_model_hint_trains_one_that_then_loads(
     hint = hinted_command(error)
     assert hint[0] == "train" and "--train" not in hint  # no data to find: it ships
     # The hinted command as it stands, on the smallest profile (a setting, so the command
-    # is the same one a user types; theirs trains the full profile, ~30 min on 2 cores).
+    # is the same one a user types; theirs trains the full profile, ~45 min on 2 cores).
     trained = run(hint, {**env, "FINSENT_MODEL_TRAIN_PROFILE": "smoke"}, timeout=900)
     assert trained.returncode == 0, trained.stderr[-3000:]
     assert f"model written to {model}" in trained.stdout

@@ -21,16 +21,21 @@ def names() -> list[str]:
     return sorted({short_name(e.name) for e in load_registry().entities} - {""})
 
 
-def test_the_shipped_distillation_set_is_what_seed_1_generates(names: list[str]) -> None:
-    with open(DISTIL_CSV, encoding="utf-8", newline="") as f:
-        shipped = [row["text"] for row in csv.DictReader(f)]
-    generated = shipped[-6000:]  # the README: rows after the tweets, seed 1, basic shapes
-    assert generate(6000, 1, names) == generated
-
-
 def rows(path: Path) -> list[dict[str, str]]:
     with open(path, encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def distil() -> list[dict[str, str]]:
+    return rows(DISTIL_CSV)
+
+
+def test_the_shipped_distillation_set_is_what_seed_1_generates(
+    names: list[str], distil: list[dict[str, str]]
+) -> None:
+    generated = [row["text"] for row in distil[-6000:]]  # the README: after the tweets, seed 1
+    assert generate(6000, 1, names) == generated
 
 
 def assert_teacher_labelled(labelled: list[dict[str, str]]) -> None:
@@ -47,11 +52,10 @@ def full() -> list[dict[str, str]]:
 
 
 def test_the_full_set_begins_with_the_distillation_set_and_seed_2s_wide_texts(
-    names: list[str], full: list[dict[str, str]]
+    names: list[str], full: list[dict[str, str]], distil: list[dict[str, str]]
 ) -> None:
     """``train_full.csv`` is what the README says: every row of ``train.csv`` as it is,
     then the 6,000 texts of seed 2 with the wide shapes; none of them in the news set."""
-    distil = rows(DISTIL_CSV)
     assert full[: len(distil)] == distil
     wide = full[len(distil) : len(distil) + 6000]
     assert [row["text"] for row in wide] == generate(6000, 2, names, shapes="wide")
@@ -60,14 +64,14 @@ def test_the_full_set_begins_with_the_distillation_set_and_seed_2s_wide_texts(
 
 
 def test_the_full_set_ends_with_new_variants_of_the_training_tweets(
-    full: list[dict[str, str]],
+    full: list[dict[str, str]], distil: list[dict[str, str]]
 ) -> None:
     """The rows after the wide texts are variants of the training tweets: none of them a
     tweet of either split or a text of the news set, each near some training tweet (the
     median of the best word overlap well above what unrelated texts share), labelled by
     the teacher."""
     tweets = [row["text"] for row in rows(tfns_csv("train"))]
-    variants = full[len(rows(DISTIL_CSV)) + 6000 :]
+    variants = full[len(distil) + 6000 :]
     texts = [row["text"] for row in variants]
     assert len(texts) == 19_007 == len(set(texts))
     kept_apart = {*tweets, *(r["text"] for r in rows(tfns_csv("valid")))}
