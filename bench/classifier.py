@@ -1,9 +1,10 @@
 """Benchmark: inference speed and accuracy of every way to run the classifier, in one run.
 
     .venv/bin/python bench/classifier.py --model /tmp/finsent-bench-full
-    .venv/bin/python bench/classifier.py --model DIR --device cuda   # on a GPU machine
 
-CPU (default): on the same validation texts (first --n rows of valid.csv),
+(On a GPU machine: ``bench/gpu.py``.)
+
+On the CPU, on the same validation texts (first --n rows of valid.csv),
 (a) ``transformers.pipeline`` one text at a time, (b) the pipeline with batch_size=32,
 (c) our engine in each CPU variant (fp32, torch dynamic int8, ONNX Runtime fp32 and
 int8), the transformer alone, and (d) fp32 and onnx-int8 with the model's n-gram model
@@ -11,9 +12,6 @@ beside the transformer (what finsent serves by default when the model has one). 
 runs in a fresh process so its peak RSS is its own; ONNX files are built before timing.
 Reports texts/s, the ratio to (a), peak RSS, p50 latency of one text, accuracy,
 macro-F1, and agreement with our fp32 engine (with the n-gram model: fp32+ngram).
-
-CUDA: our engine in fp32, fp16 and bf16 at batch sizes 64..1024 on the texts repeated
-to --cuda-texts, texts/s each.
 """
 
 from __future__ import annotations
@@ -120,26 +118,6 @@ def child(
     return result
 
 
-def cuda_bench(model: str, texts: list[str], total: int) -> None:
-    from classifier.loading import load_engine
-
-    corpus = (texts * (total // len(texts) + 1))[:total]
-    print(f"CUDA: {total} texts, model {model}")
-    print(f"{'variant':>8} {'batch':>6} {'texts/s':>10}")
-    for variant in ("fp32", "fp16", "bf16"):
-        for batch in (64, 128, 256, 512, 1024):
-            engine = load_engine(model, device="cuda", variant=variant, batch_size=batch)
-            engine.predict(corpus[: batch * 2])
-            import torch
-
-            torch.cuda.synchronize()
-            start = time.perf_counter()
-            engine.predict(corpus)
-            torch.cuda.synchronize()
-            seconds = time.perf_counter() - start
-            print(f"{variant:>8} {batch:>6} {total / seconds:>10.0f}", flush=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--model", default=str(Path(tempfile.gettempdir()) / "finsent-bench-full"))
@@ -147,8 +125,6 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000, help="validation texts to use")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--batch-size", type=int, default=32, help="our engine's batch size")
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument("--cuda-texts", type=int, default=50_000)
     parser.add_argument("--only", nargs="*", choices=CPU_RUNS, help="run only these contenders")
     parser.add_argument("--repeat", type=int, default=3, help="passes per contender; best counts")
     parser.add_argument("--json", help="also write the results here")
@@ -170,9 +146,6 @@ def main() -> None:
 
     data = load_csv(args.csv, parse_label_map(DEFAULT_LABEL_MAP))
     texts, gold = data.texts[: args.n], data.labels[: args.n]
-    if args.device == "cuda":
-        cuda_bench(args.model, texts, args.cuda_texts)
-        return
 
     results: dict[str, dict[str, Any]] = {}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as f:
