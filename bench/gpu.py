@@ -43,6 +43,7 @@ import random
 import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -69,6 +70,8 @@ TRANSFORMER_WEIGHTS = re.compile(
     r"\.(safetensors|bin|h5|msgpack)(\.index\.json)?$|\.(onnx|ckpt|pt|pth)$"
 )
 MAX_KIT_FILE = 16 * 2**20
+#: what the device tool carries to a GPU machine, the working tree included
+CARRY_LIMIT_MIB = 64
 PRECISIONS = ("fp32", "fp16", "bf16")
 BATCHES = (64, 128, 256, 512, 1024)
 
@@ -121,7 +124,8 @@ def make_kit(
     if out.exists():
         shutil.rmtree(out)
     held: dict[str, Any] = {}
-    held[STUDENT] = copy_architecture(Path(resolve_base(None, None)), out / STUDENT)
+    if student is None:  # a trained student stands for its base's architecture itself
+        held[STUDENT] = copy_architecture(Path(resolve_base(None, None)), out / STUDENT)
     try:
         if teacher:
             base = Path(resolve_base(ALL_MPNET_BASE_V2.name, bases_dir, progress=True))
@@ -133,7 +137,32 @@ def make_kit(
         size = save_fp16(student, out / TRAINED)
         held[TRAINED] = {"from": str(student), "files": names, "weights_mib": size / 2**20}
     (out / "kit.json").write_text(json.dumps(held, indent=2), encoding="utf-8")
+    held["kit_mib"] = folder_mib(out)
+    held["with_the_tree_mib"] = held["kit_mib"] + tree_mib()
+    if held["with_the_tree_mib"] > CARRY_LIMIT_MIB:
+        print(
+            f"the kit and the working tree make {held['with_the_tree_mib']:.1f} MiB: more "
+            f"than the {CARRY_LIMIT_MIB} MiB a GPU machine takes",
+            file=sys.stderr,
+        )
     return held
+
+
+def folder_mib(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
+
+
+def tree_mib() -> float:
+    """The repository's tracked files (what travels with the kit), in MiB; without git,
+    every file outside ``.venv`` and the caches."""
+    git = shutil.which("git")
+    if git is None:
+        skip = (".venv", ".git", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".gpu-kit")
+        files = [p for p in REPO.rglob("*") if p.is_file() and p.parts[len(REPO.parts)] not in skip]
+    else:
+        listed = subprocess.run([git, "ls-files", "-z"], cwd=REPO, capture_output=True, check=True)
+        files = [REPO / n.decode() for n in listed.stdout.split(b"\0") if n]
+    return sum(p.stat().st_size for p in files if p.is_file()) / 2**20
 
 
 # --- the run (there) --------------------------------------------------------------------
@@ -281,10 +310,15 @@ def accuracy(
 
 
 def training(
-    model_dir: Path, profile: str, device: str, steps: int, rows_limit: int | None
+    model_dir: Path,
+    profile: str,
+    device: str,
+    steps: int,
+    warm_up: int,
+    rows_limit: int | None,
 ) -> dict[str, Any]:
-    """Texts/s of finsent's training loop in ``profile`` on the shipped full set (random
-    batches of one epoch's length-grouped plan, after a few warm-up steps)."""
+    """Texts/s of finsent's training loop in ``profile`` on the shipped full set: ``steps``
+    random batches of one epoch's length-grouped plan, after ``warm_up`` others."""
     from classifier import train as t
     from classifier.data import load_csv
     from classifier.labels import CANONICAL, parse_label_map
@@ -306,8 +340,10 @@ def training(
     learner = t.make_learner(
         tokenizer, model, device, config, weights, t.step_budget(len(data), config)
     )
-    plan = t.epoch_plan(rows, config, random.Random(config.seed), steps_left=steps + 5)
-    warm, measured = plan[: min(5, len(plan) - 1)], plan[min(5, len(plan) - 1) :][:steps]
+    plan = t.epoch_plan(rows, config, random.Random(config.seed), steps_left=warm_up + steps)
+    warm, measured = plan[:warm_up], plan[warm_up : warm_up + steps]
+    if not measured:
+        raise SystemExit(f"{len(data)} training rows make {len(plan)} batches: none to time")
     learner.model.train()
 
     def run(batches: list[list[int]]) -> None:
@@ -383,7 +419,12 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                     )
             if args.train_steps:
                 entry["training"] = training(
-                    model_dir, TRAIN_PROFILE[name], device, args.train_steps, args.train_rows
+                    model_dir,
+                    TRAIN_PROFILE[name],
+                    device,
+                    args.train_steps,
+                    args.train_warm_up,
+                    args.train_rows,
                 )
                 tr = entry["training"]
                 print(
@@ -413,6 +454,7 @@ def main() -> None:
     run.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=list(PRECISIONS))
     run.add_argument("--batches", nargs="+", type=int, default=list(BATCHES))
     run.add_argument("--train-steps", type=int, default=200, help="0: no training measure")
+    run.add_argument("--train-warm-up", type=int, default=5, help="steps before the timed ones")
     run.add_argument("--train-rows", type=int, help="training rows to encode (default all)")
     run.add_argument("--valid-texts", type=int, help="valid.csv rows to score (default all)")
     run.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from safetensors import safe_open
 
-from bench.gpu import build_model
+from bench.gpu import build_model, copy_architecture
+from classifier.bases import minilm_dir
 from classifier.data import load_csv
 from classifier.labels import DEFAULT_LABEL_MAP, parse_label_map
 from classifier.loading import load_engine
@@ -57,11 +58,9 @@ def test_the_kit_carries_the_student_in_fp16_beside_its_n_gram_model(
         json.loads((trained / "config.json").read_text())["id2label"]
         == json.loads((tiny_model / "config.json").read_text())["id2label"]
     )
-    # the base travels without its weights; no teacher was asked for
-    assert (kit / "student" / "tokenizer.json").is_file()
-    assert not list((kit / "student").glob("*.safetensors"))
-    assert not (kit / "teacher").exists()
-    assert set(json.loads((kit / "kit.json").read_text())) == {"student", "trained"}
+    # the trained student stands for its base; no teacher was asked for
+    assert set(json.loads((kit / "kit.json").read_text())) == {"trained"}
+    assert not (kit / "student").exists() and not (kit / "teacher").exists()
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +70,8 @@ def report(kit: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
         "run",
         *("--kit", str(kit), "--out", str(out), "--device", "cpu"),
         *("--texts", "48", "--naive-texts", "6", "--precisions", "fp32"),
-        *("--batches", "16", "32", "--train-steps", "2", "--train-rows", "320"),
-        *("--valid-texts", "40", "--models", "trained"),
+        *("--batches", "16", "32", "--train-steps", "2", "--train-warm-up", "1"),
+        *("--train-rows", "320", "--valid-texts", "40", "--models", "trained"),
     )
     assert done.returncode == 0, done.stderr
     assert "an epoch of the full set" in done.stdout
@@ -103,13 +102,18 @@ def test_the_run_measures_the_trained_student_served_alone_and_in_training(
     )
 
 
-def test_a_base_runs_as_a_twin_with_a_fresh_three_way_head(kit: Path, tmp_path: Path) -> None:
-    """A base carried without weights is built there as a random-weight twin that finsent's
-    engine loads like a trained model: same architecture, canonical labels."""
-    twin = build_model(kit, "student", tmp_path)
+def test_a_base_travels_without_weights_and_runs_as_a_twin(kit: Path, tmp_path: Path) -> None:
+    """A base goes into the kit without its weights and is built there as a random-weight
+    twin that finsent's engine loads like a trained model: same architecture, canonical
+    labels."""
+    base_dir = Path(minilm_dir())
+    names = copy_architecture(base_dir, tmp_path / "kit" / "student")
+    assert {"config.json", "tokenizer.json"} <= set(names)
+    assert not [n for n in names if n.endswith(".safetensors")]
+    twin = build_model(tmp_path / "kit", "student", tmp_path)
     config = json.loads((twin / "config.json").read_text())
     assert config["id2label"] == {"0": "negative", "1": "neutral", "2": "positive"}
-    base = json.loads((kit / "student" / "config.json").read_text())
+    base = json.loads((base_dir / "config.json").read_text())
     for key in ("hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size"):
         assert config[key] == base[key]
     engine = load_engine(str(twin), device="cpu", variant="fp32", ngram_weight=0)
