@@ -55,6 +55,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.classifier import naive_pipeline  # noqa: E402
 from bench.machine import header  # noqa: E402
 from finsent.datasets import DISTIL_FULL_CSV, TFNS_DIR  # noqa: E402
 
@@ -153,15 +154,12 @@ def folder_mib(folder: Path) -> float:
 
 
 def tree_mib() -> float:
-    """The repository's tracked files (what travels with the kit), in MiB; without git,
-    every file outside ``.venv`` and the caches."""
+    """The repository's tracked files (what travels with the kit), in MiB."""
     git = shutil.which("git")
     if git is None:
-        skip = (".venv", ".git", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".gpu-kit")
-        files = [p for p in REPO.rglob("*") if p.is_file() and p.parts[len(REPO.parts)] not in skip]
-    else:
-        listed = subprocess.run([git, "ls-files", "-z"], cwd=REPO, capture_output=True, check=True)
-        files = [REPO / n.decode() for n in listed.stdout.split(b"\0") if n]
+        raise SystemExit("git not found: the kit is made in a clone of finsent")
+    listed = subprocess.run([git, "ls-files", "-z"], cwd=REPO, capture_output=True, check=True)
+    files = [REPO / n.decode() for n in listed.stdout.split(b"\0") if n]
     return sum(p.stat().st_size for p in files if p.is_file()) / 2**20
 
 
@@ -251,19 +249,10 @@ def inference(
 
 
 def naive(model_dir: Path, device: str, texts: Sequence[str]) -> dict[str, Any]:
-    """``transformers.pipeline``, one text at a time, fp32: the way a first script does."""
-    from transformers import pipeline
-
-    where = 0 if device.startswith("cuda") else -1
-    classify = pipeline("text-classification", model=str(model_dir), device=where)
-    for text in texts[:8]:
-        classify(text)
-
-    def one_by_one() -> None:
-        for text in texts:
-            classify(text)
-
-    seconds = timed(one_by_one, device)
+    """The naive way (``bench.classifier.naive_pipeline``: one text at a time, fp32) on
+    the same device."""
+    one = naive_pipeline(str(model_dir), device)
+    seconds = timed(lambda: [one(text) for text in texts], device)
     return {"texts": len(texts), "texts_per_s": len(texts) / seconds}
 
 
