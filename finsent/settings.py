@@ -299,7 +299,7 @@ class ModelSettings(_Concern):
     train_profile: Literal["quick", "full", "smoke", "gpu"] = Field(
         default="full",
         description=(
-            "`finsent train`'s hyper-parameters: full (~45 min on 2 CPU cores), quick "
+            "`finsent train`'s hyper-parameters: full (~35-45 min on 2 CPU cores), quick "
             "(~10 min there), smoke (well under a minute: proves the path, not a model "
             "to serve) or gpu (the all-mpnet-base-v2 base at a GPU's batch size: a "
             "teacher, or a model for a GPU worker)."

@@ -25,6 +25,7 @@ from classifier.train import (
     distillation_loss,
     length_grouped_batches,
     profile_config,
+    step_report,
     train,
 )
 from testkit.classifier_support import tiny_config
@@ -241,6 +242,31 @@ def test_with_a_weight_average_the_average_is_kept_and_evaluated(
     assert again["confusion_matrix"] == result.metrics["confusion_matrix"]
     with pytest.raises(TrainingError, match="EMA decay"):
         train(replace(config, ema_decay=1.0), progress=False)
+
+
+def test_without_a_bar_the_epoch_says_how_far_it_has_come(
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`finsent train --no-progress` (a log, a container) tells how an epoch goes while it
+    runs, not only when it ends; here a line after every step but the last."""
+    monkeypatch.setattr("classifier.train.QUIET_REPORT_EVERY_S", 0.0)
+    caplog.set_level("INFO", logger="classifier.train")
+    train(tiny_config(data_dir, tmp_path / "m", max_steps=4), progress=False)
+    lines = [r.getMessage() for r in caplog.records if ": step " in r.getMessage()]
+    assert [line.split(",")[0] for line in lines] == [
+        f"epoch 1/1: step {n} of 4" for n in (1, 2, 3)
+    ]
+    assert all("texts/s, the epoch ends in about " in line for line in lines)
+
+
+def test_a_step_report_reads_as_a_sentence() -> None:
+    assert step_report("epoch 2/4", 300, 1200, 0.51234, 9600, 60.0) == (
+        "epoch 2/4: step 300 of 1200, loss 0.5123, 160 texts/s, the epoch ends in about 3 min 00 s"
+    )
+    assert step_report("epoch 1/1", 7, 8, 1.0, 224, 70.0).endswith("ends in about 0 min 10 s")
 
 
 def test_the_distillation_loss_is_zero_only_when_the_student_agrees() -> None:
