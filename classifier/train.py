@@ -234,7 +234,9 @@ class TrainConfig:
     ema_decay: float = hyperparameter(
         0.0,
         "Keep a moving average of the weights with this decay (e.g. 0.998) and evaluate "
-        "and save the average; 0 turns it off (the profile's default).",
+        "and save the average; 0 turns it off (the profile's default). The decay ramps up "
+        "as (1 + n) / (10 + n) at step n, so over the first ~900 steps every decay of 0.99 "
+        "or more averages alike.",
         low=0,
         high=1,
         high_open=True,
