@@ -49,6 +49,11 @@ CPU_RUNS = [
 NGRAM = "+ngram"
 
 
+#: How both pipeline contenders call ``transformers.pipeline``: truncated at 128 tokens,
+#: the top label only.
+PIPELINE_KWARGS: dict[str, Any] = {"truncation": True, "max_length": 128, "top_k": 1}
+
+
 def naive_pipeline(model: str, device: str) -> Callable[[str], dict[str, Any]]:
     """The naive way every speed ratio is taken against: ``transformers.pipeline``, fp32,
     called on one (normalised) text at a time, truncated at 128 tokens; its top label."""
@@ -57,9 +62,8 @@ def naive_pipeline(model: str, device: str) -> Callable[[str], dict[str, Any]]:
     from classifier.data import normalise
 
     classify = pipeline("text-classification", model=model, device=device)
-    kwargs = {"truncation": True, "max_length": 128, "top_k": 1}
-    classify(["warm up"] * 4, **kwargs)
-    return lambda text: dict(classify(normalise(text), **kwargs)[0])
+    classify(["warm up"] * 4, **PIPELINE_KWARGS)
+    return lambda text: dict(classify(normalise(text), **PIPELINE_KWARGS)[0])
 
 
 def peak_rss_mib() -> float:
@@ -91,12 +95,13 @@ def child(
             def run() -> list[Any]:
                 return [one(t) for t in texts]
         else:
-            kwargs = {"truncation": True, "max_length": 128, "top_k": 1}
             batched = pipeline("text-classification", model=model, device="cpu")
-            batched(["warm up"] * 4, **kwargs)
+            batched(["warm up"] * 4, **PIPELINE_KWARGS)
 
             def run() -> list[Any]:
-                scored: list[Any] = batched([normalise(t) for t in texts], batch_size=32, **kwargs)
+                scored: list[Any] = batched(
+                    [normalise(t) for t in texts], batch_size=32, **PIPELINE_KWARGS
+                )
                 return [r[0] for r in scored]
 
         for _ in range(repeat):
