@@ -227,9 +227,9 @@ def inference(
             ngram_weight=None if with_ngram else 0,
         )
         for batch in batches:
-            engine.batch_size = batch  # the same weights on the device, another batch size
-            engine.predict_proba(corpus[: batch * 2])  # warm-up: kernels, allocator
-            seconds = min(timed(partial(engine.predict_proba, corpus), device) for _ in "ab")
+            batched = engine.with_batch_size(batch)  # the same weights on the device
+            batched.predict_proba(corpus[: batch * 2])  # warm-up: kernels, allocator
+            seconds = min(timed(partial(batched.predict_proba, corpus), device) for _ in "ab")
             rows.append(
                 {
                     "precision": precision,
@@ -244,7 +244,8 @@ def inference(
                 f"{rows[-1]['texts_per_s']:>10,.0f} texts/s",
                 flush=True,
             )
-        del engine
+            del batched
+        del engine  # and with it the weights on the device, before the next precision
     return rows
 
 
@@ -257,18 +258,19 @@ def naive(model_dir: Path, device: str, texts: Sequence[str]) -> dict[str, Any]:
 
 
 def accuracy(
-    model_dir: Path, device: str, precisions: Sequence[str], batch: int, rows: int | None
+    model_dir: Path,
+    device: str,
+    precisions: Sequence[str],
+    batch: int,
+    texts: Sequence[str],
+    gold: Sequence[int],
 ) -> list[dict[str, Any]]:
-    """The trained student on ``valid.csv`` (its first ``rows``; None: all) per precision,
-    served (with its n-gram model) and alone: accuracy, macro-F1, and the share of labels
-    equal to the first precision's (fp32's, by default)."""
-    from classifier.data import load_csv
-    from classifier.labels import DEFAULT_LABEL_MAP, parse_label_map
+    """The trained student on labelled ``texts`` (``valid.csv``'s) per precision, served
+    (with its n-gram model) and alone: accuracy, macro-F1, and the share of labels equal
+    to the first precision's (fp32's, by default)."""
     from classifier.loading import load_engine
     from classifier.metrics import classification_metrics
 
-    data = load_csv(TFNS_DIR / "valid.csv", parse_label_map(DEFAULT_LABEL_MAP))
-    texts, gold = data.texts[:rows], data.labels[:rows]
     report: list[dict[str, Any]] = []
     for served in (True, False):
         reference: list[int] | None = None
@@ -369,8 +371,8 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     if not (kit / "kit.json").is_file():
         raise SystemExit(f"{kit}: no kit.json; make the kit first (bench/gpu.py kit)")
     names = [n for n in args.models if (kit / n).is_dir()]
-    tweets = load_csv(TFNS_DIR / "valid.csv", parse_label_map(DEFAULT_LABEL_MAP)).texts
-    corpus = (tweets * (args.texts // len(tweets) + 1))[: args.texts]
+    valid = load_csv(TFNS_DIR / "valid.csv", parse_label_map(DEFAULT_LABEL_MAP))
+    corpus = (valid.texts * (args.texts // len(valid.texts) + 1))[: args.texts]
     gpu = torch.cuda.get_device_name(0) if device.startswith("cuda") else "none"
     report: dict[str, Any] = {
         "machine": header(),
@@ -397,8 +399,14 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                 entry["served"] = inference(
                     model_dir, device, corpus, args.precisions, largest, with_ngram=True
                 )
+                rows = args.valid_texts
                 entry["accuracy"] = accuracy(
-                    model_dir, device, args.precisions, largest[-1], args.valid_texts
+                    model_dir,
+                    device,
+                    args.precisions,
+                    largest[-1],
+                    valid.texts[:rows],
+                    valid.labels[:rows],
                 )
                 for row in entry["accuracy"]:
                     print(

@@ -121,12 +121,20 @@ class Classifier:
     def with_backend(self, backend: Backend) -> Classifier:
         """The same classifier (tokenizer, labels, n-gram model, temperatures) over
         another backend: another build of the same model."""
+        return self._copy(backend, self.batch_size)
+
+    def with_batch_size(self, batch_size: int) -> Classifier:
+        """The same classifier over the same backend (the weights loaded once), scoring
+        ``batch_size`` texts per forward pass."""
+        return self._copy(self.backend, batch_size)
+
+    def _copy(self, backend: Backend, batch_size: int) -> Classifier:
         return Classifier(
             self.tokenizer,
             backend,
             order=self.order,
             max_length=self.max_length,
-            batch_size=self.batch_size,
+            batch_size=batch_size,
             normalise_text=self.normalise_text,
             model_name=self.model_name,
             ngram=self.ngram,

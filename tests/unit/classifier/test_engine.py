@@ -69,6 +69,10 @@ def test_order_and_batching_do_not_change_results(engine: Classifier, texts: lis
     np.testing.assert_allclose(together, one_by_one, atol=1e-5)
     reversed_ = engine.predict_proba(texts[::-1])[::-1]
     np.testing.assert_allclose(together, reversed_, atol=1e-5)
+    by_three = engine.with_batch_size(3)
+    assert (by_three.batch_size, by_three.backend) == (3, engine.backend)
+    assert engine.batch_size != 3  # a copy: the engine it came from is unchanged
+    np.testing.assert_allclose(by_three.predict_proba(texts), together, atol=1e-5)
 
 
 def test_long_texts_are_truncated_to_max_length(engine: Classifier) -> None:
