@@ -312,7 +312,7 @@ def training(
     random batches of one epoch's length-grouped plan, after ``warm_up`` others."""
     from classifier import train as t
     from classifier.data import load_csv
-    from classifier.labels import CANONICAL, parse_label_map
+    from classifier.labels import parse_label_map
 
     config = t.profile_config(
         profile,
@@ -325,12 +325,8 @@ def training(
     data = load_csv(config.train_csv, parse_label_map(config.labels))
     full_rows = len(data)
     data = data.sample(rows_limit, config.seed)
-    tokenizer, model = t.load_student(str(model_dir), config, device)
-    rows = t.encode(tokenizer, data, config, t.soft_targets(config, data, device))
-    weights = t.class_weights([data.counts()[n] for n in CANONICAL], config.class_weighting)
-    learner = t.make_learner(
-        tokenizer, model, device, config, weights, t.step_budget(len(data), config)
-    )
+    setup = t.set_up_learning(str(model_dir), config, data, device)
+    rows, learner = setup.rows, setup.learner
     plan = t.epoch_plan(rows, config, random.Random(config.seed), steps_left=warm_up + steps)
     warm, measured = plan[:warm_up], plan[warm_up : warm_up + steps]
     if not measured:

@@ -402,16 +402,9 @@ def train(
         np.random.seed(config.seed)
         torch.manual_seed(config.seed)
         rng = random.Random(config.seed)  # noqa: S311  (shuffling batches, not security)
-        tokenizer, model = load_student(run.base, config, device)
-        # the training rows as token ids, with what they are distilled from (if anything)
-        soft = soft_targets(config, run.train_data, device)
-        rows = encode(tokenizer, run.train_data, config, soft)
-        # class-weighted loss, AdamW with warm-up and decay, mixed precision, EMA
-        weights = class_weights(
-            [run.train_data.counts()[name] for name in CANONICAL], config.class_weighting
-        )
-        total_steps = step_budget(len(run.train_data), config)
-        learner = make_learner(tokenizer, model, device, config, weights, total_steps)
+        setup = set_up_learning(run.base, config, run.train_data, device)
+        rows, weights, learner = setup.rows, setup.weights, setup.learner
+        total_steps = setup.total_steps
         log.info(
             "training %s on %d texts (%s), validating on %d; device %s, %d steps, class weights %s",
             run.base,
@@ -785,6 +778,31 @@ def make_learner(
         scaler=scaler,
         average=average,
     )
+
+
+@dataclass
+class LearningSetup:
+    """What an epoch loop needs: the training rows as token ids (with the targets they
+    are distilled from), the class weights, the step budget, and the learner."""
+
+    rows: TrainingRows
+    weights: list[float]
+    total_steps: int
+    learner: Learner
+
+
+def set_up_learning(
+    base: str, config: TrainConfig, data: LabelledData, device: str
+) -> LearningSetup:
+    """The student (``base`` with a fresh 3-way head) on ``device``, ``data`` as token ids
+    with what they are distilled from (if anything), the class-weighted loss, AdamW with
+    warm-up and decay over the step budget, mixed precision and the weights' average."""
+    tokenizer, model = load_student(base, config, device)
+    rows = encode(tokenizer, data, config, soft_targets(config, data, device))
+    weights = class_weights([data.counts()[name] for name in CANONICAL], config.class_weighting)
+    total_steps = step_budget(len(data), config)
+    learner = make_learner(tokenizer, model, device, config, weights, total_steps)
+    return LearningSetup(rows, weights, total_steps, learner)
 
 
 def param_groups(trainable: list[tuple[str, Any]], weight_decay: float) -> list[dict[str, Any]]:
