@@ -7,6 +7,7 @@ import csv
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench.transfer_set import generate
@@ -14,6 +15,8 @@ from entities.registry import load_registry, short_name
 from finsent.datasets import DISTIL_CSV, DISTIL_FULL_CSV, NEWS_EVAL_CSV, tfns_csv
 
 SLOT = re.compile(r"[{}]|\s{2,}|^\s|\s$")
+TWEETS = 9_543  # the rows of finsent/data/tfns/train.csv, the sets' first rows
+GENERATED = 6_000  # each generated block: seed 1's texts, then seed 2's wide ones
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +37,8 @@ def distil() -> list[dict[str, str]]:
 def test_the_shipped_distillation_set_is_what_seed_1_generates(
     names: list[str], distil: list[dict[str, str]]
 ) -> None:
-    generated = [row["text"] for row in distil[-6000:]]  # the README: after the tweets, seed 1
-    assert generate(6000, 1, names) == generated
+    generated = [row["text"] for row in distil[TWEETS : TWEETS + GENERATED]]  # the README
+    assert generate(GENERATED, 1, names) == generated
 
 
 def assert_teacher_labelled(labelled: list[dict[str, str]]) -> None:
@@ -51,14 +54,15 @@ def full() -> list[dict[str, str]]:
     return rows(DISTIL_FULL_CSV)
 
 
-def test_the_full_set_begins_with_the_distillation_set_and_seed_2s_wide_texts(
+def test_both_sets_begin_with_the_tweets_and_seed_1s_then_seed_2s_wide_texts(
     names: list[str], full: list[dict[str, str]], distil: list[dict[str, str]]
 ) -> None:
-    """``train_full.csv`` is what the README says: every row of ``train.csv`` as it is,
-    then the 6,000 texts of seed 2 with the wide shapes; none of them in the news set."""
-    assert full[: len(distil)] == distil
-    wide = full[len(distil) : len(distil) + 6000]
-    assert [row["text"] for row in wide] == generate(6000, 2, names, shapes="wide")
+    """Both sets are what the README says: the same tweets and seed 1's texts, then the
+    6,000 texts of seed 2 with the wide shapes; none of them in the news set."""
+    generated = TWEETS + 2 * GENERATED
+    assert full[:generated] == distil[:generated]
+    wide = full[TWEETS + GENERATED : generated]
+    assert [row["text"] for row in wide] == generate(GENERATED, 2, names, shapes="wide")
     assert not {row["text"] for row in wide} & {row["text"] for row in rows(NEWS_EVAL_CSV)}
     assert_teacher_labelled(wide)
 
@@ -71,7 +75,7 @@ def test_the_full_set_ends_with_new_variants_of_the_training_tweets(
     median of the best word overlap well above what unrelated texts share), labelled by
     the teacher."""
     tweets = [row["text"] for row in rows(tfns_csv("train"))]
-    variants = full[len(distil) + 6000 :]
+    variants = full[TWEETS + 2 * GENERATED :]
     texts = [row["text"] for row in variants]
     assert len(texts) == 19_007 == len(set(texts))
     kept_apart = {*tweets, *(r["text"] for r in rows(tfns_csv("valid")))}
@@ -92,6 +96,16 @@ def test_the_full_set_ends_with_new_variants_of_the_training_tweets(
 
     overlaps = sorted(nearest(t) for t in texts[::50])
     assert overlaps[len(overlaps) // 2] >= 0.6
+
+
+def test_the_smaller_set_ends_with_6000_of_the_full_sets_variants(
+    full: list[dict[str, str]], distil: list[dict[str, str]]
+) -> None:
+    """``train.csv`` ends with the variants its README names: 6,000 of ``train_full.csv``'s,
+    drawn by numpy's ``RandomState(0).choice`` without replacement, each row as it is."""
+    variants = full[TWEETS + 2 * GENERATED :]
+    drawn = np.random.RandomState(0).choice(len(variants), GENERATED, replace=False)
+    assert distil[TWEETS + 2 * GENERATED :] == [variants[i] for i in drawn]
 
 
 def test_wide_shapes_are_distinct_reproducible_and_filled(names: list[str]) -> None:
