@@ -279,7 +279,7 @@ class TrainConfig:
 
 
 #: Named hyper-parameter sets. ``quick`` is for first runs (``finsent up`` with no
-#: model): about 10 minutes on 2 CPU cores. ``full`` is the one the benchmark reports
+#: model): about 11 minutes on 2 CPU cores. ``full`` is the one the benchmark reports
 #: (35-45 minutes there). ``smoke`` trains a few steps on a sample of the rows (well
 #: under a minute there): it proves the whole path from a fresh clone in CI, not a model
 #: to serve.

@@ -300,7 +300,7 @@ class ModelSettings(_Concern):
         default="full",
         description=(
             "`finsent train`'s hyper-parameters: full (~35-45 min on 2 CPU cores), quick "
-            "(~10 min there), smoke (well under a minute: proves the path, not a model "
+            "(~11 min there), smoke (well under a minute: proves the path, not a model "
             "to serve) or gpu (the all-mpnet-base-v2 base at a GPU's batch size: a "
             "teacher, or a model for a GPU worker)."
         ),

@@ -334,7 +334,7 @@ def test_the_cpu_override_drops_the_gpu_and_builds_the_cpu_image(render: RenderF
             assert service["image"] == "finsent:cpu", name
     for name in ("worker", "train", "demo-worker"):
         assert services[name]["environment"]["FINSENT_MODEL_DEVICE"] == "cpu", name
-    # on a CPU the first model is the quick profile (about ten minutes on two cores)
+    # on a CPU the first model is the quick profile (about eleven minutes on two cores)
     assert services["train"]["environment"]["FINSENT_MODEL_FIRST_PROFILE"] == "quick"
 
 
