@@ -68,7 +68,7 @@ def test_both_sets_begin_with_the_tweets_and_seed_1s_then_seed_2s_wide_texts(
 
 
 def test_the_full_set_ends_with_new_variants_of_the_training_tweets(
-    full: list[dict[str, str]], distil: list[dict[str, str]]
+    full: list[dict[str, str]],
 ) -> None:
     """The rows after the wide texts are variants of the training tweets: none of them a
     tweet of either split or a text of the news set, each near some training tweet (the
