@@ -171,14 +171,19 @@ def test_train_with_half_the_data_says_which_option(runner: CliRunner, data_dir:
 
 @pytest.mark.parametrize(
     ("profile", "generated"),
-    [("quick", 6000), ("smoke", 6000), ("full", 12000 + 19007), ("gpu", 12000 + 19007)],
+    [
+        ("quick", 12000 + 6000),
+        ("smoke", 12000 + 6000),
+        ("full", 12000 + 19007),
+        ("gpu", 12000 + 19007),
+    ],
 )
 def test_train_without_data_trains_on_the_shipped_set(
     monkeypatch: pytest.MonkeyPatch, profile: str, generated: int
 ) -> None:
-    """The quick profile (``finsent up``'s first model) learns from the tweets and 6,000
-    generated texts; the longer profiles from 6,000 more of wider shapes and 19,007
-    variants of the tweets."""
+    """The quick profile (``finsent up``'s first model) learns from the tweets, 12,000
+    generated texts (6,000 of them of wider shapes) and 6,000 variants of the tweets; the
+    longer profiles from the same tweets and texts and all 19,007 variants."""
     from finsent.runtime import training_csvs
     from finsent.settings import load_settings
 
