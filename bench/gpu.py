@@ -57,7 +57,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.classifier import naive_pipeline  # noqa: E402
 from bench.machine import header  # noqa: E402
-from finsent.datasets import DISTIL_FULL_CSV, TFNS_DIR  # noqa: E402
+from finsent.datasets import TFNS_DIR, distillation_csv  # noqa: E402
 
 #: the kit's folders: the served student's base, the teacher's base, a trained student
 STUDENT, TEACHER, TRAINED = "student", "teacher", "trained"
@@ -308,7 +308,7 @@ def training(
     warm_up: int,
     rows_limit: int | None,
 ) -> dict[str, Any]:
-    """Texts/s of finsent's training loop in ``profile`` on the shipped full set: ``steps``
+    """Texts/s of finsent's training loop in ``profile`` on its shipped set: ``steps``
     random batches of one epoch's length-grouped plan, after ``warm_up`` others."""
     from classifier import train as t
     from classifier.data import load_csv
@@ -317,7 +317,7 @@ def training(
     config = t.profile_config(
         profile,
         base=str(model_dir),
-        train_csv=str(DISTIL_FULL_CSV),
+        train_csv=str(distillation_csv(profile)),
         valid_csv=str(TFNS_DIR / "valid.csv"),
         out=str(model_dir / "unused"),
         device=device,

@@ -209,6 +209,22 @@ def test_train_without_data_trains_on_the_shipped_set(
     assert "teacher" in (train.parent / "README.md").read_text()
 
 
+def test_every_training_profile_has_a_shipped_set_and_an_unknown_one_is_named() -> None:
+    """The profiles the settings offer are the trainer's, and each learns from a shipped
+    set by default; a name that is not a profile is refused, naming the profiles."""
+    from typing import get_args
+
+    from classifier.train import PROFILES
+    from finsent.datasets import DISTILLATION_SETS, distillation_csv
+    from finsent.settings import ModelSettings
+
+    offered = set(get_args(ModelSettings.model_fields["train_profile"].annotation))
+    assert offered == set(PROFILES) == set(DISTILLATION_SETS)
+    assert all(distillation_csv(profile).is_file() for profile in PROFILES)
+    with pytest.raises(ValueError, match=r"'fast'.*smoke, quick, full, gpu"):
+        distillation_csv("fast")
+
+
 def test_train_with_an_unknown_label(runner: CliRunner, data_dir: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("text,label\nfine,1\nodd,bullish\n", encoding="utf-8")
