@@ -1,17 +1,27 @@
 """What the API answers and the exports write: one pydantic model per kind of row, read
 from ``storage``'s plain types (``from_view``), so the JSON fields, the OpenAPI schema and
-the CSV/Parquet columns are the same names."""
+the CSV/Parquet columns are the same names. A model whose fields carry the view's names
+reads them by name (``_FromView``); the series models rename theirs."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from storage.alerts import AlertView
-from storage.articles import ArticleView, SeriesPoint, TopicSummary
-from storage.feeds import SourceHealthView
+from storage.articles import SeriesPoint, TopicSummary
+
+
+class _FromView(BaseModel):
+    """A model read from a ``storage`` view's attributes of the same names (a view's
+    other attributes are not part of the API); a field the view lacks is an error."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def from_view(cls, view: object) -> Self:
+        return cls.model_validate(view)
 
 
 class Health(BaseModel):
@@ -77,7 +87,7 @@ class TopicOut(BaseModel):
         )
 
 
-class ArticleOut(BaseModel):
+class ArticleOut(_FromView):
     id: str
     source: str
     url: str | None
@@ -94,28 +104,8 @@ class ArticleOut(BaseModel):
     tickers: list[str]
     duplicate_of: str | None = Field(description="The first report of a syndicated copy.")
 
-    @classmethod
-    def from_view(cls, a: ArticleView) -> ArticleOut:
-        return cls(
-            id=a.id,
-            source=a.source,
-            url=a.url,
-            title=a.title,
-            published_at=a.published_at,
-            label=a.label,
-            p_negative=a.p_negative,
-            p_neutral=a.p_neutral,
-            p_positive=a.p_positive,
-            polarity=a.polarity,
-            confidence=a.confidence,
-            model_name=a.model_name,
-            topics=list(a.topics),
-            tickers=list(a.tickers),
-            duplicate_of=a.duplicate_of,
-        )
 
-
-class AlertOut(BaseModel):
+class AlertOut(_FromView):
     id: str
     fingerprint: str
     rule: str
@@ -130,26 +120,8 @@ class AlertOut(BaseModel):
     threshold: float | None
     details: dict[str, Any] = Field(description="The firing and resolved events as sent.")
 
-    @classmethod
-    def from_view(cls, a: AlertView) -> AlertOut:
-        return cls(
-            id=a.id,
-            fingerprint=a.fingerprint,
-            rule=a.rule,
-            topic=a.topic,
-            severity=a.severity,
-            status=a.status,
-            starts_at=a.starts_at,
-            ends_at=a.ends_at,
-            updated_at=a.updated_at,
-            value=a.value,
-            baseline=a.baseline,
-            threshold=a.threshold,
-            details=a.details,
-        )
 
-
-class SourceOut(BaseModel):
+class SourceOut(_FromView):
     feed: str
     url: str | None
     last_fetch_at: datetime | None
@@ -162,23 +134,6 @@ class SourceOut(BaseModel):
     items_rejected: int
     consecutive_failures: int
     retry_at: datetime | None = Field(description="When a failing feed is polled again.")
-
-    @classmethod
-    def from_view(cls, h: SourceHealthView) -> SourceOut:
-        return cls(
-            feed=h.feed,
-            url=h.url,
-            last_fetch_at=h.last_fetch_at,
-            last_success_at=h.last_success_at,
-            last_error=h.last_error,
-            last_status=h.last_status,
-            items_seen=h.items_seen,
-            items_new=h.items_new,
-            items_duplicate=h.items_duplicate,
-            items_rejected=h.items_rejected,
-            consecutive_failures=h.consecutive_failures,
-            retry_at=h.retry_at,
-        )
 
 
 class ArticlePage(BaseModel):
