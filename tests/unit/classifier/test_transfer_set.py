@@ -17,6 +17,7 @@ from finsent.datasets import DISTIL_CSV, DISTIL_FULL_CSV, NEWS_EVAL_CSV, tfns_cs
 SLOT = re.compile(r"[{}]|\s{2,}|^\s|\s$")
 TWEETS = 9_543  # the rows of finsent/data/tfns/train.csv, the sets' first rows
 GENERATED = 6_000  # each generated block: seed 1's texts, then seed 2's wide ones
+VARIANTS_DRAWN = 6_000  # the full set's tweet variants that train.csv ends with
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +105,7 @@ def test_the_smaller_set_ends_with_6000_of_the_full_sets_variants(
     """``train.csv`` ends with the variants its README names: 6,000 of ``train_full.csv``'s,
     drawn by numpy's ``RandomState(0).choice`` without replacement, each row as it is."""
     variants = full[TWEETS + 2 * GENERATED :]
-    drawn = np.random.RandomState(0).choice(len(variants), GENERATED, replace=False)
+    drawn = np.random.RandomState(0).choice(len(variants), VARIANTS_DRAWN, replace=False)
     assert distil[TWEETS + 2 * GENERATED :] == [variants[i] for i in drawn]
 
 
