@@ -13,9 +13,13 @@ time).
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 import zlib
+from collections import Counter
+from datetime import datetime, timedelta
+from itertools import chain
 
 #: CJK characters, as the inside of a regular expression's character class: Hangul
 #: jamo and syllables, CJK radicals and punctuation, kana, bopomofo, Han (with its
@@ -72,3 +76,92 @@ def jaccard(a: set[int], b: set[int]) -> float:
     """The Jaccard similarity of two shingle sets (0 when both are empty)."""
     union = len(a | b)
     return len(a & b) / union if union else 0.0
+
+
+class _Rank(dict[int, int]):
+    """A shingle's place in the index's order; a shingle not counted comes first."""
+
+    def __missing__(self, h: int) -> int:
+        return h
+
+
+class SimilarTitles:
+    """Titles (their shingles and a time) that a new title can be looked up against: is
+    any of them at least ``similarity``-alike and published within ``window`` of it?
+
+    A prefix-filtered inverted index (AllPairs, Bayardo, Ma and Srikant 2007): with the
+    shingles of every title in one fixed order, rarest first, two titles whose Jaccard
+    similarity is at least ``t`` share a shingle among the first ``n - ceil(t * n) + 1``
+    of each (``n`` its own count). Only those prefixes are indexed and probed, and only
+    the titles found that way are compared in full. The answer is the one a comparison
+    with every title gives; the work is no longer one set intersection per title held,
+    since the rare shingles that lead each prefix are shared by few titles.
+
+    The order is the titles' shingle counts when the index is made (a shingle seen
+    after that counts as rarest), so that it stays one order while titles are added.
+
+    Making the index costs about twenty comparisons with every title held, so for fewer
+    lookups than ``INDEX_FROM`` (``bench/novelty.py``) ``indexed=False`` keeps the titles
+    in a list and compares with each: the same answers either way.
+    """
+
+    #: The lookups from which the index pays for itself (``bench/novelty.py``).
+    INDEX_FROM = 20
+
+    def __init__(
+        self,
+        titles: list[tuple[datetime, set[int]]],
+        similarity: float,
+        window: timedelta,
+        *,
+        indexed: bool = True,
+    ) -> None:
+        if not 0 < similarity <= 1:
+            raise ValueError(f"similarity must be in (0, 1], not {similarity}")
+        self.similarity = similarity
+        self.window = window
+        self._titles: list[tuple[datetime, set[int]]] = []
+        self._postings: dict[int, list[int]] | None = None
+        if not indexed:
+            self._titles.extend(titles)
+            return
+        counts = Counter(chain.from_iterable(hashes for _, hashes in titles))
+        # (count, hash) as one integer: the hashes are 32-bit; a hash not counted is its own
+        self._rank = _Rank((h, n << 32 | h) for h, n in counts.items())
+        self._postings = {}
+        for at, hashes in titles:
+            self.add(at, hashes)
+
+    def __len__(self) -> int:
+        return len(self._titles)
+
+    def _prefix(self, hashes: set[int]) -> list[int]:
+        # ceil(t * n) less a hair, so that a float's last bit cannot shorten the prefix
+        overlap = max(math.ceil(self.similarity * len(hashes) - 1e-9), 1)
+        ranked = sorted(hashes, key=self._rank.__getitem__)
+        return ranked[: len(hashes) - overlap + 1]
+
+    def add(self, at: datetime, hashes: set[int]) -> None:
+        index = len(self._titles)
+        self._titles.append((at, hashes))
+        if self._postings is None:
+            return
+        for h in self._prefix(hashes):
+            self._postings.setdefault(h, []).append(index)
+
+    def has_similar(self, at: datetime, hashes: set[int]) -> bool:
+        """Whether a title held is ``similarity``-alike to ``hashes`` and published
+        within ``window`` of ``at``."""
+        if self._postings is None:
+            return any(self._alike(at, hashes, other) for other in self._titles)
+        seen: set[int] = set()
+        for h in self._prefix(hashes):
+            for index in self._postings.get(h, ()):
+                if index not in seen:
+                    seen.add(index)
+                    if self._alike(at, hashes, self._titles[index]):
+                        return True
+        return False
+
+    def _alike(self, at: datetime, hashes: set[int], other: tuple[datetime, set[int]]) -> bool:
+        return abs(other[0] - at) <= self.window and jaccard(hashes, other[1]) >= self.similarity

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import statistics
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,7 +24,7 @@ from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, Operationa
 from sqlalchemy.orm import Session
 
 from core.errors import first_line
-from core.titles import jaccard, normalise_title, title_shingles
+from core.titles import SimilarTitles, normalise_title, title_shingles
 from storage.buckets import (
     ENTITY_PREFIX,
     STORED_WIDTHS,
@@ -421,11 +422,23 @@ def _save_entities(conn: Connection, items: list[ScoredArticle]) -> None:
         {"space": ENTITY_LOCK_SPACE, "ids": ids},
     )
     times = [i.published_at for i, _ in mentions.values()]
-    seen = _stored_titles_about(conn, ids, min(times) - NOVELTY_WINDOW, max(times) + NOVELTY_WINDOW)
+    stored = _stored_titles_about(
+        conn, ids, min(times) - NOVELTY_WINDOW, max(times) + NOVELTY_WINDOW
+    )
+    lookups = Counter(entity for _, entity in mentions)
+    seen = {
+        entity: SimilarTitles(
+            stored.get(entity, []),
+            NOVELTY_SIMILARITY,
+            NOVELTY_WINDOW,
+            indexed=lookups[entity] >= SimilarTitles.INDEX_FROM,
+        )
+        for entity in ids
+    }
     rows = []
     for key in sorted(mentions, key=lambda k: (mentions[k][0].published_at, k)):
         item, e = mentions[key]
-        earlier = seen.setdefault(e.entity_id, [])
+        earlier = seen[e.entity_id]
         shingles = title_shingles(normalise_title(item.title))
         rows.append(
             {
@@ -433,28 +446,13 @@ def _save_entities(conn: Connection, items: list[ScoredArticle]) -> None:
                 "entity_id": e.entity_id,
                 "relevance": e.relevance,
                 "novel": item.duplicate_of is None
-                and is_novel(shingles, item.published_at, earlier),
+                and not earlier.has_similar(item.published_at, shingles),
                 "published_at": item.published_at,
             }
         )
-        earlier.append((item.published_at, shingles))
+        earlier.add(item.published_at, shingles)
     rows.sort(key=lambda r: (r["article_id"], r["entity_id"]))
     insert_many(conn, ArticleEntityRow, rows, lambda stmt: stmt.on_conflict_do_nothing())
-
-
-def is_novel(
-    shingles: set[int],
-    published_at: datetime,
-    earlier: Iterable[tuple[datetime, set[int]]],
-    similarity: float = NOVELTY_SIMILARITY,
-    window: timedelta = NOVELTY_WINDOW,
-) -> bool:
-    """Whether a title (its shingles) is news against the ``earlier`` titles about the
-    same company: none published within ``window`` of it is ``similarity``-alike."""
-    return not any(
-        abs(at - published_at) <= window and jaccard(shingles, other) >= similarity
-        for at, other in earlier
-    )
 
 
 def _stored_titles_about(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select
 
+from core.titles import SimilarTitles
 from storage.articles import (
     EntityMention,
     ScoredArticle,
@@ -72,6 +73,45 @@ def test_a_similar_story_is_news_again_after_the_window(db: Engine) -> None:
     save_scored_batch(db, [later, earlier])
     assert stored(db)[(later.id, "TSLA")] == (95, True)
     assert stored(db)[(earlier.id, "TSLA")] == (95, False)  # the first one stored has the news
+
+
+def test_a_busy_company_gets_the_same_flags_through_the_index(db: Engine) -> None:
+    """A batch with more new titles about one company than ``SimilarTitles.INDEX_FROM``
+    (a backlog, a day of earnings) is checked through the index: stored stories found,
+    the batch's own rewordings found, different stories news."""
+    stories = [
+        "Apple beats quarterly revenue estimates on services growth",
+        "EU fines Apple over App Store steering rules",
+        "Apple recalls some AirPods chargers in Europe",
+        "Apple shares slide as iPhone sales in China weaken",
+        "Apple to open its first store in Riyadh next spring",
+        "Analysts lift Apple price target ahead of WWDC",
+        "Apple supplier Foxconn warns of a slower holiday quarter",
+        "Apple settles a patent dispute with Masimo",
+        "Apple names a new chief financial officer",
+        "Apple expands its buyback by 90 billion dollars",
+        "Apple delays the launch of its smart home display",
+        "Apple's Vision Pro headset goes on sale in Korea",
+        "US regulators open a probe into Apple Pay fees",
+        "Apple cuts prices of the Mac mini in India",
+        "Apple wins approval to make chips in Arizona",
+        "Apple faces a class action over iCloud storage",
+        "Warren Buffett trims Berkshire's stake in Apple again",
+        "Apple launches a cheaper iPad for schools",
+        "Apple signs a solar power deal in Texas",
+        "Apple's car project is cancelled, report says",
+        "Apple Music raises student subscription prices",
+        "Apple pays a record dividend to shareholders",
+    ]
+    assert len(stories) > SimilarTitles.INDEX_FROM
+    save_scored_batch(db, [about(0, stories[0], ("AAPL", 95))])
+    batch = [about(n + 1, title, ("AAPL", 95)) for n, title in enumerate(stories)]
+    reworded = about(100, stories[5].replace("lift", "raise"), ("AAPL", 95))
+    save_scored_batch(db, [*batch, reworded])
+    flags = {a: novel for (a, _), (_, novel) in stored(db).items()}
+    assert flags[batch[0].id] is False  # the stored story again
+    assert all(flags[a.id] for a in batch[1:])
+    assert flags[reworded.id] is False  # a rewording of one in the same batch
 
 
 def test_company_buckets_count_first_reports_once(db: Engine) -> None:
