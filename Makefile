@@ -85,6 +85,9 @@ bench-brokers: $(STAMP) ## The two local brokers side by side: start, memory, do
 bench-sources: $(STAMP) ## Feed parse + normalise + dedup, near-dup check at 100k titles, vs naive
 	$(BIN)/python bench/sources.py
 
+bench-novelty: $(STAMP) ## Novelty per company at persist time: the title index vs every stored title
+	$(BIN)/python bench/novelty.py
+
 compose-smoke: ## Docker: build the images, run the compose stack with the demo (fresh project), check its alert and stored count, down -v (deploy/compose-smoke.sh; ~30 min, ~14 with SMOKE_MODEL=dir)
 	sh deploy/compose-smoke.sh
 
@@ -97,4 +100,4 @@ clean: ## Remove caches and test artifacts (keeps .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache test-artifacts bench/out
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
-.PHONY: help install run test-deps test chaos lint bench-storage bench-pipeline bench-dashboard bench-brokers bench-sources lock clean
+.PHONY: help install run test-deps test chaos lint bench-storage bench-pipeline bench-dashboard bench-brokers bench-sources bench-novelty lock clean

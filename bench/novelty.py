@@ -18,7 +18,7 @@ wording, few of them alike), each led by one company's name, drawn without repla
 and spread over 48 hours; ``--copies`` of the new titles are stored titles with one word
 dropped (a syndicated rewording, not news).
 
-    python bench/novelty.py                            # 100 to 5,000 stored, 5 to 100 new
+    python bench/novelty.py               # 100 to 5,000 stored, 5 to 100 new (make bench-novelty)
     python bench/novelty.py --stored 10000 --new 10,20,40 --repeat 3
 """
 
@@ -133,7 +133,7 @@ def main() -> None:
         "--stored", default="100,1000,5000", help="titles stored about the company, comma-separated"
     )
     parser.add_argument(
-        "--new", default="5,20,100", help="new titles in the batch, comma-separated"
+        "--new", default="5,10,20,40,100", help="new titles in the batch, comma-separated"
     )
     parser.add_argument("--copies", type=float, default=0.2, help="share of rewordings")
     parser.add_argument("--company", default="Apple")
