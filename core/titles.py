@@ -100,9 +100,9 @@ class SimilarTitles:
     The order is the titles' shingle counts when the index is made (a shingle seen
     after that counts as rarest), so that it stays one order while titles are added.
 
-    Making the index costs about twenty comparisons with every title held, so for fewer
-    lookups than ``INDEX_FROM`` (``bench/novelty.py``) ``indexed=False`` keeps the titles
-    in a list and compares with each: the same answers either way.
+    Making the index costs about what ten to fifteen comparisons with every title held
+    do, so for fewer lookups than ``INDEX_FROM`` (``bench/novelty.py``) ``indexed=False``
+    keeps the titles in a list and compares with each: the same answers either way.
     """
 
     #: The lookups from which the index pays for itself (``bench/novelty.py``).
