@@ -8,10 +8,11 @@ per batch; then each new title is checked and joins them. For a company in the n
 all day (earnings, a recall) that is thousands of titles, under the company's lock.
 
 Naive: one set intersection with every title held (what ``finsent`` did before, and
-still does for a company with fewer than ``SimilarTitles.INDEX_FROM`` new titles in the
-batch: the "finsent uses" column). Index: built from the stored titles, then probed and
-grown the same way. Both start from the same shingles (their cost, the same for both,
-is reported apart) and must give the same flags; the run says whether they did.
+still does, through ``SimilarTitles(indexed=False)``, for a company with fewer than
+``SimilarTitles.INDEX_FROM`` new titles in the batch: the "finsent uses" column).
+Index: built from the stored titles, then probed and grown the same way. Both start
+from the same shingles (their cost, the same for both, is reported apart) and must give
+the same flags; the run says whether they did.
 
 The titles are the TFNS headlines that ship with finsent (``finsent/data/tfns``, real
 wording, few of them alike), each led by one company's name, drawn without replacement
@@ -37,7 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.machine import header
-from core.titles import SimilarTitles, jaccard, normalise_title, title_shingles
+from core.titles import SimilarTitles, normalise_title, title_shingles
 from finsent.datasets import tfns_csv
 from storage.articles import NOVELTY_SIMILARITY, NOVELTY_WINDOW
 
@@ -85,28 +86,24 @@ def shingled(titles: Timed) -> Held:
     return [(at, title_shingles(normalise_title(t))) for at, t in titles]
 
 
-def naive_flags(stored: Held, new: Held) -> list[bool]:
-    earlier = list(stored)
+def novelty_flags(stored: Held, new: Held, *, indexed: bool) -> list[bool]:
+    """Each new title's flag, as ``save_scored_batch`` decides it: checked against the
+    titles held, then held itself."""
+    titles = SimilarTitles(stored, NOVELTY_SIMILARITY, NOVELTY_WINDOW, indexed=indexed)
     flags = []
     for at, hashes in new:
-        flags.append(
-            not any(
-                abs(other_at - at) <= NOVELTY_WINDOW
-                and jaccard(hashes, other) >= NOVELTY_SIMILARITY
-                for other_at, other in earlier
-            )
-        )
-        earlier.append((at, hashes))
+        flags.append(not titles.has_similar(at, hashes))
+        titles.add(at, hashes)
     return flags
+
+
+def naive_flags(stored: Held, new: Held) -> list[bool]:
+    """Every title held compared in full (``SimilarTitles``'s list, the old check)."""
+    return novelty_flags(stored, new, indexed=False)
 
 
 def index_flags(stored: Held, new: Held) -> list[bool]:
-    index = SimilarTitles(stored, NOVELTY_SIMILARITY, NOVELTY_WINDOW, indexed=True)
-    flags = []
-    for at, hashes in new:
-        flags.append(not index.has_similar(at, hashes))
-        index.add(at, hashes)
-    return flags
+    return novelty_flags(stored, new, indexed=True)
 
 
 def timed(
